@@ -1,0 +1,254 @@
+//! The engine contract, and the registry of engines this build knows.
+//!
+//! An engine turns a [`Work`] into candidate (version, nonce) pairs; [`Hits`] re-hashes each on
+//! the host with portable code before anything reaches the caller, so no engine (CPU kernel,
+//! GPU driver, ASIC firmware) is ever taken at its word.
+
+pub mod cpu;
+
+use crate::{sha256, Error, ErrorKind, Found, Hash, Work};
+use alloc::{boxed::Box, format, string::String, vec::Vec};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+pub use cpu::CpuEngine;
+
+/// Every engine name, in the order `engines` lists them. Tools script against these.
+pub const ENGINE_NAMES: &[&str] = &["sha-ni", "arm-sha2", "avx2", "portable", "gpu", "asic"];
+
+/// Shared between a running search and whoever watches it: cancellation and progress.
+#[derive(Debug, Default)]
+pub struct Control {
+    cancel: AtomicBool,
+    hashes: AtomicU64,
+}
+
+impl Control {
+    /// A fresh, uncancelled control.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks the search to stop; engines notice within 50 ms.
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`Control::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+
+    /// Hashes done so far.
+    pub fn hashes(&self) -> u64 {
+        self.hashes.load(Ordering::Relaxed)
+    }
+
+    /// Engines call this as they finish pieces of work.
+    pub fn add_hashes(&self, n: u64) {
+        self.hashes.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// How a finished (or cancelled) streaming search went.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Hashes done.
+    pub hashes: u64,
+    /// Results delivered.
+    pub found: u64,
+    /// Nonces an engine reported that the host re-hash disproved.
+    pub hardware_errors: u64,
+    /// Whether the search stopped early because it was cancelled.
+    pub cancelled: bool,
+}
+
+/// What the host re-hash made of a nonce an engine offered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Offer {
+    /// It meets the work's target; it was delivered.
+    Found,
+    /// It passes the engine's prefilter but not the full target (expected, not delivered).
+    Filtered,
+    /// It fails the prefilter the engine claims to have applied, or lies outside the work:
+    /// a hardware error, counted and not delivered.
+    Invalid,
+}
+
+/// The gate every result passes: host re-hash, target check, result cap.
+pub struct Hits<'a> {
+    work: &'a Work,
+    sink: &'a mut dyn FnMut(&Found),
+    found: u64,
+    hardware_errors: u64,
+}
+
+impl<'a> Hits<'a> {
+    fn new(work: &'a Work, sink: &'a mut dyn FnMut(&Found)) -> Self {
+        Hits {
+            work,
+            sink,
+            found: 0,
+            hardware_errors: 0,
+        }
+    }
+
+    /// Offers a nonce that the engine says has its top 32 hash bits at most the work target's.
+    pub fn offer(&mut self, version: u32, nonce: u32) -> Result<Offer, Error> {
+        self.offer_with_limit(version, nonce, self.work.target().top_u32())
+    }
+
+    /// Offers a nonce that the engine says has its top 32 hash bits at most `limit` (an ASIC's
+    /// ticket, say). Re-hashes it on the host and delivers it if it meets the target.
+    pub fn offer_with_limit(
+        &mut self,
+        version: u32,
+        nonce: u32,
+        limit: u32,
+    ) -> Result<Offer, Error> {
+        let in_work =
+            self.work.nonces().contains(&u64::from(nonce)) && self.work.has_version(version);
+        let hash = Hash(sha256::sha256d_header(
+            &self.work.header_bytes(version, nonce),
+        ));
+        let top = u32::from_le_bytes([hash.0[28], hash.0[29], hash.0[30], hash.0[31]]);
+        if !in_work || top > limit {
+            self.hardware_errors += 1;
+            return Ok(Offer::Invalid);
+        }
+        if !self.work.target().is_met_by(&hash) {
+            return Ok(Offer::Filtered);
+        }
+        self.found += 1;
+        if self.found > self.work.max_results() as u64 {
+            return Err(Error::new(
+                ErrorKind::TooManyResults,
+                format!(
+                    "the search found more than {} results; narrow the nonce range, use a \
+                     harder target or raise the cap",
+                    self.work.max_results()
+                ),
+            ));
+        }
+        (self.sink)(&Found {
+            version,
+            nonce,
+            hash,
+        });
+        Ok(Offer::Found)
+    }
+
+    /// Counts a hardware error the engine detected itself (a bad frame, a missed known answer).
+    pub fn hardware_error(&mut self) {
+        self.hardware_errors += 1;
+    }
+
+    /// The work being searched.
+    pub fn work(&self) -> &Work {
+        self.work
+    }
+}
+
+/// A nonce-search engine. Implementors provide [`Engine::run`]; callers use
+/// [`Engine::search`] or [`Engine::search_stream`].
+pub trait Engine: Send + Sync {
+    /// The engine's fixed name (`portable`, `sha-ni`, `avx2`, `arm-sha2`, `gpu`, `asic`).
+    fn name(&self) -> &'static str;
+
+    /// A human description: backend, threads, adapter or device.
+    fn describe(&self) -> String;
+
+    /// How many CPU threads the engine uses for hashing (0 for devices that hash elsewhere).
+    fn threads(&self) -> usize;
+
+    /// Offers every candidate of `work` to `hits`, in ascending (version, nonce) order where the
+    /// hardware allows, adding to `ctl`'s hash count as it goes and returning soon after
+    /// `ctl.cancel()`.
+    fn run(&self, work: &Work, ctl: &Control, hits: &mut Hits<'_>) -> Result<(), Error>;
+
+    /// Searches `work`, calling `on_found` with each result as soon as it is verified.
+    fn search_stream(
+        &self,
+        work: &Work,
+        ctl: &Control,
+        on_found: &mut dyn FnMut(&Found),
+    ) -> Result<Summary, Error> {
+        let start = ctl.hashes();
+        let mut hits = Hits::new(work, on_found);
+        self.run(work, ctl, &mut hits)?;
+        Ok(Summary {
+            hashes: ctl.hashes() - start,
+            found: hits.found,
+            hardware_errors: hits.hardware_errors,
+            cancelled: ctl.is_cancelled(),
+        })
+    }
+
+    /// Every (version, nonce) in `work` whose hash meets its target, ascending.
+    fn search(&self, work: &Work) -> Result<Vec<Found>, Error> {
+        let mut out = Vec::new();
+        self.search_stream(work, &Control::new(), &mut |f| out.push(*f))?;
+        out.sort_unstable();
+        Ok(out)
+    }
+}
+
+/// Settings an engine may need; each engine reads the fields that concern it.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct Options {
+    /// CPU threads (CPU engines); `None` means one per available core.
+    pub threads: Option<usize>,
+}
+
+/// Whether one engine can run here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Status {
+    /// The engine's name.
+    pub name: &'static str,
+    /// `Ok(description)` if it can run, `Err(reason)` if not.
+    pub availability: Result<String, String>,
+}
+
+/// Every engine this crate knows, with whether it can run here and why not.
+pub fn engines() -> Vec<Status> {
+    ENGINE_NAMES
+        .iter()
+        .map(|&name| Status {
+            name,
+            availability: open(name, &Options::default())
+                .map(|e| e.describe())
+                .map_err(|e| String::from(e.message())),
+        })
+        .collect()
+}
+
+/// Opens the engine called `name`.
+pub fn open(name: &str, options: &Options) -> Result<Box<dyn Engine>, Error> {
+    if let Some(backend) = sha256::Backend::ALL.iter().find(|b| b.name() == name) {
+        return Ok(Box::new(CpuEngine::new(*backend, options.threads)?));
+    }
+    match name {
+        "sha-ni" | "avx2" => Err(Error::new(ErrorKind::Unavailable, "not an x86-64 build")),
+        "arm-sha2" => Err(Error::new(ErrorKind::Unavailable, "not an aarch64 build")),
+        "gpu" => Err(Error::new(
+            ErrorKind::Unavailable,
+            "built without the `gpu` feature",
+        )),
+        "asic" => Err(Error::new(
+            ErrorKind::Unavailable,
+            "built without the `asic` feature",
+        )),
+        _ => Err(Error::invalid(format!(
+            "unknown engine {name:?}; known engines: {}",
+            ENGINE_NAMES.join(", ")
+        ))),
+    }
+}
+
+/// The fastest CPU engine this machine can run, on every core.
+pub fn best() -> Box<dyn Engine> {
+    Box::new(
+        CpuEngine::new(sha256::Backend::detect(), None)
+            .expect("Backend::detect returns an available backend"),
+    )
+}

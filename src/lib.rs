@@ -1,0 +1,25 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(not(feature = "std"), no_std)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+pub mod engine;
+mod error;
+mod hash;
+mod header;
+pub mod hex;
+pub mod sha256;
+mod target;
+mod work;
+
+#[cfg(feature = "bitcoin")]
+mod bitcoin_compat;
+
+pub use engine::{best, engines, open, Control, Engine, Options, Summary};
+pub use error::{Error, ErrorKind};
+pub use hash::Hash;
+pub use header::Header;
+pub use target::{CompactTarget, Target};
+pub use work::{deposit, Found, Work, DEFAULT_MAX_RESULTS};

@@ -1,0 +1,352 @@
+//! SHA-256 compression and the nonce-scanning backends.
+//!
+//! Every backend answers the same question: for a header whose first 64 bytes are folded into a
+//! [`Prehash`], which nonces in `first..first + count` give a double SHA-256 whose most
+//! significant 32 bits (as a little-endian 256-bit number) are at most `limit`? That test is the
+//! last state word of the second hash, so backends can stop after round 60 for almost every
+//! nonce. The caller re-hashes each candidate in full against the real target.
+//!
+//! Runtime dispatch lives in [`Backend::scan`] and nowhere else.
+
+#[cfg(target_arch = "aarch64")]
+mod aarch64_sha2;
+mod portable;
+#[cfg(target_arch = "x86_64")]
+mod x86_avx2;
+#[cfg(target_arch = "x86_64")]
+mod x86_shani;
+
+use alloc::vec::Vec;
+
+/// The SHA-256 initial hash value.
+pub const IV: [u32; 8] = [
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
+
+/// The SHA-256 round constants.
+pub const K: [u32; 64] = [
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+];
+
+/// Word 4 of both padded second blocks: the `0x80` byte that ends an 80- or 32-byte message.
+pub(crate) const PAD_WORD: u32 = 0x8000_0000;
+/// Word 15 of the header's second block: its length, 80 bytes, in bits.
+pub(crate) const HEADER_BITS: u32 = 640;
+/// Word 15 of the second hash's only block: 32 bytes, in bits.
+pub(crate) const HASH_BITS: u32 = 256;
+
+#[inline(always)]
+pub(crate) const fn big_s0(x: u32) -> u32 {
+    x.rotate_right(2) ^ x.rotate_right(13) ^ x.rotate_right(22)
+}
+#[inline(always)]
+pub(crate) const fn big_s1(x: u32) -> u32 {
+    x.rotate_right(6) ^ x.rotate_right(11) ^ x.rotate_right(25)
+}
+#[inline(always)]
+pub(crate) const fn small_s0(x: u32) -> u32 {
+    x.rotate_right(7) ^ x.rotate_right(18) ^ (x >> 3)
+}
+#[inline(always)]
+pub(crate) const fn small_s1(x: u32) -> u32 {
+    x.rotate_right(17) ^ x.rotate_right(19) ^ (x >> 10)
+}
+#[inline(always)]
+pub(crate) const fn ch(e: u32, f: u32, g: u32) -> u32 {
+    g ^ (e & (f ^ g))
+}
+#[inline(always)]
+pub(crate) const fn maj(a: u32, b: u32, c: u32) -> u32 {
+    (a & b) | (c & (a | b))
+}
+
+/// Compresses one 64-byte block into `state` (FIPS 180-4), portable code.
+///
+/// This is the "hazmat" primitive the rest of the crate checks against; it is not the hot path.
+pub fn compress256(state: &mut [u32; 8], block: &[u8; 64]) {
+    let mut w = [0u32; 64];
+    for (i, chunk) in block.chunks_exact(4).enumerate() {
+        w[i] = u32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+    }
+    for i in 16..64 {
+        w[i] = small_s1(w[i - 2])
+            .wrapping_add(w[i - 7])
+            .wrapping_add(small_s0(w[i - 15]))
+            .wrapping_add(w[i - 16]);
+    }
+    let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = *state;
+    for i in 0..64 {
+        let t1 = h
+            .wrapping_add(big_s1(e))
+            .wrapping_add(ch(e, f, g))
+            .wrapping_add(K[i])
+            .wrapping_add(w[i]);
+        let t2 = big_s0(a).wrapping_add(maj(a, b, c));
+        h = g;
+        g = f;
+        f = e;
+        e = d.wrapping_add(t1);
+        d = c;
+        c = b;
+        b = a;
+        a = t1.wrapping_add(t2);
+    }
+    for (s, v) in state.iter_mut().zip([a, b, c, d, e, f, g, h]) {
+        *s = s.wrapping_add(v);
+    }
+}
+
+/// Double SHA-256 of an 80-byte block header, in internal byte order.
+pub fn sha256d_header(header: &[u8; 80]) -> [u8; 32] {
+    let mut state = IV;
+    let (first, rest) = header.split_at(64);
+    compress256(
+        &mut state,
+        first.try_into().expect("split_at(64) of 80 bytes"),
+    );
+    let mut block = [0u8; 64];
+    block[..16].copy_from_slice(rest);
+    block[16] = 0x80;
+    block[62..].copy_from_slice(&(HEADER_BITS as u16).to_be_bytes());
+    compress256(&mut state, &block);
+    second_hash(&state)
+}
+
+/// SHA-256 of the 32-byte first hash given as its state words.
+fn second_hash(first: &[u32; 8]) -> [u8; 32] {
+    let mut block = [0u8; 64];
+    for (chunk, word) in block.chunks_exact_mut(4).zip(first) {
+        chunk.copy_from_slice(&word.to_be_bytes());
+    }
+    block[32] = 0x80;
+    block[62..].copy_from_slice(&(HASH_BITS as u16).to_be_bytes());
+    let mut state = IV;
+    compress256(&mut state, &block);
+    let mut out = [0u8; 32];
+    for (chunk, word) in out.chunks_exact_mut(4).zip(state) {
+        chunk.copy_from_slice(&word.to_be_bytes());
+    }
+    out
+}
+
+/// Everything about a header that does not depend on its nonce, computed once per
+/// (header, version) and shared by every backend and thread.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prehash {
+    /// State after compressing header bytes 0..64.
+    pub midstate: [u32; 8],
+    /// Block-2 words 0..3: the last merkle-root word, time and bits, big-endian loaded.
+    pub tail: [u32; 3],
+    /// Block-2 working state after rounds 0..3, `[a, b, c, d, e, f, g, h]`.
+    pub state3: [u32; 8],
+    /// Round 3 before its message word: after it, `a = a4_base + w3` and `e = e4_base + w3`,
+    /// where `w3` is the byte-swapped nonce; the other six words are `state3` shifted by one.
+    pub a4_base: u32,
+    /// See [`Prehash::a4_base`].
+    pub e4_base: u32,
+    /// Block-2 schedule words 16 and 17, which do not depend on the nonce.
+    pub w16: u32,
+    /// See [`Prehash::w16`].
+    pub w17: u32,
+}
+
+impl Prehash {
+    /// Precomputes for an 80-byte header (its nonce bytes are ignored).
+    pub fn new(header: &[u8; 80]) -> Self {
+        let mut midstate = IV;
+        compress256(
+            &mut midstate,
+            header[..64].try_into().expect("64 of 80 bytes"),
+        );
+        let word =
+            |i: usize| u32::from_be_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
+        let tail = [word(64), word(68), word(72)];
+        let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = midstate;
+        for (i, w) in tail.iter().enumerate() {
+            let t1 = h
+                .wrapping_add(big_s1(e))
+                .wrapping_add(ch(e, f, g))
+                .wrapping_add(K[i])
+                .wrapping_add(*w);
+            let t2 = big_s0(a).wrapping_add(maj(a, b, c));
+            (a, b, c, d, e, f, g, h) = (t1.wrapping_add(t2), a, b, c, d.wrapping_add(t1), e, f, g);
+        }
+        let t1 = h
+            .wrapping_add(big_s1(e))
+            .wrapping_add(ch(e, f, g))
+            .wrapping_add(K[3]);
+        let t2 = big_s0(a).wrapping_add(maj(a, b, c));
+        Prehash {
+            midstate,
+            tail,
+            state3: [a, b, c, d, e, f, g, h],
+            a4_base: t1.wrapping_add(t2),
+            e4_base: d.wrapping_add(t1),
+            w16: small_s0(tail[1]).wrapping_add(tail[0]),
+            w17: small_s1(HEADER_BITS)
+                .wrapping_add(small_s0(tail[2]))
+                .wrapping_add(tail[1]),
+        }
+    }
+}
+
+/// The most significant 32 bits of a target (a little-endian 256-bit number): the bound the
+/// backends test the last hash word against.
+pub fn limit_of(target_le: &[u8; 32]) -> u32 {
+    u32::from_le_bytes([target_le[28], target_le[29], target_le[30], target_le[31]])
+}
+
+/// A nonce-scanning implementation. One variant per instruction set; constructors return
+/// `None` when this CPU (or a test switch) rules the backend out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Backend {
+    /// Scalar code that runs anywhere.
+    Portable,
+    /// x86-64 SHA extensions.
+    #[cfg(target_arch = "x86_64")]
+    ShaNi,
+    /// x86-64 AVX2, eight nonces per instruction.
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    /// ARMv8 SHA2 instructions.
+    #[cfg(target_arch = "aarch64")]
+    ArmSha2,
+}
+
+#[cfg(target_arch = "x86_64")]
+cpufeatures::new!(cpuid_shani, "sha", "sse2", "ssse3", "sse4.1");
+#[cfg(target_arch = "x86_64")]
+cpufeatures::new!(cpuid_avx2, "avx2");
+#[cfg(target_arch = "aarch64")]
+cpufeatures::new!(cpuid_sha2, "sha2");
+
+impl Backend {
+    /// Every backend compiled into this build, fastest first.
+    pub const ALL: &'static [Backend] = &[
+        #[cfg(target_arch = "x86_64")]
+        Backend::ShaNi,
+        #[cfg(target_arch = "aarch64")]
+        Backend::ArmSha2,
+        #[cfg(target_arch = "x86_64")]
+        Backend::Avx2,
+        Backend::Portable,
+    ];
+
+    /// The engine name this backend runs under.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Backend::Portable => "portable",
+            #[cfg(target_arch = "x86_64")]
+            Backend::ShaNi => "sha-ni",
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx2 => "avx2",
+            #[cfg(target_arch = "aarch64")]
+            Backend::ArmSha2 => "arm-sha2",
+        }
+    }
+
+    /// Whether this CPU can run the backend; `Err` says why not.
+    pub fn check(self) -> Result<(), &'static str> {
+        if forbidden(self.name()) {
+            return Err("forbidden by SHA256D_FORBID");
+        }
+        match self {
+            Backend::Portable => Ok(()),
+            #[cfg(target_arch = "x86_64")]
+            Backend::ShaNi => {
+                if cpuid_shani::get() {
+                    Ok(())
+                } else {
+                    Err("CPU lacks the SHA extensions (sha, sse4.1)")
+                }
+            }
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx2 => {
+                if cpuid_avx2::get() {
+                    Ok(())
+                } else {
+                    Err("CPU lacks AVX2")
+                }
+            }
+            #[cfg(target_arch = "aarch64")]
+            Backend::ArmSha2 => {
+                if cpuid_sha2::get() {
+                    Ok(())
+                } else {
+                    Err("CPU lacks the ARMv8 SHA2 instructions")
+                }
+            }
+        }
+    }
+
+    /// The backend, if this CPU can run it.
+    pub fn available(self) -> Option<Self> {
+        self.check().ok().map(|()| self)
+    }
+
+    /// The fastest backend this CPU can run.
+    pub fn detect() -> Self {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|b| b.check().is_ok())
+            .unwrap_or(Backend::Portable)
+    }
+
+    /// Appends to `out`, in ascending order, every nonce in `first..first + count` whose
+    /// double SHA-256 has its most significant 32 bits at most `limit`.
+    ///
+    /// # Panics
+    /// If `first + count` exceeds 2^32, or the backend is not available on this CPU.
+    pub fn scan(self, pre: &Prehash, first: u32, count: u32, limit: u32, out: &mut Vec<u32>) {
+        assert!(
+            u64::from(first) + u64::from(count) <= 1 << 32,
+            "nonce range past 2^32"
+        );
+        match self {
+            Backend::Portable => portable::scan(pre, first, count, limit, out),
+            #[cfg(target_arch = "x86_64")]
+            Backend::ShaNi => {
+                assert!(cpuid_shani::get(), "sha-ni backend on a CPU without it");
+                // SAFETY: the CPU supports sha, sse2, ssse3 and sse4.1, checked just above.
+                unsafe { x86_shani::scan(pre, first, count, limit, out) }
+            }
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx2 => {
+                assert!(cpuid_avx2::get(), "avx2 backend on a CPU without it");
+                // SAFETY: the CPU supports avx2, checked just above.
+                unsafe { x86_avx2::scan(pre, first, count, limit, out) }
+            }
+            #[cfg(target_arch = "aarch64")]
+            Backend::ArmSha2 => {
+                assert!(cpuid_sha2::get(), "arm-sha2 backend on a CPU without it");
+                // SAFETY: the CPU supports the sha2 (and thus neon) instructions, checked above.
+                unsafe { aarch64_sha2::scan(pre, first, count, limit, out) }
+            }
+        }
+    }
+}
+
+/// Test switch: `SHA256D_FORBID=sha-ni,avx2` hides those backends, so one machine can walk
+/// every dispatch path. Without `std` there is no environment and nothing is forbidden.
+fn forbidden(name: &str) -> bool {
+    #[cfg(feature = "std")]
+    {
+        std::env::var("SHA256D_FORBID")
+            .map(|v| v.split(',').any(|f| f.trim() == name))
+            .unwrap_or(false)
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        let _ = name;
+        false
+    }
+}
