@@ -7,7 +7,7 @@
 //! they feed; the nonce-independent schedule words come precomputed.
 
 use super::{
-    big_s0, big_s1, ch, maj, small_s0, small_s1, Prehash, HASH_BITS, HEADER_BITS, IV, K, PAD_WORD,
+    big_s0, big_s1, ch, small_s0, small_s1, Prehash, HASH_BITS, HEADER_BITS, IV, K, PAD_WORD,
 };
 use alloc::vec::Vec;
 
@@ -19,17 +19,23 @@ macro_rules! each {
 
 /// One round on a state array whose roles rotate: at round `i`, role `r` (0 = a .. 7 = h) lives
 /// in slot `(r - i) mod 8`, so no values move between rounds.
+///
+/// `bc` carries `b ^ c` between rounds: this round's `a ^ b` is the next one's `b ^ c`, which
+/// makes Maj one operation cheaper.
 #[inline(always)]
-fn round(s: &mut [u32; 8], i: usize, kw: u32) {
+fn round(s: &mut [u32; 8], bc: &mut u32, i: usize, kw: u32) {
     let slot = |role: usize| (role + 64 - i) % 8;
-    let (a, b, c) = (s[slot(0)], s[slot(1)], s[slot(2)]);
+    let (a, b) = (s[slot(0)], s[slot(1)]);
     let (e, f, g) = (s[slot(4)], s[slot(5)], s[slot(6)]);
     let t1 = s[slot(7)]
         .wrapping_add(big_s1(e))
         .wrapping_add(ch(e, f, g))
         .wrapping_add(kw);
+    let ab = a ^ b;
+    let maj = b ^ (ab & *bc);
+    *bc = ab;
     s[slot(3)] = s[slot(3)].wrapping_add(t1);
-    s[slot(7)] = t1.wrapping_add(big_s0(a)).wrapping_add(maj(a, b, c));
+    s[slot(7)] = t1.wrapping_add(big_s0(a)).wrapping_add(maj);
 }
 
 #[inline(always)]
@@ -51,13 +57,6 @@ fn last_word(pre: &Prehash, nonce: u32) -> u32 {
     w[15] = HEADER_BITS;
     w[16] = pre.w16;
     w[17] = pre.w17;
-    macro_rules! sched {
-        ($i:literal) => {
-            expand(&mut w, $i)
-        };
-    }
-    each!(sched; 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43
-        44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63);
 
     // State entering round 4, laid out for `round(.., 4, ..)`: role r in slot (r - 4) mod 8.
     let [a3, b3, c3, _, e3, f3, g3, _] = pre.state3;
@@ -71,9 +70,13 @@ fn last_word(pre: &Prehash, nonce: u32) -> u32 {
         b3,
         c3,
     ];
+    let mut bc = a3 ^ b3;
     macro_rules! block2 {
         ($i:literal) => {
-            round(&mut s, $i, K[$i].wrapping_add(w[$i]))
+            if $i >= 18 {
+                expand(&mut w, $i);
+            }
+            round(&mut s, &mut bc, $i, K[$i].wrapping_add(w[$i]))
         };
     }
     each!(block2; 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31
@@ -88,23 +91,21 @@ fn last_word(pre: &Prehash, nonce: u32) -> u32 {
     }
     v[8] = PAD_WORD;
     v[15] = HASH_BITS;
-    macro_rules! sched2 {
-        ($i:literal) => {
-            expand(&mut v, $i)
-        };
-    }
-    each!(sched2; 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41
-        42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60);
 
     let mut t = IV;
+    let mut bc = IV[1] ^ IV[2];
     macro_rules! hash2 {
         ($i:literal) => {
-            round(&mut t, $i, K[$i].wrapping_add(v[$i]))
+            if $i >= 16 {
+                expand(&mut v, $i);
+            }
+            round(&mut t, &mut bc, $i, K[$i].wrapping_add(v[$i]))
         };
     }
     each!(hash2; 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29
         30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58
         59);
+    expand(&mut v, 60);
     // Round 60 only for its new e, which three more rounds would carry into h unchanged.
     let slot = |role: usize| (role + 64 - 60) % 8;
     let (e, f, g) = (t[slot(4)], t[slot(5)], t[slot(6)]);
