@@ -296,11 +296,15 @@ fn shl_wide(v: Wide, n: u32) -> Wide {
 fn shr_wide(v: Wide, n: u32) -> Wide {
     let (limbs, bits) = ((n / 64) as usize, n % 64);
     let mut out = [0u64; 8];
-    for i in 0..8usize.saturating_sub(limbs) {
+    for (i, o) in out
+        .iter_mut()
+        .enumerate()
+        .take(8usize.saturating_sub(limbs))
+    {
         let src = i + limbs;
-        out[i] = v[src] >> bits;
+        *o = v[src] >> bits;
         if bits != 0 && src + 1 < 8 {
-            out[i] |= v[src + 1] << (64 - bits);
+            *o |= v[src + 1] << (64 - bits);
         }
     }
     out

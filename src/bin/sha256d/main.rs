@@ -6,7 +6,7 @@
 mod bench;
 mod progress;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 use serde_json::json;
 use sha256d::{CompactTarget, Control, Error, ErrorKind, Header, Options, Target, Work};
 use std::process::ExitCode;
@@ -43,18 +43,19 @@ enum Command {
 }
 
 #[derive(Args)]
+#[command(group(ArgGroup::new("goal").required(true)))]
 struct SearchArgs {
     /// The 80-byte header, hex (its nonce is ignored).
     #[arg(long)]
     header: String,
     /// Target as 64 hex digits, most significant first (as explorers show hashes).
-    #[arg(long, group = "goal", required = true)]
+    #[arg(long, group = "goal")]
     target: Option<String>,
     /// Target in compact form (nBits), 8 hex digits, e.g. 1d00ffff.
     #[arg(long, group = "goal")]
     bits: Option<String>,
     /// Target as a pool difficulty (1 = 0x00000000ffff0000...).
-    #[arg(long, group = "goal")]
+    #[arg(long, group = "goal", allow_negative_numbers = true)]
     difficulty: Option<f64>,
     /// Nonce range A..B, half-open; B may be 4294967296. Default: every nonce.
     #[arg(long, value_name = "A..B")]

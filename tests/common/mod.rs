@@ -1,0 +1,87 @@
+//! Shared by the integration tests: the real headers in `tests/data`, every CPU engine this
+//! machine has, and an oracle built from other people's code (the `sha2` crate hashes,
+//! rust-bitcoin compares against the target).
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use sha2::{Digest, Sha256};
+use sha256d::{engine::ENGINE_NAMES, Engine, Found, Hash, Header, Options, Work};
+
+pub struct RealHeader {
+    pub name: String,
+    pub network: String,
+    pub height: u32,
+    pub hash: String,
+    pub header: Header,
+}
+
+pub fn real_headers() -> Vec<RealHeader> {
+    include_str!("../data/headers.txt")
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            assert_eq!(f.len(), 5, "malformed line in tests/data/headers.txt: {l}");
+            RealHeader {
+                name: f[0].to_string(),
+                network: f[1].to_string(),
+                height: f[2].parse().expect("height is a number"),
+                hash: f[3].to_string(),
+                header: Header::from_hex(f[4]).expect("valid header hex"),
+            }
+        })
+        .collect()
+}
+
+pub fn genesis() -> Header {
+    real_headers()
+        .into_iter()
+        .find(|h| h.name == "genesis")
+        .expect("genesis is in tests/data/headers.txt")
+        .header
+}
+
+/// Every CPU engine available here, single- and multi-threaded.
+pub fn cpu_engines() -> Vec<Box<dyn Engine>> {
+    let mut out = Vec::new();
+    for name in ENGINE_NAMES {
+        if !sha256d::sha256::Backend::ALL
+            .iter()
+            .any(|b| b.name() == *name)
+        {
+            continue;
+        }
+        for threads in [1, 3] {
+            let mut o = Options::default();
+            o.threads = Some(threads);
+            match sha256d::open(name, &o) {
+                Ok(e) => out.push(e),
+                Err(e) if threads == 1 => eprintln!("engine {name} not tested here: {e}"),
+                Err(e) => panic!("{name} opened single- but not multi-threaded: {e}"),
+            }
+        }
+    }
+    out
+}
+
+/// What a search must return, computed without any of this crate's hashing or comparisons.
+pub fn oracle(work: &Work) -> Vec<Found> {
+    let target = bitcoin::Target::from_le_bytes(work.target().to_le_bytes());
+    let mut out = Vec::new();
+    for k in 0..work.rolls() {
+        let version = work.version(k);
+        for nonce in work.nonces() {
+            let bytes = work.header_bytes(version, nonce as u32);
+            let digest: [u8; 32] = Sha256::digest(Sha256::digest(bytes)).into();
+            let block_hash = <bitcoin::BlockHash as bitcoin::hashes::Hash>::from_byte_array(digest);
+            if target.is_met_by(block_hash) {
+                out.push(Found {
+                    version,
+                    nonce: nonce as u32,
+                    hash: Hash(digest),
+                });
+            }
+        }
+    }
+    out
+}
