@@ -22,4 +22,4 @@ pub use error::{Error, ErrorKind};
 pub use hash::Hash;
 pub use header::Header;
 pub use target::{CompactTarget, Target};
-pub use work::{deposit, Found, Work, DEFAULT_MAX_RESULTS};
+pub use work::{deposit, parse_nonce_range, Found, Work, DEFAULT_MAX_RESULTS};

@@ -48,6 +48,26 @@ pub fn deposit(mut k: u64, mask: u32) -> u32 {
     out
 }
 
+/// Parses a nonce range written `A..B` (half-open), each bound decimal or `0x` hex. The range
+/// is only parsed here; [`Work::with_nonces`] checks it.
+pub fn parse_nonce_range(text: &str) -> Result<Range<u64>, Error> {
+    let bad = || {
+        Error::parse(format!(
+            "nonce range wants A..B (e.g. 0..4294967296), got {text:?}"
+        ))
+    };
+    let (a, b) = text.split_once("..").ok_or_else(bad)?;
+    let num = |s: &str| {
+        let s = s.trim();
+        match s.strip_prefix("0x") {
+            Some(h) => u64::from_str_radix(h, 16),
+            None => s.parse(),
+        }
+        .map_err(|_| bad())
+    };
+    Ok(num(a)?..num(b)?)
+}
+
 impl Work {
     /// Every nonce (`0..2^32`) of `header`'s version against `target`.
     pub fn new(header: Header, target: Target) -> Self {

@@ -213,3 +213,38 @@ fn bench_json_has_engines_and_reference_rows() {
     assert_eq!(reference, ["sha2-naive", "sha2-midstate"]);
     assert!(v["agreed_results"].as_u64().expect("count") > 0);
 }
+
+#[test]
+fn forbidding_backends_walks_the_dispatch_down_to_portable() {
+    let run = |forbid: &str, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_sha256d"))
+            .args(args)
+            .env("SHA256D_FORBID", forbid)
+            .output()
+            .expect("the binary runs")
+    };
+    let v = json(&run("sha-ni,avx2,arm-sha2", &["engines", "--json"]));
+    for e in v["engines"].as_array().expect("array") {
+        if ["sha-ni", "avx2", "arm-sha2"].contains(&e["name"].as_str().unwrap_or("")) {
+            assert_eq!(e["available"], false, "{e}");
+        }
+    }
+    let search = [
+        "search",
+        "--header",
+        GENESIS,
+        "--bits",
+        "1d00ffff",
+        "--nonces",
+        "2083236800..2083236900",
+        "--json",
+    ];
+    let v = json(&run("sha-ni,avx2,arm-sha2", &search));
+    assert_eq!(v["engine"], "portable");
+    assert_eq!(v["found"].as_array().map(Vec::len), Some(1));
+    if sha256d::open("avx2", &sha256d::Options::default()).is_ok() {
+        let v = json(&run("sha-ni", &search));
+        assert_eq!(v["engine"], "avx2");
+        assert_eq!(v["found"].as_array().map(Vec::len), Some(1));
+    }
+}

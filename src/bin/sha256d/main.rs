@@ -102,26 +102,6 @@ fn hash(header: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Parses `A..B` with decimal or `0x` hex bounds.
-fn parse_nonces(text: &str) -> Result<std::ops::Range<u64>, Error> {
-    let bad = || {
-        Error::new(
-            ErrorKind::Parse,
-            format!("--nonces wants A..B (e.g. 0..4294967296), got {text:?}"),
-        )
-    };
-    let (a, b) = text.split_once("..").ok_or_else(bad)?;
-    let num = |s: &str| {
-        let s = s.trim();
-        match s.strip_prefix("0x") {
-            Some(h) => u64::from_str_radix(h, 16),
-            None => s.parse(),
-        }
-        .map_err(|_| bad())
-    };
-    Ok(num(a)?..num(b)?)
-}
-
 fn target_of(args: &SearchArgs) -> Result<Target, Error> {
     if let Some(t) = &args.target {
         Target::from_be_hex(t)
@@ -141,7 +121,7 @@ fn search(args: SearchArgs) -> Result<(), Error> {
     let header = Header::from_hex(&args.header)?;
     let mut work = Work::new(header, target_of(&args)?).with_max_results(args.max_results);
     if let Some(n) = &args.nonces {
-        work = work.with_nonces(parse_nonces(n)?)?;
+        work = work.with_nonces(sha256d::parse_nonce_range(n)?)?;
     }
     if let (Some(mask), Some(rolls)) = (&args.version_mask, args.rolls) {
         let mask = u32::from_be_bytes(sha256d::hex::decode_array(
