@@ -352,3 +352,58 @@ fn forbidden(name: &str) -> bool {
         false
     }
 }
+
+/// The check every backend file runs against the portable kernel.
+#[cfg(test)]
+mod testing {
+    use super::{portable, Prehash};
+    use alloc::vec::Vec;
+
+    /// SplitMix64: enough randomness for test headers without a dependency.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+    }
+
+    /// Asserts that `scan` finds exactly what the portable kernel finds: for random headers,
+    /// limits loose enough that many or all nonces hit, every count up to a few times any lane
+    /// width, whole 16384-nonce chunks, and ranges touching nonce 0 and nonce 2^32 - 1.
+    pub(crate) fn matches_portable(scan: impl Fn(&Prehash, u32, u32, u32, &mut Vec<u32>)) {
+        let mut rng = Rng(0x5a25_6d00_0000_0001);
+        for round in 0..4 {
+            let mut header = [0u8; 80];
+            for b in header.iter_mut() {
+                *b = rng.next() as u8;
+            }
+            let pre = Prehash::new(&header);
+            let check = |first: u32, count: u32, limit: u32| {
+                let (mut want, mut got) = (Vec::new(), Vec::new());
+                portable::scan(&pre, first, count, limit, &mut want);
+                scan(&pre, first, count, limit, &mut got);
+                assert_eq!(got, want, "first {first} count {count} limit {limit:#x}");
+                want.len()
+            };
+            for limit in [u32::MAX, u32::MAX >> 1, u32::MAX >> 3, u32::MAX >> 7] {
+                for count in 0..=17 {
+                    let first = rng.next() as u32 >> 1;
+                    check(first, count, limit);
+                }
+                check(0, 17, limit);
+                check(u32::MAX - 20, 21, limit);
+                check(u32::MAX, 1, limit);
+            }
+            if round == 0 {
+                let first = rng.next() as u32 >> 1;
+                assert!(check(first, 16384, u32::MAX >> 5) > 0, "no hits to compare");
+                assert_eq!(check(first, 16383, u32::MAX), 16383);
+            }
+        }
+    }
+}
