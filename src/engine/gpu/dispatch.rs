@@ -249,7 +249,7 @@ impl GpuEngine {
         } else {
             quantum * 8
         };
-        want.clamp(quantum, most.max(quantum)) / quantum * quantum
+        want.clamp(quantum, most) / quantum * quantum
     }
 
     fn submit(
