@@ -5,6 +5,8 @@
 //! GPU driver, ASIC firmware) is ever taken at its word.
 
 pub mod cpu;
+#[cfg(feature = "gpu")]
+pub mod gpu;
 
 use crate::{sha256, Error, ErrorKind, Found, Hash, Work};
 use alloc::{boxed::Box, format, string::String, vec::Vec};
@@ -198,6 +200,14 @@ pub trait Engine: Send + Sync {
 pub struct Options {
     /// CPU threads (CPU engines); `None` means one per available core.
     pub threads: Option<usize>,
+    /// GPU engine: use the first adapter whose name contains this (case-insensitive); `None`
+    /// falls back to `SHA256D_GPU_ADAPTER`, then to the best adapter.
+    #[cfg(feature = "gpu")]
+    pub gpu_adapter: Option<String>,
+    /// GPU engine: allow software rasterisers (llvmpipe, WARP), as `SHA256D_GPU_ALLOW_SOFTWARE=1`
+    /// does. Off by default: they hash slower than the CPU engines.
+    #[cfg(feature = "gpu")]
+    pub gpu_allow_software: bool,
 }
 
 /// Whether one engine can run here.
@@ -230,6 +240,12 @@ pub fn open(name: &str, options: &Options) -> Result<Box<dyn Engine>, Error> {
     match name {
         "sha-ni" | "avx2" => Err(Error::new(ErrorKind::Unavailable, "not an x86-64 build")),
         "arm-sha2" => Err(Error::new(ErrorKind::Unavailable, "not an aarch64 build")),
+        #[cfg(feature = "gpu")]
+        "gpu" => Ok(Box::new(gpu::GpuEngine::new(
+            options,
+            gpu::GpuConfig::default(),
+        )?)),
+        #[cfg(not(feature = "gpu"))]
         "gpu" => Err(Error::new(
             ErrorKind::Unavailable,
             "built without the `gpu` feature",
