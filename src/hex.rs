@@ -16,7 +16,7 @@ fn nibble(c: u8) -> Option<u8> {
 pub fn decode(text: &str) -> Result<Vec<u8>, Error> {
     let text = text.trim();
     let bytes = text.as_bytes();
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return Err(Error::parse(format!(
             "hex has an odd number of digits ({})",
             bytes.len()
