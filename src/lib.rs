@@ -6,6 +6,8 @@
 extern crate alloc;
 
 pub mod engine;
+#[cfg(all(feature = "asic", target_os = "linux"))]
+pub mod emulator;
 mod error;
 mod hash;
 mod header;
