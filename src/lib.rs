@@ -5,9 +5,9 @@
 
 extern crate alloc;
 
-pub mod engine;
 #[cfg(all(feature = "asic", target_os = "linux"))]
 pub mod emulator;
+pub mod engine;
 mod error;
 mod hash;
 mod header;

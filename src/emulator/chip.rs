@@ -90,10 +90,7 @@ fn deposit(mut k: u64, mask: u32) -> u32 {
 /// What a job asks the chip to hash.
 enum Sweep {
     /// Counter from 0 until the first hit.
-    Icarus {
-        midstate: [u32; 8],
-        rest: [u8; 12],
-    },
+    Icarus { midstate: [u32; 8], rest: [u8; 12] },
     /// Every midstate at each counter value from `start` to the top of the range.
     Bm1397 {
         id: u8,
@@ -366,7 +363,10 @@ impl Chain {
                         f.extend_from_slice(&(counter as u32).to_be_bytes());
                         f.extend_from_slice(&[m as u8, (*id & 0xfc) | m as u8, 0x80]);
                         seal_reply(&mut f);
-                        hits.push(Hit { frame: f, nonce_at: 2 });
+                        hits.push(Hit {
+                            frame: f,
+                            nonce_at: 2,
+                        });
                     }
                 }
                 Sweep::Bm1370 {
@@ -403,7 +403,10 @@ impl Chain {
                         }
                         f.push(0x80);
                         seal_reply(&mut f);
-                        hits.push(Hit { frame: f, nonce_at: 2 });
+                        hits.push(Hit {
+                            frame: f,
+                            nonce_at: 2,
+                        });
                     }
                 }
             }

@@ -243,7 +243,11 @@ mod tests {
         ];
         for (text, want) in cases {
             let bytes = hex::decode(&text.replace(' ', "")).expect("test vector is hex");
-            assert_eq!(decode(Protocol::Bm1397, &bytes), [want.clone()], "{text}");
+            assert_eq!(
+                decode(Protocol::Bm1397, &bytes),
+                core::slice::from_ref(want),
+                "{text}"
+            );
         }
     }
 
@@ -257,7 +261,11 @@ mod tests {
 
     #[test]
     fn reply_sealing_matches_the_captured_frames() {
-        for text in ["AA5513971800000006", "AA550003EA0F02209C", "AA554C0352750CD205A29C"] {
+        for text in [
+            "AA5513971800000006",
+            "AA550003EA0F02209C",
+            "AA554C0352750CD205A29C",
+        ] {
             let want = hex::decode(text).expect("hex");
             let mut got = want.clone();
             let n = got.len();

@@ -184,7 +184,7 @@ impl Emulator {
 
     /// Whether the emulator has stopped (unplugged, or failed).
     pub fn is_finished(&self) -> bool {
-        self.thread.as_ref().is_none_or(|t| t.is_finished())
+        self.thread.as_ref().map_or(true, |t| t.is_finished())
     }
 }
 
@@ -315,10 +315,9 @@ fn serve(pty: &pty::Pty, config: &Config, stats: &Stats, stop: &AtomicBool) -> R
             }
             for r in chain.command(cmd) {
                 stats.register_replies.fetch_add(1, Ordering::Relaxed);
-                stats.nonces_at_register_reply.store(
-                    stats.nonces_sent.load(Ordering::Relaxed),
-                    Ordering::Relaxed,
-                );
+                stats
+                    .nonces_at_register_reply
+                    .store(stats.nonces_sent.load(Ordering::Relaxed), Ordering::Relaxed);
                 replies.push(r);
             }
             for r in replies.drain(..) {
@@ -417,7 +416,11 @@ impl Injector {
             frame[n - 1] ^= 1 + (rng.next() % 0x1f) as u8;
             faulty = true;
         }
-        let counter = if faulty { &stats.faulty_sent } else { &stats.nonces_sent };
+        let counter = if faulty {
+            &stats.faulty_sent
+        } else {
+            &stats.nonces_sent
+        };
         counter.fetch_add(1, Ordering::Relaxed);
         self.replies += 1;
         out.push_back(Outgoing { due, bytes: frame });
@@ -465,7 +468,10 @@ pub fn run_cli(args: EmulateArgs) -> Result<(), Error> {
             .collect::<Result<_, _>>()?,
     };
     if config.chips > 256 {
-        return Err(Error::new(ErrorKind::InvalidInput, "at most 256 chips on a chain"));
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "at most 256 chips on a chain",
+        ));
     }
     let stats = Stats::default();
     let stop = AtomicBool::new(false);

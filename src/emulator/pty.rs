@@ -96,7 +96,8 @@ impl Pty {
                 return None;
             }
             let raw = t.c_lflag & (libc::ICANON | libc::ECHO | libc::ISIG | libc::IEXTEN) == 0
-                && t.c_iflag & (libc::ICRNL | libc::INLCR | libc::IGNCR | libc::IXON | libc::ISTRIP)
+                && t.c_iflag
+                    & (libc::ICRNL | libc::INLCR | libc::IGNCR | libc::IXON | libc::ISTRIP)
                     == 0
                 && t.c_oflag & libc::OPOST == 0
                 && t.c_cflag & libc::CSIZE == libc::CS8

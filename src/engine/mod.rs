@@ -4,9 +4,9 @@
 //! the host with portable code before anything reaches the caller, so no engine (CPU kernel,
 //! GPU driver, ASIC firmware) is ever taken at its word.
 
-pub mod cpu;
 #[cfg(all(feature = "asic", target_os = "linux"))]
 pub mod asic;
+pub mod cpu;
 
 use crate::{sha256, Error, ErrorKind, Found, Hash, Work};
 use alloc::{boxed::Box, format, string::String, vec::Vec};

@@ -61,7 +61,11 @@ extern "C" {
 
 /// CRC5 (x⁵+x²+1, init 0x1F, MSB first) over the first `bits` bits of `data`.
 pub fn crc5(data: &[u8], bits: usize) -> u8 {
-    assert!(bits <= data.len() * 8, "crc5: {bits} bits of a {}-byte slice", data.len());
+    assert!(
+        bits <= data.len() * 8,
+        "crc5: {bits} bits of a {}-byte slice",
+        data.len()
+    );
     // SAFETY: the C code reads bytes 0..ceil(bits/8), within `data` by the assert above.
     unsafe { asic_crc5(data.as_ptr(), bits) }
 }
@@ -74,7 +78,10 @@ pub fn crc16(data: &[u8]) -> u16 {
 
 /// A BM13xx command frame: `55 AA hdr len payload crc5`. `payload` is at most 6 bytes.
 pub fn command(hdr: u8, payload: &[u8]) -> Vec<u8> {
-    assert!(payload.len() <= 6, "BM13xx commands carry at most 6 payload bytes");
+    assert!(
+        payload.len() <= 6,
+        "BM13xx commands carry at most 6 payload bytes"
+    );
     let mut out = [0u8; 16];
     // SAFETY: `out` has 16 bytes, more than the 11 the largest command needs, and the C code
     // checks `cap` anyway; `payload` is live for `payload.len()` bytes.
@@ -134,7 +141,14 @@ pub fn bm1370_job(job_header: u8, start: u32, header: &[u8; 80]) -> Vec<u8> {
 pub fn icarus_work(midstate: &[u32; 8], header: &[u8; 80], work_id: u8) -> [u8; 64] {
     let mut out = [0u8; 64];
     // SAFETY: all three pointers come from arrays of exactly the sizes the C code uses.
-    unsafe { asic_icarus_work(out.as_mut_ptr(), midstate.as_ptr(), header.as_ptr(), work_id) };
+    unsafe {
+        asic_icarus_work(
+            out.as_mut_ptr(),
+            midstate.as_ptr(),
+            header.as_ptr(),
+            work_id,
+        )
+    };
     out
 }
 
@@ -180,15 +194,7 @@ pub fn scan(buf: &[u8], frame_len: usize) -> Scan {
     let mut consumed = 0usize;
     // SAFETY: `buf` is live for `buf.len()` bytes and the C code reads no further; `raw` and
     // `consumed` are valid for writes. The C code never sets `consumed` above `len`.
-    let status = unsafe {
-        asic_scan(
-            buf.as_ptr(),
-            buf.len(),
-            frame_len,
-            &mut raw,
-            &mut consumed,
-        )
-    };
+    let status = unsafe { asic_scan(buf.as_ptr(), buf.len(), frame_len, &mut raw, &mut consumed) };
     let consumed = consumed.min(buf.len());
     match status {
         SCAN_FRAME if raw.kind == REPLY_REGISTER => Scan::Frame(
@@ -218,7 +224,10 @@ pub fn scan(buf: &[u8], frame_len: usize) -> Scan {
 fn os_error(what: &str, code: i64) -> Error {
     let e = std::io::Error::from_raw_os_error(i32::try_from(-code).unwrap_or(libc::EIO));
     if code == -i64::from(libc::EPIPE) {
-        Error::new(ErrorKind::Device, format!("{what}: the device hung up (unplugged?)"))
+        Error::new(
+            ErrorKind::Device,
+            format!("{what}: the device hung up (unplugged?)"),
+        )
     } else {
         Error::new(ErrorKind::Device, format!("{what}: {e}"))
     }
@@ -268,19 +277,24 @@ impl Port {
         // SAFETY: `bytes` is live for its length; `fd` is open.
         let n = unsafe { asic_write_all(self.fd, bytes.as_ptr(), bytes.len(), timeout_ms) };
         if n < 0 {
-            return Err(os_error("writing to the device", i64::from(n)));
+            return Err(os_error("writing to the device", n as i64));
         }
         Ok(())
     }
 
     /// Appends what arrives within `timeout_ms` to `buf` (at most `max` bytes); returns how many.
-    pub fn read_into(&self, buf: &mut Vec<u8>, max: usize, timeout_ms: i32) -> Result<usize, Error> {
+    pub fn read_into(
+        &self,
+        buf: &mut Vec<u8>,
+        max: usize,
+        timeout_ms: i32,
+    ) -> Result<usize, Error> {
         let mut chunk = [0u8; 4096];
         let cap = max.min(chunk.len());
         // SAFETY: `chunk` has at least `cap` writable bytes; `fd` is open.
         let n = unsafe { asic_read(self.fd, chunk.as_mut_ptr(), cap, timeout_ms) };
         if n < 0 {
-            return Err(os_error("reading from the device", i64::from(n)));
+            return Err(os_error("reading from the device", n as i64));
         }
         let n = usize::try_from(n).map_or(0, |n| n.min(cap));
         buf.extend_from_slice(&chunk[..n]);

@@ -183,9 +183,9 @@ pub fn discover() -> Vec<Candidate> {
                     .find(|k| k.0 == v && k.1 == p)
                     .map(|k| k.2)
                     .or_else(|| {
-                        product.contains("Bitaxe").then_some(
-                            "Bitaxe (bitaxe-raw): --protocol bm1370 on its second port",
-                        )
+                        product
+                            .contains("Bitaxe")
+                            .then_some("Bitaxe (bitaxe-raw): --protocol bm1370 on its second port")
                     });
                 if let Some(guess) = guess {
                     out.push(Candidate {
@@ -279,7 +279,9 @@ impl AsicEngine {
     /// An engine for the stick at `path`. Nothing is sent until the first search.
     pub fn new(path: &str, protocol: Protocol, settings: Settings) -> Result<Self, Error> {
         if !(settings.hashrate > 0.0 && settings.hashrate.is_finite()) {
-            return Err(Error::invalid("the ASIC hashrate must be a positive number"));
+            return Err(Error::invalid(
+                "the ASIC hashrate must be a positive number",
+            ));
         }
         if !(1..=64).contains(&settings.ticket_bits) {
             return Err(Error::invalid("ASIC ticket bits must be 1..=64"));
@@ -449,6 +451,9 @@ struct Session {
     version_mask: Option<u32>,
     window: Option<u32>,
     next_id: usize,
+    /// Jobs by id. Kept across searches: a chip keeps sweeping its last job until replaced,
+    /// and its late replies must still verify (as overruns), not count as hardware errors.
+    slots: Vec<Option<Job>>,
     last_known_answer: Option<Instant>,
     known_answer_misses: u32,
 }
@@ -483,6 +488,14 @@ impl Session {
             version_mask: None,
             window: None,
             next_id: 0,
+            slots: vec![
+                None;
+                match protocol {
+                    Protocol::Icarus => 1,
+                    Protocol::Bm1397 => 32,
+                    Protocol::Bm1370 => 16,
+                }
+            ],
             last_known_answer: None,
             known_answer_misses: 0,
         };
@@ -536,7 +549,7 @@ impl Session {
         let mut chips = 0;
         // Chips answer back to back; stop after 100 ms of quiet, or 1 s if none answers.
         while started.elapsed() < Duration::from_secs(1)
-            && last.is_none_or(|t| t.elapsed() < Duration::from_millis(100))
+            && last.map_or(true, |t| t.elapsed() < Duration::from_millis(100))
         {
             for f in self.read_frames(Duration::from_millis(20))? {
                 if let Frame::Reply(Reply::Register {
@@ -686,7 +699,6 @@ struct Search<'a> {
     limit: u32,
     /// Total zero bits the chips require now.
     need: u32,
-    slots: Vec<Option<Job>>,
     delivered: HashSet<(u32, u32)>,
     fence_sent: Option<Instant>,
     last_answer: Instant,
@@ -694,11 +706,6 @@ struct Search<'a> {
 
 impl<'a> Search<'a> {
     fn new(s: &'a mut Session, settings: &'a Settings, stats: &'a Stats, work: &'a Work) -> Self {
-        let slots = match s.protocol {
-            Protocol::Icarus => 1,
-            Protocol::Bm1397 => 32,
-            Protocol::Bm1370 => 16,
-        };
         Search {
             s,
             settings,
@@ -706,7 +713,6 @@ impl<'a> Search<'a> {
             work,
             limit: 0,
             need: 0,
-            slots: vec![None; slots],
             delivered: HashSet::new(),
             fence_sent: None,
             last_answer: Instant::now(),
@@ -825,9 +831,9 @@ impl<'a> Search<'a> {
     }
 
     fn take_slot(&mut self, job: Job) -> usize {
-        let id = self.s.next_id % self.slots.len();
-        self.s.next_id = (id + 1) % self.slots.len();
-        self.slots[id] = Some(job);
+        let id = self.s.next_id % self.s.slots.len();
+        self.s.next_id = (id + 1) % self.s.slots.len();
+        self.s.slots[id] = Some(job);
         id
     }
 
@@ -948,7 +954,7 @@ impl<'a> Search<'a> {
             Protocol::Bm1397 => (usize::from(b7 >> 2) & 31, usize::from(b7 & 3)),
             Protocol::Bm1370 => (usize::from(b7 >> 4), 0),
         };
-        let Some(job) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+        let Some(job) = self.s.slots.get_mut(slot).and_then(Option::as_mut) else {
             bump(&self.stats.invalid);
             hits.hardware_error();
             return Ok(());
@@ -981,7 +987,7 @@ impl<'a> Search<'a> {
             return Ok(());
         };
         if let Some(known) = &mut job.known {
-            if known.nonce.is_none_or(|n| n == nonce) {
+            if known.nonce.map_or(true, |n| n == nonce) {
                 known.answered = true;
             }
             return Ok(());
@@ -1013,7 +1019,11 @@ impl<'a> Search<'a> {
         let Some(every) = self.settings.known_answer_every else {
             return Ok(());
         };
-        if self.s.last_known_answer.is_some_and(|t| t.elapsed() < every) {
+        if self
+            .s
+            .last_known_answer
+            .is_some_and(|t| t.elapsed() < every)
+        {
             return Ok(());
         }
         let icarus = self.s.protocol == Protocol::Icarus;
@@ -1070,11 +1080,10 @@ impl<'a> Search<'a> {
             self.sync(hits)?;
             id
         };
-        let answered = self.slots[id]
+        let answered = self.s.slots[id]
             .as_ref()
             .and_then(|j| j.known)
             .is_some_and(|k| k.answered);
-        self.slots[id] = None;
         if answered {
             bump(&self.stats.known_answers);
             self.s.known_answer_misses = 0;
