@@ -51,6 +51,10 @@ fn main() {
     le[31] = 0;
     let target = Target::from_le_bytes(le);
 
+    // The first search opens and initialises the stick; latency is measured after it.
+    engine
+        .search(&Work::new(header, target).with_nonces(0..1).expect("range"))
+        .expect("warm-up search");
     // Latency: a job handed to the engine, until the emulated chip has read it.
     let mut worst = Duration::ZERO;
     let mut total = Duration::ZERO;
