@@ -5,6 +5,8 @@
 
 extern crate alloc;
 
+#[cfg(all(feature = "asic", target_os = "linux"))]
+pub mod emulator;
 pub mod engine;
 mod error;
 mod hash;

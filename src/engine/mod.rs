@@ -4,6 +4,8 @@
 //! the host with portable code before anything reaches the caller, so no engine (CPU kernel,
 //! GPU driver, ASIC firmware) is ever taken at its word.
 
+#[cfg(all(feature = "asic", target_os = "linux"))]
+pub mod asic;
 pub mod cpu;
 #[cfg(feature = "gpu")]
 pub mod gpu;
@@ -208,6 +210,22 @@ pub struct Options {
     /// does. Off by default: they hash slower than the CPU engines.
     #[cfg(feature = "gpu")]
     pub gpu_allow_software: bool,
+    /// `asic`: the stick's serial device, e.g. `/dev/ttyUSB0`.
+    #[cfg(feature = "asic")]
+    pub asic_device: Option<String>,
+    /// `asic`: the wire protocol, `icarus`, `bm1397` or `bm1370`.
+    #[cfg(feature = "asic")]
+    pub asic_protocol: Option<String>,
+    /// `asic`: the stick's hashes per second (jobs are timed by it); `None`: typical for the
+    /// protocol.
+    #[cfg(feature = "asic")]
+    pub asic_hashrate: Option<f64>,
+    /// `asic`: zero bits the chips hard-wire into reported nonces; `None`: 32, as on silicon.
+    #[cfg(feature = "asic")]
+    pub asic_ticket_bits: Option<u32>,
+    /// `asic`: interval between known-answer jobs; `None`: 10 s; zero: never.
+    #[cfg(feature = "asic")]
+    pub asic_known_answer_every: Option<core::time::Duration>,
 }
 
 /// Whether one engine can run here.
@@ -250,6 +268,14 @@ pub fn open(name: &str, options: &Options) -> Result<Box<dyn Engine>, Error> {
             ErrorKind::Unavailable,
             "built without the `gpu` feature",
         )),
+        #[cfg(all(feature = "asic", target_os = "linux"))]
+        "asic" => Ok(Box::new(asic::open(options)?)),
+        #[cfg(all(feature = "asic", not(target_os = "linux")))]
+        "asic" => Err(Error::new(
+            ErrorKind::Unavailable,
+            "the `asic` engine needs Linux (termios rates, sysfs discovery)",
+        )),
+        #[cfg(not(feature = "asic"))]
         "asic" => Err(Error::new(
             ErrorKind::Unavailable,
             "built without the `asic` feature",

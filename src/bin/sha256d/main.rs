@@ -40,6 +40,9 @@ enum Command {
     },
     /// Check that every available engine agrees, then time each against reference code.
     Bench(bench::BenchArgs),
+    /// Emulate a USB ASIC stick on a pseudo-terminal (prints `pty: PATH` first).
+    #[cfg(target_os = "linux")]
+    Emulate(sha256d::emulator::EmulateArgs),
 }
 
 #[derive(Args)]
@@ -72,6 +75,20 @@ struct SearchArgs {
     /// CPU threads. Default: one per core.
     #[arg(long)]
     threads: Option<usize>,
+    /// `asic` engine: the stick's serial device (`sha256d engines` lists candidates).
+    #[arg(long, value_name = "PATH")]
+    device: Option<String>,
+    /// `asic` engine: the wire protocol, icarus, bm1397 or bm1370.
+    #[arg(long, value_name = "P")]
+    protocol: Option<String>,
+    /// `asic` engine: the stick's hashes per second, which times its jobs (never set it above
+    /// the real rate). Default: typical for the protocol.
+    #[arg(long, value_name = "H")]
+    hashrate: Option<f64>,
+    /// `asic` engine: zero bits the chips hard-wire into reported nonces (32 on silicon; the
+    /// emulator's `--ticket-bits`).
+    #[arg(long, value_name = "Z")]
+    ticket_bits: Option<u32>,
     /// Fail instead of returning more than this many results.
     #[arg(long, default_value_t = sha256d::DEFAULT_MAX_RESULTS)]
     max_results: usize,
@@ -87,6 +104,8 @@ fn main() -> ExitCode {
         Command::Search(args) => search(args),
         Command::Engines { json } => engines(json),
         Command::Bench(args) => bench::run(args),
+        #[cfg(target_os = "linux")]
+        Command::Emulate(args) => sha256d::emulator::run_cli(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -132,6 +151,10 @@ fn search(args: SearchArgs) -> Result<(), Error> {
     }
     let mut options = Options::default();
     options.threads = args.threads;
+    options.asic_device = args.device.clone();
+    options.asic_protocol = args.protocol.clone();
+    options.asic_hashrate = args.hashrate;
+    options.asic_ticket_bits = args.ticket_bits;
     let engine = match &args.engine {
         Some(name) => sha256d::open(name, &options)?,
         None => match args.threads {
