@@ -240,38 +240,18 @@ impl Target {
     }
 
     fn shl(self, n: u32) -> Self {
-        let w = shl_wide(
-            [
-                self.limbs[0],
-                self.limbs[1],
-                self.limbs[2],
-                self.limbs[3],
-                0,
-                0,
-                0,
-                0,
-            ],
-            n,
-        );
-        Target {
-            limbs: [w[0], w[1], w[2], w[3]],
-        }
+        self.through_wide(|w| shl_wide(w, n))
     }
 
     fn shr(self, n: u32) -> Self {
-        let w = shr_wide(
-            [
-                self.limbs[0],
-                self.limbs[1],
-                self.limbs[2],
-                self.limbs[3],
-                0,
-                0,
-                0,
-                0,
-            ],
-            n,
-        );
+        self.through_wide(|w| shr_wide(w, n))
+    }
+
+    /// Applies `f` to this value widened to 512 bits and keeps the low 256.
+    fn through_wide(self, f: impl FnOnce(Wide) -> Wide) -> Self {
+        let mut w = [0u64; 8];
+        w[..4].copy_from_slice(&self.limbs);
+        let w = f(w);
         Target {
             limbs: [w[0], w[1], w[2], w[3]],
         }
