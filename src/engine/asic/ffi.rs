@@ -246,6 +246,12 @@ impl Port {
             .map_err(|_| Error::invalid(format!("device path {path:?} contains a NUL byte")))?;
         // SAFETY: `c` is a NUL-terminated string that outlives the call.
         let fd = unsafe { asic_open(c.as_ptr(), baud) };
+        if fd == -libc::ENOTTY {
+            return Err(Error::new(
+                ErrorKind::Device,
+                format!("{path} is not a serial port: --device must name the stick's tty"),
+            ));
+        }
         if fd < 0 {
             return Err(os_error(&format!("opening {path}"), i64::from(fd)));
         }

@@ -2,13 +2,16 @@
 //! driver, with every policy decision here and every returned nonce re-hashed on the host.
 //!
 //! How a [`Work`] becomes chip jobs: a chip counts the big-endian reading of the nonce bytes
-//! (the "counter"), so the Bitcoin nonces of a range are contiguous on the chip only when the
-//! range is the whole space or lies inside one 256-aligned block; any other range costs a full
-//! sweep, and nonces outside it are verified and dropped. Versions go four midstates per job on
-//! BM1397, and on chip (register 0xA4) on BM1370 when the rolling mask lies inside BIP320's
+//! (the "counter"), so consecutive Bitcoin nonces lie 2^24 counters apart. A small range is
+//! swept as one job per run of adjacent counters, merged into longer sweeps where hashing the
+//! gaps is cheaper than another job; a large range is swept whole. Nonces a sweep finds outside
+//! the range are verified and dropped. Versions go four midstates per job on BM1397,
+//! and on chip (register 0xA4) on BM1370 when the rolling mask lies inside BIP320's
 //! `1fffe000`. Jobs are timed by the configured hashrate: a chip gives no "done" signal, so the
 //! next job is sent once the current window has certainly been swept, and a register read (a
-//! fence: the chip answers it after every nonce found before it) closes each search.
+//! fence: the chip answers it after every nonce found before it) closes each search. Known-answer
+//! jobs start a little before their answer, so a stick slower than its configured hashrate is
+//! caught (it answers late) instead of silently losing the ends of its sweeps.
 //!
 //! Exactness: the chip reports only nonces whose hash clears its ticket (`ticket_bits` hardwired
 //! zero bits, plus the ticket mask this engine programs from the target), so results equal the
@@ -272,6 +275,10 @@ const FENCE_TIMEOUT: Duration = Duration::from_secs(2);
 const KEEPALIVE: Duration = Duration::from_millis(500);
 /// Time beyond the nominal sweep a job is given: serial latency and scheduling.
 const SLACK: Duration = Duration::from_millis(15);
+/// Hashing a known-answer job asks of the stick at the configured hashrate.
+const RATE_CHECK: Duration = Duration::from_millis(20);
+/// How long a known answer may come late before it counts as missed.
+const LATE_GRACE: Duration = Duration::from_secs(1);
 /// Known-answer misses in a row that end the search with an error.
 const MAX_KNOWN_ANSWER_MISSES: u32 = 3;
 
@@ -406,18 +413,59 @@ fn limit_for(zero_bits: u32) -> u32 {
     }
 }
 
-/// The chip-side window covering a range of Bitcoin nonces: (first counter, counters).
-fn counter_window(range: core::ops::Range<u64>) -> (u32, u64) {
-    if range.is_empty() {
-        return (0, 0);
+/// A run of chip counters one job sweeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Window {
+    start: u32,
+    len: u64,
+    /// Counters in the window that are nonces of the work, for progress.
+    covered: u64,
+}
+
+/// Ranges longer than this are swept whole: they hold every low nonce byte, so their counters
+/// span nearly all of 2^32 anyway.
+const MAX_PLANNED_NONCES: u64 = 1 << 16;
+
+/// The counter windows that cover a range of Bitcoin nonces on a chip hashing `per_counter`
+/// positions per counter at `hashrate`, in counter order.
+///
+/// Consecutive nonces are 2^24 counters apart (the counter is the nonce byte-swapped), so a
+/// small range is a scatter of counters: one window spanning them would sweep almost the whole
+/// space. Each run of adjacent counters gets its own job instead, and runs are merged only
+/// where hashing the gap costs less than starting another job.
+fn counter_windows(range: core::ops::Range<u64>, per_counter: u64, hashrate: f64) -> Vec<Window> {
+    let total = range.end.saturating_sub(range.start);
+    if total == 0 {
+        return Vec::new();
     }
-    let (a, last) = (range.start as u32, (range.end - 1) as u32);
-    if a >> 8 == last >> 8 {
-        let (ca, cl) = (a.swap_bytes(), last.swap_bytes());
-        (ca, u64::from(cl - ca) + 1)
-    } else {
-        (0, 1 << 32)
+    if total > MAX_PLANNED_NONCES {
+        return vec![Window {
+            start: 0,
+            len: 1 << 32,
+            covered: total,
+        }];
     }
+    let mut counters: Vec<u32> = range.map(|n| (n as u32).swap_bytes()).collect();
+    counters.sort_unstable();
+    let worth_a_job = SLACK.as_secs_f64() * hashrate / per_counter.max(1) as f64;
+    let mut out: Vec<Window> = Vec::new();
+    for c in counters {
+        if let Some(w) = out.last_mut() {
+            let end = u64::from(w.start) + w.len;
+            let gap = u64::from(c) - end;
+            if (gap as f64) < worth_a_job {
+                w.len += gap + 1;
+                w.covered += 1;
+                continue;
+            }
+        }
+        out.push(Window {
+            start: c,
+            len: 1,
+            covered: 1,
+        });
+    }
+    out
 }
 
 /// One job in flight on the chain.
@@ -456,6 +504,8 @@ struct Session {
     slots: Vec<Option<Job>>,
     last_known_answer: Option<Instant>,
     known_answer_misses: u32,
+    /// Whether the stick has answered a known-answer job since it was opened.
+    known_answer_passed: bool,
 }
 
 /// One scanned unit of device input.
@@ -498,13 +548,14 @@ impl Session {
             ],
             last_known_answer: None,
             known_answer_misses: 0,
+            known_answer_passed: false,
         };
         match protocol {
             Protocol::Icarus => {
                 s.detect_icarus(settings)?;
                 s.chips = 1;
             }
-            Protocol::Bm1397 | Protocol::Bm1370 => s.init_bm13xx()?,
+            Protocol::Bm1397 | Protocol::Bm1370 => s.init_bm13xx(path)?,
         }
         Ok(s)
     }
@@ -566,7 +617,7 @@ impl Session {
         Ok(chips)
     }
 
-    fn init_bm13xx(&mut self) -> Result<(), Error> {
+    fn init_bm13xx(&mut self, path: &str) -> Result<(), Error> {
         let bm1370 = self.protocol == Protocol::Bm1370;
         let chip_id = if bm1370 { 0x1370 } else { 0x1397 };
         self.port.flush()?;
@@ -578,13 +629,21 @@ impl Session {
             }
             self.version_mask = Some(0xffff);
         }
-        let chips = self.count_chips(chip_id)?;
+        let host_baud = if bm1370 { 1_041_667 } else { 1_562_500 };
+        let mut chips = self.count_chips(chip_id)?;
+        if chips == 0 {
+            // A stick an earlier run initialised stays at the fast rate until power-cycled.
+            self.port.set_baud(host_baud)?;
+            chips = self.count_chips(chip_id)?;
+        }
         if chips == 0 {
             return Err(Error::new(
                 ErrorKind::Device,
                 format!(
-                    "no {} chip answered the chip-id read (wrong protocol, or no stick?)",
-                    self.protocol.name()
+                    "no {} chip answered the chip-id read at 115200 or {host_baud} baud on {}: \
+                     wrong --protocol, or no stick there",
+                    self.protocol.name(),
+                    path
                 ),
             ));
         }
@@ -601,7 +660,7 @@ impl Session {
         for i in 0..chips {
             self.send(&command(0x40, &[(i * interval) as u8, 0]))?;
         }
-        let (baud_reg, baud_value, host_baud) = if bm1370 {
+        let (baud_reg, baud_value) = if bm1370 {
             for (reg, v) in [
                 (0x3c, 0x8000_8b00),
                 (0x3c, 0x8000_800c),
@@ -614,7 +673,7 @@ impl Session {
             ] {
                 self.send(&write_all(reg, v))?;
             }
-            (0x28, 0x1130_0200, 1_041_667)
+            (0x28, 0x1130_0200)
         } else {
             for (reg, v) in [
                 (0x80, 0),
@@ -627,7 +686,7 @@ impl Session {
             ] {
                 self.send(&write_all(reg, v))?;
             }
-            (0x18, 0x0000_6131, 1_562_500)
+            (0x18, 0x0000_6131)
         };
         self.send(&write_all(baud_reg, baud_value))?;
         // The chip switches once the write is in; give it the time a real UART would.
@@ -734,17 +793,15 @@ impl<'a> Search<'a> {
             self.s.set_register(0x14, ticket_mask(extra))?;
             self.s.ticket_mask_bits = Some(extra);
         }
-        let (start, len) = counter_window(self.work.nonces());
-        let range_len = self.work.nonces().end - self.work.nonces().start;
-        if len == 0 {
+        if self.work.nonces().is_empty() {
             return Ok(());
         }
         let rolls = self.work.rolls();
+        let rate = self.settings.hashrate;
         match self.s.protocol {
             Protocol::Bm1397 => {
                 let mut k = 0;
                 while k < rolls && !ctl.is_cancelled() {
-                    self.maybe_known_answer(hits)?;
                     let n = (rolls - k).min(4);
                     let versions: Vec<u32> = (k..k + n).map(|i| self.work.version(i)).collect();
                     let header = self.work.header_bytes(versions[0], 0);
@@ -752,16 +809,22 @@ impl<'a> Search<'a> {
                         .iter()
                         .map(|&v| sha256::Prehash::new(&self.work.header_bytes(v, 0)).midstate)
                         .collect();
-                    let id = self.take_slot(Job {
-                        header,
-                        versions,
-                        base_version: 0,
-                        golden: None,
-                        known: None,
-                    });
-                    let frame = ffi::bm1397_job((id * 4) as u8, start, &header, &mids);
-                    self.run_job(&frame, len * n, ctl, hits)?;
-                    ctl.add_hashes(range_len * n);
+                    for w in counter_windows(self.work.nonces(), n, rate) {
+                        if ctl.is_cancelled() {
+                            break;
+                        }
+                        self.maybe_known_answer(hits)?;
+                        let id = self.take_slot(Job {
+                            header,
+                            versions: versions.clone(),
+                            base_version: 0,
+                            golden: None,
+                            known: None,
+                        });
+                        let frame = ffi::bm1397_job((id * 4) as u8, w.start, &header, &mids);
+                        self.run_job(&frame, w.len * n, ctl, hits)?;
+                        ctl.add_hashes(w.covered * n);
+                    }
                     k += n;
                 }
             }
@@ -773,36 +836,39 @@ impl<'a> Search<'a> {
                     self.s.set_register(0xa4, 0x9000_0000 | chip_mask)?;
                     self.s.version_mask = Some(chip_mask);
                 }
-                // 0 tells the emulated chip to sweep the whole 2^32 counter space per version.
-                let window = if len >= 1 << 32 { 0 } else { len as u32 };
-                if self.s.window != Some(window) {
-                    self.s.set_register(0x10, window)?;
-                    self.s.window = Some(window);
-                }
                 let jobs: Vec<(u32, u64)> = if on_chip {
                     vec![(self.work.header().version & !mask, rolls)]
                 } else {
                     (0..rolls).map(|k| (self.work.version(k), 1)).collect()
                 };
                 for (version, count) in jobs {
-                    if ctl.is_cancelled() {
-                        break;
-                    }
-                    self.maybe_known_answer(hits)?;
                     let header = self.work.header_bytes(version, 0);
-                    let id = self.take_slot(Job {
-                        header,
-                        versions: vec![version],
-                        base_version: version,
-                        golden: None,
-                        known: None,
-                    });
-                    let frame = ffi::bm1370_job((id << 3) as u8, start, &header);
-                    self.run_job(&frame, len * count, ctl, hits)?;
-                    ctl.add_hashes(range_len * count);
+                    for w in counter_windows(self.work.nonces(), count, rate) {
+                        if ctl.is_cancelled() {
+                            break;
+                        }
+                        self.maybe_known_answer(hits)?;
+                        self.set_window(w.len)?;
+                        let id = self.take_slot(Job {
+                            header,
+                            versions: vec![version],
+                            base_version: version,
+                            golden: None,
+                            known: None,
+                        });
+                        let frame = ffi::bm1370_job((id << 3) as u8, w.start, &header);
+                        self.run_job(&frame, w.len * count, ctl, hits)?;
+                        ctl.add_hashes(w.covered * count);
+                    }
                 }
             }
             Protocol::Icarus => {
+                // The stick always counts from 0, so the last window's end is how far it must
+                // get; it stops at its first nonce, usually long before.
+                let end = counter_windows(self.work.nonces(), 1, rate)
+                    .last()
+                    .map_or(0, |w| u64::from(w.start) + w.len);
+                let range_len = self.work.nonces().end - self.work.nonces().start;
                 for k in 0..rolls {
                     if ctl.is_cancelled() {
                         break;
@@ -818,16 +884,25 @@ impl<'a> Search<'a> {
                         golden: None,
                         known: None,
                     });
-                    // The stick counts from 0, so the window's end is how far it must get.
                     let frame = ffi::icarus_work(&mid, &header, 0);
                     self.s.port.flush()?;
                     self.s.rx.clear();
-                    self.run_job(&frame, u64::from(start) + len, ctl, hits)?;
+                    self.run_job(&frame, end, ctl, hits)?;
                     ctl.add_hashes(range_len);
                 }
             }
         }
         self.sync(hits)
+    }
+
+    /// Programs the emulated chip's counter window (register 0x10; 0 means all 2^32).
+    fn set_window(&mut self, len: u64) -> Result<(), Error> {
+        let window = if len >= 1 << 32 { 0 } else { len as u32 };
+        if self.s.window != Some(window) {
+            self.s.set_register(0x10, window)?;
+            self.s.window = Some(window);
+        }
+        Ok(())
     }
 
     fn take_slot(&mut self, job: Job) -> usize {
@@ -1015,6 +1090,8 @@ impl<'a> Search<'a> {
 
     /// Sends a job whose answer is known if one is due, and fails the search after repeated
     /// misses: a stick that hashes wrongly or not at all must not pass for an unlucky one.
+    /// Until a session has passed one, misses are retried at once, so a stick that cannot
+    /// answer fails the first search within seconds.
     fn maybe_known_answer(&mut self, hits: &mut Hits<'_>) -> Result<(), Error> {
         let Some(every) = self.settings.known_answer_every else {
             return Ok(());
@@ -1026,8 +1103,7 @@ impl<'a> Search<'a> {
         {
             return Ok(());
         }
-        let icarus = self.s.protocol == Protocol::Icarus;
-        let clears = if icarus {
+        let clears = if self.s.protocol == Protocol::Icarus {
             ICARUS_GOLDEN_ZERO_BITS
         } else {
             GENESIS_ZERO_BITS
@@ -1035,9 +1111,39 @@ impl<'a> Search<'a> {
         if self.need > clears {
             return Ok(());
         }
-        self.s.last_known_answer = Some(Instant::now());
+        loop {
+            self.s.last_known_answer = Some(Instant::now());
+            if self.known_answer(hits)? {
+                bump(&self.stats.known_answers);
+                self.s.known_answer_misses = 0;
+                self.s.known_answer_passed = true;
+                return Ok(());
+            }
+            bump(&self.stats.known_answers_missed);
+            hits.hardware_error();
+            self.s.known_answer_misses += 1;
+            if self.s.known_answer_misses >= MAX_KNOWN_ANSWER_MISSES {
+                return Err(Error::new(
+                    ErrorKind::Device,
+                    format!(
+                        "the {} stick missed {MAX_KNOWN_ANSWER_MISSES} known-answer jobs in a \
+                         row: it is not hashing correctly, or hashes far slower than the \
+                         configured {:.0} H/s (--hashrate)",
+                        self.s.protocol.name(),
+                        self.settings.hashrate
+                    ),
+                ));
+            }
+            if self.s.known_answer_passed {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Runs one known-answer job; returns whether it was answered in time.
+    fn known_answer(&mut self, hits: &mut Hits<'_>) -> Result<bool, Error> {
         let ctl = Control::new();
-        let id = if icarus {
+        if self.s.protocol == Protocol::Icarus {
             let (mid, rest, wire) = icarus_golden();
             let id = self.take_slot(Job {
                 header: [0; 80],
@@ -1054,54 +1160,70 @@ impl<'a> Search<'a> {
             self.s.port.flush()?;
             self.s.rx.clear();
             self.run_job(&wire, u64::from(ICARUS_GOLDEN_COUNTER) + 1, &ctl, hits)?;
-            id
-        } else {
-            let header = genesis();
-            let nonce = u32::from_le_bytes([header[76], header[77], header[78], header[79]]);
-            let version = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
-            let id = self.take_slot(Job {
-                header,
-                versions: vec![version],
-                base_version: version,
-                golden: None,
-                known: Some(Known {
-                    nonce: Some(nonce),
-                    answered: false,
-                }),
-            });
-            // Start the counter on the answer so the check costs one hash.
-            let frame = if self.s.protocol == Protocol::Bm1397 {
-                let mid = sha256::Prehash::new(&header).midstate;
-                ffi::bm1397_job((id * 4) as u8, nonce.swap_bytes(), &header, &[mid])
-            } else {
-                ffi::bm1370_job((id << 3) as u8, nonce.swap_bytes(), &header)
-            };
-            self.run_job(&frame, 1, &ctl, hits)?;
-            self.sync(hits)?;
-            id
-        };
-        let answered = self.s.slots[id]
-            .as_ref()
-            .and_then(|j| j.known)
-            .is_some_and(|k| k.answered);
-        if answered {
-            bump(&self.stats.known_answers);
-            self.s.known_answer_misses = 0;
-            return Ok(());
+            return Ok(self.answered(id));
         }
-        bump(&self.stats.known_answers_missed);
-        hits.hardware_error();
-        self.s.known_answer_misses += 1;
-        if self.s.known_answer_misses >= MAX_KNOWN_ANSWER_MISSES {
+        let header = genesis();
+        let nonce = u32::from_le_bytes([header[76], header[77], header[78], header[79]]);
+        let version = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+        let id = self.take_slot(Job {
+            header,
+            versions: vec![version],
+            base_version: version,
+            golden: None,
+            known: Some(Known {
+                nonce: Some(nonce),
+                answered: false,
+            }),
+        });
+        // Start RATE_CHECK's worth of hashing before the answer: a stick slower than the
+        // configured hashrate then answers late, where job timing alone would silently cut
+        // its sweeps short.
+        let answer = nonce.swap_bytes();
+        let lead = ((self.settings.hashrate * RATE_CHECK.as_secs_f64()) as u64)
+            .min(u64::from(answer)) as u32;
+        let start = answer - lead;
+        let frame = if self.s.protocol == Protocol::Bm1397 {
+            let mid = sha256::Prehash::new(&header).midstate;
+            ffi::bm1397_job((id * 4) as u8, start, &header, &[mid])
+        } else {
+            // The answer must come before the chip rolls to the next version.
+            self.set_window(u64::from(lead) + 1)?;
+            ffi::bm1370_job((id << 3) as u8, start, &header)
+        };
+        let sent = Instant::now();
+        self.run_job(&frame, u64::from(lead) + 1, &ctl, hits)?;
+        self.sync(hits)?;
+        if self.answered(id) {
+            return Ok(true);
+        }
+        let on_time = sent.elapsed();
+        let until = Instant::now() + LATE_GRACE;
+        while !self.answered(id) && Instant::now() < until {
+            self.pump(Duration::from_millis(50), hits)?;
+        }
+        if self.answered(id) {
+            let took = sent.elapsed();
             return Err(Error::new(
                 ErrorKind::Device,
                 format!(
-                    "the stick missed {MAX_KNOWN_ANSWER_MISSES} known-answer jobs in a row: it \
-                     is not hashing correctly"
+                    "the {} stick hashes slower than the configured {:.0} H/s (--hashrate): a \
+                     known-answer job due within {} ms took {} ms; set --hashrate to what the \
+                     stick does",
+                    self.s.protocol.name(),
+                    self.settings.hashrate,
+                    on_time.as_millis(),
+                    took.as_millis()
                 ),
             ));
         }
-        Ok(())
+        Ok(false)
+    }
+
+    fn answered(&self, id: usize) -> bool {
+        self.s.slots[id]
+            .as_ref()
+            .and_then(|j| j.known)
+            .is_some_and(|k| k.answered)
     }
 }
 
@@ -1146,4 +1268,39 @@ fn top_from_midstate(mid: &[u32; 8], rest: &[u8; 12], nonce: u32) -> u32 {
     let mut second = sha256::IV;
     sha256::compress256(&mut second, &block);
     second[7].swap_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_ranges_scatter_and_slow_chips_sweep_them_one_job_each() {
+        // 2^24 counters between neighbours: never worth hashing across at 400 kH/s.
+        let w = counter_windows(0..256, 64, 4e5);
+        assert_eq!(w.len(), 256);
+        assert!(w.iter().all(|w| w.len == 1 && w.covered == 1));
+        assert_eq!(w[1].start, 1 << 24);
+    }
+
+    #[test]
+    fn fast_chips_merge_the_gaps_into_one_sweep() {
+        let w = counter_windows(0..256, 64, 1e12);
+        assert_eq!(w.len(), 1);
+        assert_eq!((w[0].start, w[0].len, w[0].covered), (0, 0xff00_0001, 256));
+    }
+
+    #[test]
+    fn large_ranges_sweep_everything() {
+        let w = counter_windows(0..1 << 20, 1, 4e5);
+        assert_eq!(
+            w,
+            vec![Window {
+                start: 0,
+                len: 1 << 32,
+                covered: 1 << 20
+            }]
+        );
+        assert!(counter_windows(5..5, 1, 4e5).is_empty());
+    }
 }
