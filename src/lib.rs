@@ -13,6 +13,8 @@ mod hash;
 mod header;
 pub mod hex;
 pub mod sha256;
+#[cfg(any(test, all(feature = "asic", target_os = "linux")))]
+mod splitmix;
 mod target;
 mod work;
 

@@ -5,6 +5,8 @@
 //! and the adapter must be a Vulkan one (the path real GPUs take).
 #![cfg(feature = "gpu")]
 
+use proptest::prelude::Rng as _;
+use proptest::test_runner::{RngAlgorithm, TestRng};
 use sha256d::engine::gpu::{GpuConfig, GpuEngine};
 use sha256d::{CompactTarget, Engine, ErrorKind, Found, Header, Options, Target, Work};
 use std::path::PathBuf;
@@ -463,16 +465,16 @@ fn same_as_portable(gpu: &GpuEngine, work: &Work) -> Vec<Found> {
     got
 }
 
-/// splitmix64: a tiny deterministic generator for test headers.
-struct Rng(u64);
+/// Deterministic test headers from proptest's generator, seeded per test.
+struct Rng(TestRng);
 
 impl Rng {
+    fn new(seed: u8) -> Self {
+        Rng(TestRng::from_seed(RngAlgorithm::ChaCha, &[seed; 32]))
+    }
+
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     fn header(&mut self) -> Header {
@@ -526,7 +528,7 @@ fn genesis_window() {
 #[test]
 fn random_headers_easy_targets() {
     let Some(gpu) = default_gpu() else { return };
-    let mut rng = Rng(1);
+    let mut rng = Rng::new(1);
     for top in [0x00ff_ffff, 0x0fff_ffff, 0x0000_ffff] {
         let start = rng.next() % ((1 << 32) - (1 << 16));
         let w = work(rng.header(), target_with_top(top), start..start + (1 << 16));
@@ -542,7 +544,7 @@ fn random_headers_easy_targets() {
 
 #[test]
 fn kernel_configurations() {
-    let mut rng = Rng(2);
+    let mut rng = Rng::new(2);
     for (npi, wg) in [(1, 64), (7, 32), (64, 8), (32, 256)] {
         let Some(gpu) = open_gpu(config(npi, wg)) else {
             return;
@@ -561,7 +563,7 @@ fn kernel_configurations() {
 #[test]
 fn version_rolling() {
     let Some(gpu) = default_gpu() else { return };
-    let mut rng = Rng(3);
+    let mut rng = Rng::new(3);
     let w = work(rng.header(), target_with_top(0x00ff_ffff), 5_000..25_000)
         .with_version_rolling(0x1fff_e000, 5)
         .expect("5 rolls fit");
@@ -576,7 +578,7 @@ fn version_rolling() {
 #[test]
 fn zero_hits() {
     let Some(gpu) = default_gpu() else { return };
-    let mut rng = Rng(4);
+    let mut rng = Rng::new(4);
     let hard = Target::from_compact(CompactTarget::from_consensus(0x1903a30c)).expect("bits");
     assert_eq!(
         same_as_portable(gpu, &work(rng.header(), hard, 0..1 << 16)),
@@ -590,7 +592,7 @@ fn zero_hits() {
 
 #[test]
 fn more_hits_than_the_buffer_holds() {
-    let mut rng = Rng(5);
+    let mut rng = Rng::new(5);
     // The buffer may grow: one overflowing dispatch, then a re-scan with room for all.
     let mut grow = GpuConfig::default();
     grow.hit_capacity = 4;
@@ -611,7 +613,7 @@ fn more_hits_than_the_buffer_holds() {
 #[test]
 fn range_ending_at_2_pow_32() {
     let Some(gpu) = default_gpu() else { return };
-    let mut rng = Rng(6);
+    let mut rng = Rng::new(6);
     let w = work(
         rng.header(),
         target_with_top(0x00ff_ffff),
@@ -631,7 +633,7 @@ fn cancel_and_progress() {
     let Some(gpu) = default_gpu() else { return };
     let ctl = sha256d::Control::new();
     let cancelled_at = std::sync::Mutex::new(None);
-    let w = Work::new(Rng(7).header(), target_with_top(0));
+    let w = Work::new(Rng::new(7).header(), target_with_top(0));
     std::thread::scope(|s| {
         s.spawn(|| {
             while ctl.hashes() < 1 << 18 {
@@ -666,7 +668,11 @@ fn two_dimensional_dispatch() {
     let mut c = config(1, 1);
     c.dispatch_time = std::time::Duration::from_secs(2);
     let Some(gpu) = open_gpu(c) else { return };
-    let w = work(Rng(9).header(), target_with_top(0x00ff_ffff), 0..300_000);
+    let w = work(
+        Rng::new(9).header(),
+        target_with_top(0x00ff_ffff),
+        0..300_000,
+    );
     same_as_portable(&gpu, &w);
 }
 
@@ -717,7 +723,7 @@ fn throughput() {
     let Some(gpu) = open_gpu(config(npi as u32, wg as u32)) else {
         return;
     };
-    let mut rng = Rng(8);
+    let mut rng = Rng::new(8);
     // Warm up: the first dispatches build the driver's code and find the dispatch size.
     gpu.search(&work(rng.header(), target_with_top(0), 0..1 << 18))
         .expect("warm-up search");

@@ -2,6 +2,7 @@
 //! `sha2` crate so the emulator shares no hashing code with the engines it checks.
 
 use super::decode::{seal_reply, Command};
+use crate::deposit;
 use crate::engine::asic::Protocol;
 use alloc::vec::Vec;
 
@@ -68,21 +69,6 @@ fn unreverse_words(src: &[u8]) -> [u8; 32] {
     let mut out = [0u8; 32];
     for i in 0..8 {
         out[4 * i..4 * i + 4].copy_from_slice(&src[4 * (7 - i)..4 * (7 - i) + 4]);
-    }
-    out
-}
-
-/// Places the low bits of `k` into the set bits of `mask`, lowest first.
-fn deposit(mut k: u64, mask: u32) -> u32 {
-    let mut out = 0;
-    let mut m = mask;
-    while m != 0 && k != 0 {
-        let bit = m & m.wrapping_neg();
-        if k & 1 != 0 {
-            out |= bit;
-        }
-        k >>= 1;
-        m &= m - 1;
     }
     out
 }
@@ -178,6 +164,15 @@ impl Chain {
         self.addresses.iter().position(|a| *a == Some(addr))
     }
 
+    /// The chips a command reaches: every chip, or the one at `chip` (none if unassigned).
+    fn addressed(&self, all: bool, chip: u8) -> Vec<usize> {
+        if all {
+            (0..self.regs.len()).collect()
+        } else {
+            self.chip_index(chip).into_iter().collect()
+        }
+    }
+
     /// Applies one command; returns the replies it provokes (register reads only).
     pub(super) fn command(&mut self, cmd: Command) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
@@ -199,11 +194,7 @@ impl Chain {
                 register,
                 value,
             } => {
-                let targets: Vec<usize> = if all {
-                    (0..self.regs.len()).collect()
-                } else {
-                    self.chip_index(chip).into_iter().collect()
-                };
+                let targets = self.addressed(all, chip);
                 for i in targets {
                     // Register 0 is read-only.
                     if register != 0 {
@@ -219,11 +210,7 @@ impl Chain {
                 chip,
                 register,
             } => {
-                let targets: Vec<usize> = if all {
-                    (0..self.regs.len()).collect()
-                } else {
-                    self.chip_index(chip).into_iter().collect()
-                };
+                let targets = self.addressed(all, chip);
                 for i in targets {
                     let addr = self.addresses[i].unwrap_or(0);
                     let mut value = self.regs[i][usize::from(register)];

@@ -17,6 +17,7 @@ mod pty;
 pub use decode::{decode, Command, Decoder};
 
 use crate::engine::asic::Protocol;
+use crate::splitmix::SplitMix64;
 use crate::{Error, ErrorKind};
 use alloc::{collections::VecDeque, format, string::String, sync::Arc, vec::Vec};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -146,16 +147,12 @@ impl Stats {
     }
 }
 
-/// splitmix64: small, seedable, and good enough to pick faults.
-struct Rng(u64);
+/// Seeded fault decisions, so a failing run can be replayed.
+struct Rng(SplitMix64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next()
     }
 
     fn chance(&mut self, p: f64) -> bool {
@@ -366,7 +363,7 @@ struct Injector {
 impl Injector {
     fn new(config: &Config) -> Self {
         let mut f = Injector {
-            rng: Rng(config.seed),
+            rng: Rng(SplitMix64(config.seed)),
             garbage: 0.0,
             drop: 0.0,
             bad_crc: 0.0,

@@ -357,20 +357,8 @@ fn forbidden(name: &str) -> bool {
 #[cfg(test)]
 mod testing {
     use super::{portable, Prehash};
+    use crate::splitmix::SplitMix64 as Rng;
     use alloc::vec::Vec;
-
-    /// SplitMix64: enough randomness for test headers without a dependency.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
-    }
 
     /// Asserts that `scan` finds exactly what the portable kernel finds: for random headers,
     /// limits loose enough that many or all nonces hit, every count up to a few times any lane
