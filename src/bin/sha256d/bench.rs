@@ -285,6 +285,12 @@ fn clock_mhz() -> Option<f64> {
         .ok()
 }
 
+/// CPU cycles per nonce across the row's threads; none for engines that hash off the CPU.
+fn cycles_per_nonce(mhz: Option<f64>, r: &Row) -> Option<f64> {
+    mhz.filter(|_| r.threads > 0)
+        .map(|c| c * r.threads as f64 / r.median())
+}
+
 fn report(rows: &[Row], reference: &[Row], agreed: usize, as_json: bool) {
     let base = reference
         .iter()
@@ -301,7 +307,7 @@ fn report(rows: &[Row], reference: &[Row], agreed: usize, as_json: bool) {
             "detail": r.detail,
             "runs_mhs": r.runs,
             "vs_sha2_midstate": m / base,
-            "cycles_per_nonce": mhz.map(|c| c * r.threads as f64 / m),
+            "cycles_per_nonce": cycles_per_nonce(mhz, r),
             "cpu_seconds": r.cpu_seconds,
             "mh_per_cpu_second": r.cpu_seconds.map(|c| r.hashes as f64 / 1e6 / c),
         })
