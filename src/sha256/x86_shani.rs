@@ -25,10 +25,11 @@ use core::arch::x86_64::{
 };
 
 /// Nonces hashed side by side. Two streams cover `sha256rnds2`'s latency, but then the SHA
-/// unit still idles while `sha256msg2` results come back; four keep it busier despite spilling
-/// (these instructions only reach xmm0..xmm15). On Zen 3, four measured 5-10% faster than two
-/// or three.
-const STREAMS: usize = 4;
+/// unit still idles while `sha256msg2` results come back; more streams keep it busier despite
+/// spilling (these instructions only reach xmm0..xmm15). On Zen 3, eight measured about 5%
+/// faster than four (6 s bench, median of three), six fell in between, and ten or twelve were
+/// some 30% slower than four.
+const STREAMS: usize = 8;
 
 pub(super) unsafe fn scan(pre: &Prehash, first: u32, count: u32, limit: u32, out: &mut Vec<u32>) {
     // SAFETY: the caller guarantees that the CPU supports sha, sse2, ssse3 and sse4.1.
