@@ -330,9 +330,7 @@ fn report(rows: &[Row], reference: &[Row], agreed: usize, as_json: bool) {
         let min = r.runs.iter().copied().fold(f64::INFINITY, f64::min);
         let max = r.runs.iter().copied().fold(0.0, f64::max);
         let m = r.median();
-        let cyc = mhz.map_or("-".to_string(), |c| {
-            format!("{:.0}", c * r.threads as f64 / m)
-        });
+        let cyc = cycles_per_nonce(mhz, r).map_or("-".to_string(), |c| format!("{c:.0}"));
         let per_cpu = r
             .cpu_seconds
             .filter(|c| *c > 0.0)
