@@ -39,28 +39,14 @@ unsafe fn scan_streams<const N: usize>(
     out: &mut Vec<u32>,
 ) {
     let job = Job::new(isa, pre);
-    let mut done = 0;
-    while count - done >= N as u32 {
-        // `done + N <= count`, so no nonce here reaches `first + count <= 2^32`.
-        let base = first + done;
-        let mut nonces = [0; N];
-        for (s, nonce) in nonces.iter_mut().enumerate() {
-            *nonce = base + s as u32;
-        }
-        let h7 = last_words(isa, &job, nonces);
-        for s in 0..N {
-            if h7[s].swap_bytes() <= limit {
-                out.push(nonces[s]);
-            }
-        }
-        done += N as u32;
-    }
-    // The tail is shorter than one set of streams: one nonce at a time.
-    for nonce in (done..count).map(|i| first + i) {
-        if last_words(isa, &job, [nonce])[0].swap_bytes() <= limit {
-            out.push(nonce);
-        }
-    }
+    super::scan_grouped::<N>(
+        first,
+        count,
+        limit,
+        out,
+        |nonces| last_words(isa, &job, nonces),
+        |nonce| last_words(isa, &job, nonce),
+    );
 }
 
 /// The nonce-independent vectors of one scan.

@@ -199,6 +199,38 @@ impl Prehash {
     }
 }
 
+/// Drives a kernel that hashes `N` nonces per call over `first..first + count` (at most 2^32):
+/// whole groups first, then the tail through the kernel's one-nonce form. Candidates, whose
+/// last state word byte-swapped is at most `limit`, go to `out` in ascending order.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[inline(always)]
+fn scan_grouped<const N: usize>(
+    first: u32,
+    count: u32,
+    limit: u32,
+    out: &mut Vec<u32>,
+    mut group: impl FnMut([u32; N]) -> [u32; N],
+    mut single: impl FnMut([u32; 1]) -> [u32; 1],
+) {
+    let mut done = 0;
+    while count - done >= N as u32 {
+        // `done + N <= count`, so no nonce here reaches `first + count <= 2^32`.
+        let base = first + done;
+        let nonces: [u32; N] = core::array::from_fn(|s| base + s as u32);
+        for (nonce, h7) in nonces.into_iter().zip(group(nonces)) {
+            if h7.swap_bytes() <= limit {
+                out.push(nonce);
+            }
+        }
+        done += N as u32;
+    }
+    for nonce in (done..count).map(|i| first + i) {
+        if single([nonce])[0].swap_bytes() <= limit {
+            out.push(nonce);
+        }
+    }
+}
+
 /// The most significant 32 bits of a target (a little-endian 256-bit number): the bound the
 /// backends test the last hash word against.
 pub fn limit_of(target_le: &[u8; 32]) -> u32 {
