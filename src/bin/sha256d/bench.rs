@@ -130,8 +130,8 @@ pub fn run(args: BenchArgs) -> Result<(), Error> {
         rows.push(time_engine(e.as_ref(), header, target, args.seconds)?);
     }
     let reference = vec![
-        time_reference("sha2-naive", threads, header, args.seconds, naive),
-        time_reference("sha2-midstate", threads, header, args.seconds, midstate),
+        time_reference("sha2-naive", threads, header, args.seconds, naive)?,
+        time_reference("sha2-midstate", threads, header, args.seconds, midstate)?,
     ];
     report(&rows, &reference, expected.len(), args.json);
     Ok(())
@@ -149,23 +149,24 @@ fn cpu_seconds() -> Option<f64> {
     Some((utime + stime) / 100.0)
 }
 
-fn time_engine(e: &dyn Engine, header: Header, target: Target, seconds: f64) -> Result<Row, Error> {
+/// What timing one row measured.
+struct Timing {
+    runs: Vec<f64>,
+    hashes: u64,
+    cpu_seconds: Option<f64>,
+}
+
+/// Times `hash`, which hashes about as many nonces as it is asked for and returns how many it
+/// did. Warm-up runs find the rate, so each timed run lasts about `seconds / RUNS`, and let
+/// clocks and caches settle.
+fn measure(seconds: f64, mut hash: impl FnMut(u64) -> Result<u64, Error>) -> Result<Timing, Error> {
     let mut rate = 1e6;
-    let mut start_nonce: u64 = 0;
     let mut run_once = |budget: f64| -> Result<(f64, u64), Error> {
-        let n = ((rate * budget) as u64).clamp(1 << 14, 1 << 32);
-        if start_nonce + n > 1 << 32 {
-            start_nonce = 0;
-        }
-        let work = Work::new(header, target).with_nonces(start_nonce..start_nonce + n)?;
-        start_nonce += n;
         let t = Instant::now();
-        e.search_stream(&work, &Control::new(), &mut |_| {})?;
-        let r = n as f64 / t.elapsed().as_secs_f64();
-        rate = r;
-        Ok((r, n))
+        let n = hash((rate * budget) as u64)?;
+        rate = n as f64 / t.elapsed().as_secs_f64();
+        Ok((rate, n))
     };
-    // Warm-up: finds the rate (so runs last the asked time) and lets clocks and caches settle.
     for budget in [0.05, 0.2, 0.3] {
         run_once(budget)?;
     }
@@ -177,14 +178,32 @@ fn time_engine(e: &dyn Engine, header: Header, target: Target, seconds: f64) -> 
         runs.push(r / 1e6);
         hashes += n;
     }
-    let cpu = cpu0.zip(cpu_seconds()).map(|(a, b)| b - a);
+    Ok(Timing {
+        runs,
+        hashes,
+        cpu_seconds: cpu0.zip(cpu_seconds()).map(|(a, b)| b - a),
+    })
+}
+
+fn time_engine(e: &dyn Engine, header: Header, target: Target, seconds: f64) -> Result<Row, Error> {
+    let mut start_nonce: u64 = 0;
+    let timing = measure(seconds, |wanted| {
+        let n = wanted.clamp(1 << 14, 1 << 32);
+        if start_nonce + n > 1 << 32 {
+            start_nonce = 0;
+        }
+        let work = Work::new(header, target).with_nonces(start_nonce..start_nonce + n)?;
+        start_nonce += n;
+        e.search_stream(&work, &Control::new(), &mut |_| {})?;
+        Ok(n)
+    })?;
     Ok(Row {
         name: e.name().to_string(),
         threads: e.threads(),
         detail: e.describe(),
-        runs,
-        cpu_seconds: cpu,
-        hashes,
+        runs: timing.runs,
+        cpu_seconds: timing.cpu_seconds,
+        hashes: timing.hashes,
     })
 }
 
@@ -234,12 +253,10 @@ fn time_reference(
     header: Header,
     seconds: f64,
     f: fn(&[u8; 80], std::ops::Range<u32>) -> u32,
-) -> Row {
+) -> Result<Row, Error> {
     let bytes = header.to_bytes();
-    let mut rate = 1e6;
-    let mut run_once = |budget: f64| {
-        let per_thread = ((rate * budget) as u64 / threads as u64).clamp(1 << 12, 1 << 30) as u32;
-        let t = Instant::now();
+    let timing = measure(seconds, |wanted| {
+        let per_thread = (wanted / threads as u64).clamp(1 << 12, 1 << 30) as u32;
         std::thread::scope(|s| {
             for i in 0..threads as u32 {
                 let start = i.wrapping_mul(per_thread);
@@ -248,29 +265,16 @@ fn time_reference(
                 });
             }
         });
-        let n = u64::from(per_thread) * threads as u64;
-        rate = n as f64 / t.elapsed().as_secs_f64();
-        (rate, n)
-    };
-    for budget in [0.05, 0.2, 0.3] {
-        run_once(budget);
-    }
-    let cpu0 = cpu_seconds();
-    let mut runs = Vec::new();
-    let mut hashes = 0;
-    for _ in 0..RUNS {
-        let (r, n) = run_once(seconds / RUNS as f64);
-        runs.push(r / 1e6);
-        hashes += n;
-    }
-    Row {
+        Ok(u64::from(per_thread) * threads as u64)
+    })?;
+    Ok(Row {
         name: name.to_string(),
         threads,
         detail: "sha2 crate".to_string(),
-        runs,
-        cpu_seconds: cpu0.zip(cpu_seconds()).map(|(a, b)| b - a),
-        hashes,
-    }
+        runs: timing.runs,
+        cpu_seconds: timing.cpu_seconds,
+        hashes: timing.hashes,
+    })
 }
 
 /// The nominal clock, for cycles per nonce; only as good as the OS's figure.
