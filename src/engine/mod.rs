@@ -114,7 +114,7 @@ impl<'a> Hits<'a> {
         let hash = Hash(sha256::sha256d_header(
             &self.work.header_bytes(version, nonce),
         ));
-        let top = u32::from_le_bytes([hash.0[28], hash.0[29], hash.0[30], hash.0[31]]);
+        let top = sha256::top_word(&hash.0);
         if !in_work || top > limit {
             self.hardware_errors += 1;
             return Ok(Offer::Invalid);

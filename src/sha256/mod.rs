@@ -107,14 +107,20 @@ pub fn compress256(state: &mut [u32; 8], block: &[u8; 64]) {
 
 /// Double SHA-256 of an 80-byte block header, in internal byte order.
 pub fn sha256d_header(header: &[u8; 80]) -> [u8; 32] {
-    let mut state = IV;
-    let (first, rest) = header.split_at(64);
+    let mut midstate = IV;
     compress256(
-        &mut state,
-        first.try_into().expect("split_at(64) of 80 bytes"),
+        &mut midstate,
+        header[..64].try_into().expect("64 of 80 bytes"),
     );
+    sha256d_from_midstate(&midstate, header[64..].try_into().expect("16 of 80 bytes"))
+}
+
+/// Double SHA-256 of a header known by its midstate (bytes 0..64 compressed) and its last 16
+/// bytes, as mining devices are handed it.
+pub fn sha256d_from_midstate(midstate: &[u32; 8], tail: &[u8; 16]) -> [u8; 32] {
+    let mut state = *midstate;
     let mut block = [0u8; 64];
-    block[..16].copy_from_slice(rest);
+    block[..16].copy_from_slice(tail);
     block[16] = 0x80;
     block[62..].copy_from_slice(&(HEADER_BITS as u16).to_be_bytes());
     compress256(&mut state, &block);
@@ -231,10 +237,10 @@ fn scan_grouped<const N: usize>(
     }
 }
 
-/// The most significant 32 bits of a target (a little-endian 256-bit number): the bound the
-/// backends test the last hash word against.
-pub fn limit_of(target_le: &[u8; 32]) -> u32 {
-    u32::from_le_bytes([target_le[28], target_le[29], target_le[30], target_le[31]])
+/// The most significant 32 bits of a hash read as a little-endian 256-bit number: what the
+/// backends compare with their `limit`.
+pub fn top_word(hash: &[u8; 32]) -> u32 {
+    u32::from_le_bytes([hash[28], hash[29], hash[30], hash[31]])
 }
 
 /// A nonce-scanning implementation. One variant per instruction set; constructors return

@@ -144,7 +144,7 @@ mod tests {
         for nonce in [0u32, 1, 0x1234_5678, u32::MAX] {
             header[76..].copy_from_slice(&nonce.to_le_bytes());
             let hash = sha256d_header(&header);
-            let top = u32::from_le_bytes([hash[28], hash[29], hash[30], hash[31]]);
+            let top = crate::sha256::top_word(&hash);
             assert_eq!(last_word(&pre, nonce).swap_bytes(), top, "nonce {nonce}");
         }
     }

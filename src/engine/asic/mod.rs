@@ -400,11 +400,6 @@ fn leading_zero_bits(le: &[u8; 32]) -> u32 {
     n
 }
 
-/// Top 32 bits of a hash (as a little-endian number).
-fn top_word(hash: &[u8; 32]) -> u32 {
-    u32::from_le_bytes([hash[28], hash[29], hash[30], hash[31]])
-}
-
 fn limit_for(zero_bits: u32) -> u32 {
     if zero_bits >= 32 {
         0
@@ -1051,7 +1046,7 @@ impl<'a> Search<'a> {
                     let mut h = job.header;
                     h[..4].copy_from_slice(&v.to_le_bytes());
                     h[76..].copy_from_slice(&nonce.to_le_bytes());
-                    top_word(&sha256::sha256d_header(&h))
+                    sha256::top_word(&sha256::sha256d_header(&h))
                 }
             };
             top <= limit
@@ -1252,22 +1247,10 @@ fn icarus_golden() -> ([u32; 8], [u8; 12], [u8; 64]) {
 
 /// Top 32 hash bits of a header known only by its midstate and bytes 64..76.
 fn top_from_midstate(mid: &[u32; 8], rest: &[u8; 12], nonce: u32) -> u32 {
-    let mut block = [0u8; 64];
-    block[..12].copy_from_slice(rest);
-    block[12..16].copy_from_slice(&nonce.to_le_bytes());
-    block[16] = 0x80;
-    block[62..].copy_from_slice(&640u16.to_be_bytes());
-    let mut first = *mid;
-    sha256::compress256(&mut first, &block);
-    let mut block = [0u8; 64];
-    for (c, w) in block.chunks_exact_mut(4).zip(first) {
-        c.copy_from_slice(&w.to_be_bytes());
-    }
-    block[32] = 0x80;
-    block[62..].copy_from_slice(&256u16.to_be_bytes());
-    let mut second = sha256::IV;
-    sha256::compress256(&mut second, &block);
-    second[7].swap_bytes()
+    let mut tail = [0u8; 16];
+    tail[..12].copy_from_slice(rest);
+    tail[12..].copy_from_slice(&nonce.to_le_bytes());
+    sha256::top_word(&sha256::sha256d_from_midstate(mid, &tail))
 }
 
 #[cfg(test)]
