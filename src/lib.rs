@@ -12,6 +12,8 @@ mod error;
 mod hash;
 mod header;
 pub mod hex;
+#[cfg(feature = "stratum")]
+pub mod mining;
 pub mod sha256;
 #[cfg(any(test, all(feature = "asic", target_os = "linux")))]
 mod splitmix;

@@ -144,6 +144,40 @@ fn second_hash(first: &[u32; 8]) -> [u8; 32] {
     out
 }
 
+/// SHA-256 of any message (transactions, coinbases, merkle nodes), portable code.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    let mut state = IV;
+    let mut blocks = data.chunks_exact(64);
+    for block in &mut blocks {
+        compress256(
+            &mut state,
+            block.try_into().expect("chunks_exact gives 64 bytes"),
+        );
+    }
+    let rest = blocks.remainder();
+    let mut last = [0u8; 128];
+    last[..rest.len()].copy_from_slice(rest);
+    last[rest.len()] = 0x80;
+    let len = if rest.len() < 56 { 64 } else { 128 };
+    last[len - 8..len].copy_from_slice(&((data.len() as u64) * 8).to_be_bytes());
+    for block in last[..len].chunks_exact(64) {
+        compress256(
+            &mut state,
+            block.try_into().expect("chunks_exact gives 64 bytes"),
+        );
+    }
+    let mut out = [0u8; 32];
+    for (chunk, word) in out.chunks_exact_mut(4).zip(state) {
+        chunk.copy_from_slice(&word.to_be_bytes());
+    }
+    out
+}
+
+/// Double SHA-256 of any message, in internal byte order (txids, merkle nodes).
+pub fn sha256d(data: &[u8]) -> [u8; 32] {
+    sha256(&sha256(data))
+}
+
 /// Everything about a header that does not depend on its nonce, computed once per
 /// (header, version) and shared by every backend and thread.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -430,6 +464,27 @@ mod testing {
                 assert!(check(first, 16384, u32::MAX >> 5) > 0, "no hits to compare");
                 assert_eq!(check(first, 16383, u32::MAX), 16383);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::vec::Vec;
+    use sha2::Digest;
+
+    #[test]
+    fn sha256_matches_sha2_at_every_padding_edge() {
+        let data: Vec<u8> = (0..300u32).map(|i| (i * 7 + 3) as u8).collect();
+        for n in 0..data.len() {
+            let want = sha2::Sha256::digest(&data[..n]);
+            assert_eq!(
+                super::sha256(&data[..n]).as_slice(),
+                want.as_slice(),
+                "length {n}"
+            );
+            let twice = sha2::Sha256::digest(want);
+            assert_eq!(super::sha256d(&data[..n]).as_slice(), twice.as_slice());
         }
     }
 }
