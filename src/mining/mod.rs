@@ -7,8 +7,10 @@
 //! around the extranonce, a merkle branch, header fields) and the [`Source`] trait.
 
 pub mod job;
+pub mod miner;
 
 pub use job::{merkle_branch, merkle_root, Job};
+pub use miner::{mine, MineOptions, Stats};
 
 use crate::{Hash, Header};
 use std::time::Duration;
