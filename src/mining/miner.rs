@@ -75,8 +75,20 @@ pub struct Stats {
     pub blocks_found: u64,
     /// Blocks the peer accepted.
     pub blocks_accepted: u64,
-    /// The hashes of the accepted blocks, in order.
-    pub block_hashes: Vec<Hash>,
+    /// The accepted blocks, in order.
+    pub blocks: Vec<AcceptedBlock>,
+}
+
+/// A block the peer accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AcceptedBlock {
+    /// Its hash.
+    pub hash: Hash,
+    /// Its height, where the source knew it.
+    pub height: Option<u64>,
+    /// Hashes done in the session when it was accepted (the difference between two blocks is
+    /// what the second took).
+    pub hashes: u64,
 }
 
 impl Stats {
@@ -528,7 +540,11 @@ impl Coordinator<'_> {
                                 share.job.share_target.difficulty_float();
                             if share.is_block {
                                 self.stats.blocks_accepted += 1;
-                                self.stats.block_hashes.push(share.hash);
+                                self.stats.blocks.push(AcceptedBlock {
+                                    hash: share.hash,
+                                    height: share.job.height,
+                                    hashes: self.board.hashes(),
+                                });
                             }
                         }
                         Verdict::Rejected { reason, stale } => {
@@ -736,13 +752,10 @@ mod tests {
             }
         }
         assert_eq!(
-            stats.block_hashes,
-            source
-                .submitted
-                .iter()
-                .map(|(_, s)| s.hash)
-                .collect::<Vec<_>>()
+            stats.blocks.iter().map(|b| b.hash).collect::<Vec<_>>(),
+            source.submitted.iter().map(|(_, s)| s.hash).collect::<Vec<_>>()
         );
+        assert!(stats.blocks.windows(2).all(|w| w[0].hashes <= w[1].hashes));
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub mod job;
 pub mod miner;
 
 pub use job::{merkle_branch, merkle_root, Job};
-pub use miner::{mine, MineOptions, Stats};
+pub use miner::{mine, AcceptedBlock, MineOptions, Stats};
 
 use crate::{Hash, Header};
 use std::time::Duration;
