@@ -245,7 +245,6 @@ impl Drop for Node {
 pub struct Regtest {
     node1: Node,
     _node2: Node,
-    auth: RpcAuth,
 }
 
 impl Regtest {
@@ -305,13 +304,13 @@ impl Regtest {
                 node2.logs()
             );
             node1.cli(&["addnode", &peer, "onetry"]);
-            thread::sleep(POLL);
+            // Long enough for the attempt to finish, so attempts don't pile up.
+            thread::sleep(Duration::from_millis(200));
         }
 
         let mut regtest = Regtest {
             node1,
             _node2: node2,
-            auth,
         };
         // Mined blocks mature the first coinbase (spendable for mempool transactions) and end
         // initial block download, during which getblocktemplate refuses.
@@ -328,11 +327,6 @@ impl Regtest {
     /// Node 1's RPC port.
     pub fn rpc_port(&self) -> u16 {
         self.node1.rpc_port
-    }
-
-    /// How node 1 authenticates.
-    pub fn auth(&self) -> RpcAuth {
-        self.auth
     }
 
     /// The RPC user: `u`, or `__cookie__` under cookie authentication.
@@ -634,11 +628,6 @@ impl NpmPool {
     /// `stratum+tcp://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("stratum+tcp://127.0.0.1:{}", self.port)
-    }
-
-    /// The stratum port.
-    pub fn port(&self) -> u16 {
-        self.port
     }
 
     /// Every event so far, oldest first.
