@@ -7,6 +7,7 @@
 //! around the extranonce, a merkle branch, header fields) and the [`Source`] trait.
 
 pub mod job;
+pub mod rpc;
 
 pub use job::{merkle_branch, merkle_root, Job};
 
