@@ -6,6 +6,7 @@
 //! Both sources speak to the pipeline through one [`Job`] shape (Stratum's: coinbase halves
 //! around the extranonce, a merkle branch, header fields) and the [`Source`] trait.
 
+pub mod address;
 pub mod job;
 pub mod rpc;
 
