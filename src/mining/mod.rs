@@ -7,6 +7,7 @@
 //! around the extranonce, a merkle branch, header fields) and the [`Source`] trait.
 
 pub mod address;
+pub mod gbt;
 pub mod job;
 pub mod rpc;
 
