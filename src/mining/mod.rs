@@ -6,8 +6,11 @@
 //! Both sources speak to the pipeline through one [`Job`] shape (Stratum's: coinbase halves
 //! around the extranonce, a merkle branch, header fields) and the [`Source`] trait.
 
+pub mod address;
+pub mod gbt;
 pub mod job;
 pub mod miner;
+pub mod rpc;
 
 pub use job::{merkle_branch, merkle_root, Job};
 pub use miner::{mine, AcceptedBlock, MineOptions, Stats};
