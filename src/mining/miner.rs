@@ -342,7 +342,7 @@ fn worker(
 }
 
 /// Mines `source`'s jobs on `engines` until a limit in `options` is reached, calling `status`
-/// every `options.status_every` and with each notice the source gives. Returns the final
+/// every `options.status_every`, with each notice the source gives, and once at the end. Returns the final
 /// counters; an `Err` means the source gave up (see [`Source::poll`]) or every engine failed.
 pub fn mine(
     source: &mut dyn Source,
@@ -460,7 +460,9 @@ impl Coordinator<'_> {
             let events = self.source.poll(Duration::from_millis(20))?;
             self.handle(events, status);
         }
-        Ok(self.snapshot())
+        let last = self.snapshot();
+        status(&last, None);
+        Ok(last)
     }
 
     fn limit_reached(&self, options: &MineOptions) -> bool {
@@ -753,7 +755,11 @@ mod tests {
         }
         assert_eq!(
             stats.blocks.iter().map(|b| b.hash).collect::<Vec<_>>(),
-            source.submitted.iter().map(|(_, s)| s.hash).collect::<Vec<_>>()
+            source
+                .submitted
+                .iter()
+                .map(|(_, s)| s.hash)
+                .collect::<Vec<_>>()
         );
         assert!(stats.blocks.windows(2).all(|w| w[0].hashes <= w[1].hashes));
     }
