@@ -7,8 +7,13 @@
 //! around the extranonce, a merkle branch, header fields) and the [`Source`] trait.
 
 pub mod job;
+pub mod net;
+pub mod pool;
+pub mod stratum;
 
 pub use job::{merkle_branch, merkle_root, Job};
+pub use net::{PoolUrl, TlsSettings};
+
 
 use crate::{Hash, Header};
 use std::time::Duration;
