@@ -13,7 +13,7 @@ pub mod stratum;
 
 pub use job::{merkle_branch, merkle_root, Job};
 pub use net::{PoolUrl, TlsSettings};
-
+pub use pool::{PoolConfig, PoolOptions, PoolSource};
 
 use crate::{Hash, Header};
 use std::time::Duration;

@@ -105,7 +105,11 @@ impl FromStr for PoolUrl {
 
 impl fmt::Display for PoolUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let scheme = if self.tls { "stratum+ssl" } else { "stratum+tcp" };
+        let scheme = if self.tls {
+            "stratum+ssl"
+        } else {
+            "stratum+tcp"
+        };
         if self.host.contains(':') {
             write!(f, "{scheme}://[{}]:{}", self.host, self.port)
         } else {
@@ -250,12 +254,7 @@ pub fn connect(url: &PoolUrl, tls: &TlsSettings, timeout: Duration) -> Result<Co
     let timeout = timeout.max(Duration::from_millis(1));
     let addrs: Vec<_> = (url.host.as_str(), url.port)
         .to_socket_addrs()
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::Io,
-                format!("cannot resolve {}: {e}", url.host),
-            )
-        })?
+        .map_err(|e| Error::new(ErrorKind::Io, format!("cannot resolve {}: {e}", url.host)))?
         .collect();
     let mut last = None;
     let mut sock = None;
@@ -497,7 +496,10 @@ mod tests {
         ]);
         let mut r = LineReader::new();
         assert_eq!(r.read_line(&mut src), Ok(ReadLine::TimedOut));
-        assert_eq!(r.read_line(&mut src), Ok(ReadLine::Line("{\"a\":1}".into())));
+        assert_eq!(
+            r.read_line(&mut src),
+            Ok(ReadLine::Line("{\"a\":1}".into()))
+        );
         assert!(r.has_line());
         assert_eq!(r.read_line(&mut src), Ok(ReadLine::Line("second".into())));
         assert_eq!(r.read_line(&mut src), Ok(ReadLine::TimedOut));

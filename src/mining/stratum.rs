@@ -369,7 +369,9 @@ impl Client {
             _ => None,
         };
         let Some(req) = id.and_then(|id| self.pending.remove(&id)) else {
-            let shown = obj.get("id").map_or("none".into(), |v| one_line(&v.to_string()));
+            let shown = obj
+                .get("id")
+                .map_or("none".into(), |v| one_line(&v.to_string()));
             return Ok(vec![ClientEvent::Notice(format!(
                 "ignored a reply to unknown request id {shown}"
             ))]);
@@ -466,12 +468,16 @@ impl Client {
         }
         // ckpool: [[["mining.notify", id]], en1, size]; node pools list set_difficulty too.
         // Only the extranonce fields matter, so the subscription list is not inspected.
-        let r = reply.result.as_array().filter(|r| r.len() >= 3).ok_or_else(|| {
-            Error::parse(format!(
-                "unexpected mining.subscribe result {}",
-                one_line(&reply.result.to_string())
-            ))
-        })?;
+        let r = reply
+            .result
+            .as_array()
+            .filter(|r| r.len() >= 3)
+            .ok_or_else(|| {
+                Error::parse(format!(
+                    "unexpected mining.subscribe result {}",
+                    one_line(&reply.result.to_string())
+                ))
+            })?;
         let (en1, size) = parse_extranonce(&r[1], &r[2])?;
         self.subscription = Some((en1.clone(), size));
         Ok(vec![ClientEvent::Subscribed {
@@ -949,7 +955,10 @@ mod tests {
         assert_eq!(job.bits, CompactTarget::from_consensus(0x207f_ffff));
         assert_eq!(job.ntime, 0x6b02_a55e);
         assert_eq!(job.ntime_max, 0x6b02_a55e + 7000);
-        assert_eq!(job.share_target, Target::from_difficulty(0.0001).expect("ok"));
+        assert_eq!(
+            job.share_target,
+            Target::from_difficulty(0.0001).expect("ok")
+        );
         assert_eq!(
             job.block_target,
             Target::from_compact(job.bits).expect("regtest bits")
@@ -986,7 +995,9 @@ mod tests {
                 &mut c,
                 r#"{"result":{"version-rolling":true,"version-rolling.mask":"1fffe000"},"id":1,"error":null}"#
             ),
-            vec![ClientEvent::Notice("version rolling on, mask 1fffe000".into())]
+            vec![ClientEvent::Notice(
+                "version rolling on, mask 1fffe000".into()
+            )]
         );
         feed(
             &mut c,
@@ -1032,17 +1043,53 @@ mod tests {
         let mut c = subscribed_client();
         let job = job_of(&feed(&mut c, WORKED_NOTIFY));
         let cases = [
-            (r#""error":[21,"Job not found",null],"result":null"#, "Job not found (21)", true),
-            (r#""error":[22,"Duplicate share",null],"result":null"#, "Duplicate share (22)", false),
-            (r#""error":[23,"Low difficulty share",null],"result":null"#, "Low difficulty share (23)", false),
-            (r#""error":[20,"Other/Unknown",null],"result":false"#, "Other/Unknown (20)", false),
+            (
+                r#""error":[21,"Job not found",null],"result":null"#,
+                "Job not found (21)",
+                true,
+            ),
+            (
+                r#""error":[22,"Duplicate share",null],"result":null"#,
+                "Duplicate share (22)",
+                false,
+            ),
+            (
+                r#""error":[23,"Low difficulty share",null],"result":null"#,
+                "Low difficulty share (23)",
+                false,
+            ),
+            (
+                r#""error":[20,"Other/Unknown",null],"result":false"#,
+                "Other/Unknown (20)",
+                false,
+            ),
             (r#""error":[21,null,null]"#, "error 21", true),
-            (r#""result":false,"error":null,"reject-reason":"Stale""#, "Stale", true),
-            (r#""result":false,"error":null,"reject-reason":"Invalid JobID""#, "Invalid JobID", true),
-            (r#""result":false,"error":null,"reject-reason":"Duplicate""#, "Duplicate", false),
+            (
+                r#""result":false,"error":null,"reject-reason":"Stale""#,
+                "Stale",
+                true,
+            ),
+            (
+                r#""result":false,"error":null,"reject-reason":"Invalid JobID""#,
+                "Invalid JobID",
+                true,
+            ),
+            (
+                r#""result":false,"error":null,"reject-reason":"Duplicate""#,
+                "Duplicate",
+                false,
+            ),
             (r#""result":false,"error":null"#, "result false", false),
-            (r#""result":null,"error":"Invalid json: params not an array""#, "Invalid json: params not an array", false),
-            (r#""result":null,"error":{"code":-32601,"message":"job not found\nat all"}"#, "job not found at all (-32601)", true),
+            (
+                r#""result":null,"error":"Invalid json: params not an array""#,
+                "Invalid json: params not an array",
+                false,
+            ),
+            (
+                r#""result":null,"error":{"code":-32601,"message":"job not found\nat all"}"#,
+                "job not found at all (-32601)",
+                true,
+            ),
             (r#""result":true,"error":"odd""#, "odd", false),
         ];
         for (i, (body, reason, stale)) in cases.into_iter().enumerate() {
@@ -1074,17 +1121,27 @@ mod tests {
     #[test]
     fn difficulty_applies_from_the_next_notify_and_bad_ones_are_ignored() {
         let mut c = subscribed_client();
-        feed(&mut c, r#"{"id":null,"method":"mining.set_difficulty","params":[0.5]}"#);
+        feed(
+            &mut c,
+            r#"{"id":null,"method":"mining.set_difficulty","params":[0.5]}"#,
+        );
         let first = job_of(&feed(&mut c, WORKED_NOTIFY));
-        assert_eq!(first.share_target, Target::from_difficulty(0.5).expect("ok"));
+        assert_eq!(
+            first.share_target,
+            Target::from_difficulty(0.5).expect("ok")
+        );
         assert_eq!(
             first.share_target,
             Target::from_be_hex("00000001fffe0000000000000000000000000000000000000000000000000000")
                 .expect("hex")
         );
-        feed(&mut c, r#"{"id":null,"method":"mining.set_difficulty","params":[1.5e-6]}"#);
+        feed(
+            &mut c,
+            r#"{"id":null,"method":"mining.set_difficulty","params":[1.5e-6]}"#,
+        );
         for bad in ["0", "-1", "\"abc\"", "null", "1e400"] {
-            let line = format!(r#"{{"id":null,"method":"mining.set_difficulty","params":[{bad}]}}"#);
+            let line =
+                format!(r#"{{"id":null,"method":"mining.set_difficulty","params":[{bad}]}}"#);
             match c.handle_line(&line) {
                 Ok(ev) => assert!(
                     matches!(&ev[..], [ClientEvent::Notice(n)] if n.contains("invalid difficulty")),
@@ -1095,14 +1152,19 @@ mod tests {
         }
         assert_eq!(c.difficulty(), 1.5e-6);
         let second = job_of(&feed(&mut c, WORKED_NOTIFY));
-        assert_eq!(second.share_target, Target::from_difficulty(1.5e-6).expect("ok"));
+        assert_eq!(
+            second.share_target,
+            Target::from_difficulty(1.5e-6).expect("ok")
+        );
     }
 
     #[test]
     fn prevhash_words_are_byte_reversed_and_a_new_tip_is_clean() {
         assert_eq!(
-            prevhash_from_notify("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")
-                .map(|b| hex::encode(&b)),
+            prevhash_from_notify(
+                "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+            )
+            .map(|b| hex::encode(&b)),
             Ok("3322110077665544bbaa9988ffeeddcc3322110077665544bbaa9988ffeeddcc".to_string())
         );
         let mut c = subscribed_client();
@@ -1159,7 +1221,10 @@ mod tests {
             &feed(&mut c, r#"{"id":3,"result":null,"error":[20,"Not supported.",null]}"#)[..],
             [ClientEvent::Notice(n)] if n.contains("extranonce.subscribe")
         ));
-        assert_eq!(feed(&mut c, r#"{"id":4,"result":true,"error":null}"#), vec![]);
+        assert_eq!(
+            feed(&mut c, r#"{"id":4,"result":true,"error":null}"#),
+            vec![]
+        );
     }
 
     #[test]
@@ -1171,7 +1236,10 @@ mod tests {
             r#"{"id":1,"result":{"version-rolling":true,"version-rolling.mask":"ffffffff"},"error":null}"#,
         );
         assert_eq!(c.version_mask(), 0x1fff_e000, "never more than was asked");
-        feed(&mut c, r#"{"id":2,"result":[[],"aabbccdd",4],"error":null}"#);
+        feed(
+            &mut c,
+            r#"{"id":2,"result":[[],"aabbccdd",4],"error":null}"#,
+        );
         let job = job_of(&feed(&mut c, WORKED_NOTIFY));
         let ev = feed(
             &mut c,
@@ -1219,7 +1287,10 @@ mod tests {
             }]
         );
         assert_eq!(
-            feed(&mut c, r#"{"id":null,"method":"client.reconnect","params":[]}"#),
+            feed(
+                &mut c,
+                r#"{"id":null,"method":"client.reconnect","params":[]}"#
+            ),
             vec![ClientEvent::Reconnect {
                 host: None,
                 port: None,
@@ -1247,7 +1318,10 @@ mod tests {
             )]
         );
         assert_eq!(
-            feed(&mut c, r#"{"id":null,"method":"mining.frobnicate","params":[]}"#),
+            feed(
+                &mut c,
+                r#"{"id":null,"method":"mining.frobnicate","params":[]}"#
+            ),
             vec![ClientEvent::Notice(
                 "ignored unknown pool method mining.frobnicate".into()
             )]
