@@ -270,14 +270,14 @@ impl PoolSource {
         self.start_attempt(index);
     }
 
-    /// When `maybe_connect` next has something to do.
-    fn next_wake(&self) -> Option<Instant> {
+    /// When `maybe_connect` next has something to do, given the index of the pool in use.
+    fn next_wake(&self, current: Option<usize>) -> Option<Instant> {
         if let Some(t) = self.hold_until {
             return Some(t);
         }
-        let limit = self.session.as_ref().map_or(self.pools.len(), |s| s.index);
+        let limit = current.unwrap_or(self.pools.len());
         let due = self.pools[..limit].iter().map(|p| p.next_attempt).min()?;
-        match (&self.session, self.last_probe) {
+        match (current, self.last_probe) {
             (Some(_), Some(t)) => Some(due.max(t + self.opts.retry_primary)),
             _ => Some(due),
         }
@@ -504,7 +504,7 @@ impl PoolSource {
             )));
         }
         let mut wake = deadline.min(idle_end);
-        if let Some(t) = self.next_wake() {
+        if let Some(t) = self.next_wake(Some(session.index)) {
             wake = wake.min(t.max(now));
         }
         if self.attempt.is_some() {
@@ -613,7 +613,7 @@ impl Source for PoolSource {
             if let Some(session) = self.session.take() {
                 self.service(session, deadline, &mut out);
             } else {
-                let wake = self.next_wake().map_or(deadline, |t| t.min(deadline));
+                let wake = self.next_wake(None).map_or(deadline, |t| t.min(deadline));
                 let wait = wake.saturating_duration_since(now);
                 if self.attempt.is_some() {
                     self.check_attempt(wait, &mut out);
