@@ -10,10 +10,15 @@ pub mod address;
 pub mod gbt;
 pub mod job;
 pub mod miner;
+pub mod net;
+pub mod pool;
 pub mod rpc;
+pub mod stratum;
 
 pub use job::{merkle_branch, merkle_root, Job};
 pub use miner::{mine, AcceptedBlock, MineOptions, Stats};
+pub use net::{PoolUrl, TlsSettings};
+pub use pool::{PoolConfig, PoolOptions, PoolSource};
 
 use crate::{Hash, Header};
 use std::time::Duration;

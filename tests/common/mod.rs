@@ -6,6 +6,8 @@
 
 pub mod peers;
 pub mod sv1;
+#[cfg(feature = "stratum")]
+pub mod testpool;
 
 use sha2::{Digest, Sha256};
 use sha256d::{engine::ENGINE_NAMES, Engine, Found, Hash, Header, Options, Work};
