@@ -56,6 +56,8 @@ pub struct Stats {
     pub elapsed: Duration,
     /// Hashes done, all engines together.
     pub hashes: u64,
+    /// Jobs the source sent.
+    pub jobs: u64,
     /// Submissions the peer accepted.
     pub accepted: u64,
     /// Submissions the peer rejected, by the peer's reason.
@@ -524,6 +526,7 @@ impl Coordinator<'_> {
         for event in events {
             match event {
                 Event::Job(job) => {
+                    self.stats.jobs += 1;
                     let clean = job.clean;
                     let difficulty = job.share_target.difficulty_float();
                     let generation = self.board.install(job);

@@ -4,6 +4,7 @@
 //! stable.
 
 mod bench;
+mod mine;
 mod progress;
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
@@ -40,6 +41,8 @@ enum Command {
     },
     /// Check that every available engine agrees, then time each against reference code.
     Bench(bench::BenchArgs),
+    /// Mine for real: shares for a Stratum pool, or blocks for a node (getblocktemplate).
+    Mine(Box<mine::MineArgs>),
     /// Emulate a USB ASIC stick on a pseudo-terminal (prints `pty: PATH` first).
     #[cfg(target_os = "linux")]
     Emulate(sha256d::emulator::EmulateArgs),
@@ -104,6 +107,7 @@ fn main() -> ExitCode {
         Command::Search(args) => search(args),
         Command::Engines { json } => engines(json),
         Command::Bench(args) => bench::run(args),
+        Command::Mine(args) => mine::run(*args),
         #[cfg(target_os = "linux")]
         Command::Emulate(args) => sha256d::emulator::run_cli(args),
     };
