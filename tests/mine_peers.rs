@@ -223,3 +223,92 @@ fn pool_shares_are_accepted_with_a_merkle_branch() {
         assert!(diff >= 0.0001, "{e}");
     }
 }
+
+/// The crate's own pool client against the real pool: a share above target and a stale share
+/// come back as rejections carrying the pool's reasons, the stale one classified as stale.
+#[test]
+fn pool_client_reports_the_pools_rejections() {
+    use sha256d::mining::{Event, PoolConfig, PoolOptions, PoolSource, PoolUrl, Share, Source};
+    use sha256d::mining::{Job, Verdict};
+    use sha256d::{CompactTarget, Target, Work};
+    use std::sync::Arc;
+
+    let Some(node) = Regtest::start() else { return };
+    let Some(pool) = NpmPool::start(&node, 0.0001) else {
+        return;
+    };
+    let url = PoolUrl::parse(&pool.url()).expect("the pool's URL");
+    let mut source = PoolSource::new(PoolOptions::new(vec![PoolConfig::new(url, "client", "x")]))
+        .expect("valid options");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut next = |source: &mut PoolSource, want: &dyn Fn(&Event) -> bool| loop {
+        assert!(std::time::Instant::now() < deadline, "timed out");
+        let events = source.poll(Duration::from_millis(100)).expect("poll");
+        if let Some(e) = events.into_iter().find(|e| want(e)) {
+            return e;
+        }
+    };
+    let Event::Job(job) = next(&mut source, &|e| matches!(e, Event::Job(_))) else {
+        unreachable!("filtered for jobs")
+    };
+    // A header whose hash misses both the share target and the regtest block target (the
+    // pool skips its difficulty check on block candidates).
+    let block_target =
+        Target::from_compact(CompactTarget::from_consensus(0x207f_ffff)).expect("regtest bits");
+    let en2 = vec![0u8; job.extranonce2_size];
+    // The first nonce whose hash meets `target` and passes `wanted`.
+    let share_of = |job: &Arc<Job>, target: Target, wanted: &dyn Fn(&sha256d::Hash) -> bool| {
+        let mut header = job.header(&en2, job.ntime);
+        let ctl = sha256d::Control::new();
+        let mut hit = None;
+        sha256d::best()
+            .search_stream(&Work::new(header, target), &ctl, &mut |f| {
+                if hit.is_none() && wanted(&f.hash) {
+                    hit = Some(*f);
+                    ctl.cancel();
+                }
+            })
+            .expect("search");
+        let found = hit.expect("such a nonce exists among 2^32");
+        header.nonce = found.nonce;
+        Share {
+            job: Arc::clone(job),
+            extranonce2: en2.clone(),
+            header,
+            hash: found.hash,
+            is_block: block_target.is_met_by(&found.hash),
+            stale: false,
+        }
+    };
+    let high = share_of(&job, Target::MAX, &|h| !block_target.is_met_by(h));
+    source.submit(high).expect("submit");
+    let Event::Verdict { verdict, .. } = next(&mut source, &|e| matches!(e, Event::Verdict { .. }))
+    else {
+        unreachable!("filtered for verdicts")
+    };
+    match verdict {
+        Verdict::Rejected { reason, stale } => {
+            assert!(reason.contains("low difficulty share"), "{reason}");
+            assert!(reason.contains("23"), "{reason}");
+            assert!(!stale, "{reason}");
+        }
+        other => panic!("above target accepted: {other:?}"),
+    }
+
+    // A new block voids the job; a good share for it is then stale at the pool.
+    node.generate(1);
+    next(&mut source, &|e| matches!(e, Event::Job(j) if j.clean));
+    let old = share_of(&job, job.share_target, &|_| true);
+    source.submit(old).expect("submit");
+    let Event::Verdict { verdict, .. } = next(&mut source, &|e| matches!(e, Event::Verdict { .. }))
+    else {
+        unreachable!("filtered for verdicts")
+    };
+    match verdict {
+        Verdict::Rejected { reason, stale } => {
+            assert!(reason.contains("job not found"), "{reason}");
+            assert!(stale, "{reason}");
+        }
+        other => panic!("stale share accepted: {other:?}"),
+    }
+}

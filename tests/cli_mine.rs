@@ -1,0 +1,117 @@
+//! `sha256d mine --pool` against the in-repo test pool, which validates every share with its
+//! own hashing: failover through the command line, version rolling on and off, and the errors a
+//! user meets first.
+#![cfg(feature = "cli")]
+
+mod common;
+
+use common::testpool::{Settings, TestPool};
+use std::process::{Command, Output};
+
+fn mine(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sha256d"))
+        .arg("mine")
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn summary(o: &Output) -> serde_json::Value {
+    assert!(
+        o.status.success(),
+        "mine failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).expect("one JSON summary object")
+}
+
+/// A loopback port with nobody listening.
+fn dead_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = listener.local_addr().expect("bound").port();
+    drop(listener);
+    format!("stratum+tcp://127.0.0.1:{port}")
+}
+
+#[test]
+fn fails_over_past_a_dead_pool_and_rolls_versions() {
+    let mut settings = Settings::new("cli");
+    settings.rolling_mask = Some(0x1fff_e000);
+    let pool = TestPool::start(settings);
+    let (dead, live) = (dead_url(), pool.url());
+    let s = summary(&mine(&[
+        "--pool", &dead, "--pool", &live, "--user", "w1", "--shares", "5", "--time", "60", "--json",
+    ]));
+    assert!(s["accepted"].as_u64() >= Some(5), "{s}");
+    assert_eq!(s["rejected_total"], 0, "{s}");
+    assert_eq!(s["difficulty"], 1e-5, "{s}");
+    let accepted = pool.accepted();
+    assert!(
+        accepted.len() >= 5,
+        "the pool validated {} shares",
+        accepted.len()
+    );
+    // BIP310: the rolled bits travel as the sixth submit parameter.
+    assert!(
+        accepted.iter().all(|a| a.params.len() == 6),
+        "{:?}",
+        accepted[0].params
+    );
+    assert!(pool
+        .received()
+        .iter()
+        .any(|(_, line)| line.contains("mining.configure")));
+}
+
+#[test]
+fn without_version_rolling_no_configure_and_five_submit_params() {
+    let mut settings = Settings::new("plain");
+    settings.rolling_mask = Some(0x1fff_e000);
+    let pool = TestPool::start(settings);
+    let url = pool.url();
+    let s = summary(&mine(&[
+        "--pool",
+        &url,
+        "--user",
+        "w1",
+        "--no-version-rolling",
+        "--shares",
+        "3",
+        "--time",
+        "60",
+        "--json",
+    ]));
+    assert!(s["accepted"].as_u64() >= Some(3), "{s}");
+    let accepted = pool.accepted();
+    assert!(
+        accepted.iter().all(|a| a.params.len() == 5),
+        "{:?}",
+        accepted[0].params
+    );
+    assert!(accepted.iter().all(|a| a.version == 0x2000_0000));
+    assert!(!pool
+        .received()
+        .iter()
+        .any(|(_, line)| line.contains("mining.configure")));
+}
+
+#[test]
+fn bad_urls_and_dead_pools_are_clear_errors() {
+    let o = mine(&["--pool", "http://127.0.0.1:3333", "--user", "w"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.starts_with("error: ") && err.contains("stratum+tcp://"),
+        "{err}"
+    );
+
+    let dead = dead_url();
+    let o = mine(&["--pool", &dead, "--user", "w", "--time", "2"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("refused"), "{err}");
+    assert!(err.contains("error: no work arrived"), "{err}");
+
+    let o = mine(&["--user", "w"]);
+    assert_eq!(o.status.code(), Some(2), "clap: a source is required");
+}
