@@ -241,7 +241,7 @@ fn pool_client_reports_the_pools_rejections() {
     let mut source = PoolSource::new(PoolOptions::new(vec![PoolConfig::new(url, "client", "x")]))
         .expect("valid options");
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let mut next = |source: &mut PoolSource, want: &dyn Fn(&Event) -> bool| loop {
+    let next = |source: &mut PoolSource, want: &dyn Fn(&Event) -> bool| loop {
         assert!(std::time::Instant::now() < deadline, "timed out");
         let events = source.poll(Duration::from_millis(100)).expect("poll");
         if let Some(e) = events.into_iter().find(|e| want(e)) {

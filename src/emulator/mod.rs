@@ -18,7 +18,7 @@ pub use decode::{decode, Command, Decoder};
 
 use crate::engine::asic::Protocol;
 use crate::splitmix::SplitMix64;
-use crate::{Error, ErrorKind};
+use crate::Error;
 use alloc::{collections::VecDeque, format, string::String, sync::Arc, vec::Vec};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use core::time::Duration;
@@ -465,10 +465,7 @@ pub fn run_cli(args: EmulateArgs) -> Result<(), Error> {
             .collect::<Result<_, _>>()?,
     };
     if config.chips > 256 {
-        return Err(Error::new(
-            ErrorKind::InvalidInput,
-            "at most 256 chips on a chain",
-        ));
+        return Err(Error::invalid("at most 256 chips on a chain"));
     }
     let stats = Stats::default();
     let stop = AtomicBool::new(false);

@@ -214,7 +214,7 @@ fn cut_unit(
     let en2 = ((en2_index % en2_count) as u64).to_le_bytes()[..job.extranonce2_size.min(8)]
         .iter()
         .copied()
-        .chain(core::iter::repeat(0).take(job.extranonce2_size.saturating_sub(8)))
+        .chain(std::iter::repeat_n(0, job.extranonce2_size.saturating_sub(8)))
         .collect::<Vec<u8>>();
     let mut header = job.header(&en2, ntime as u32);
     header.version = (job.version & !outer) | deposit(outer_index, outer);
@@ -597,13 +597,16 @@ mod tests {
         }
     }
 
+    /// What a scripted source queues after the n-th submission.
+    type AfterVerdict = Box<dyn FnMut(&Share, usize) -> Vec<Event> + Send>;
+
     /// A scripted source: hands out queued events, accepts every share, and can queue more
     /// events after each verdict.
     struct Script {
         queue: VecDeque<Event>,
         submitted: Vec<(usize, Share)>,
         emitted_jobs: usize,
-        after_verdict: Box<dyn FnMut(&Share, usize) -> Vec<Event> + Send>,
+        after_verdict: AfterVerdict,
         solo: bool,
     }
 
