@@ -58,6 +58,9 @@ pub struct Stats {
     pub hashes: u64,
     /// Jobs the source sent.
     pub jobs: u64,
+    /// The longest an engine took to drop its work and start on a newly arrived job (the
+    /// time to stop its unit, mostly).
+    pub job_switch_worst: Duration,
     /// Submissions the peer accepted.
     pub accepted: u64,
     /// Submissions the peer rejected, by the peer's reason.
@@ -142,6 +145,8 @@ struct BoardState {
     job: Option<Arc<Job>>,
     generation: u64,
     received: Instant,
+    /// The longest any worker took to move onto a new job.
+    switch_worst: Duration,
     next_unit: u64,
     running: Vec<Arc<Control>>,
 }
@@ -255,6 +260,7 @@ fn worker(
 ) {
     let mut roll_bits = 0u32;
     let mut paused_generation = None;
+    let mut last_generation = 0;
     loop {
         let (job, generation, index, since_job, ctl) = {
             let mut s = board.lock();
@@ -272,6 +278,10 @@ fn worker(
                             .0
                     }
                 }
+            }
+            if last_generation != s.generation {
+                last_generation = s.generation;
+                s.switch_worst = s.switch_worst.max(s.received.elapsed());
             }
             let job = Arc::clone(s.job.as_ref().expect("checked just above"));
             let index = s.next_unit;
@@ -363,6 +373,7 @@ pub fn mine(
             job: None,
             generation: 0,
             received: Instant::now(),
+            switch_worst: Duration::ZERO,
             next_unit: 0,
             running: Vec::new(),
         }),
@@ -483,6 +494,7 @@ impl Coordinator<'_> {
         self.stats.elapsed = self.started.elapsed();
         self.stats.hashes = self.board.hashes();
         self.stats.hardware_errors = self.board.hardware_errors.load(Ordering::Relaxed);
+        self.stats.job_switch_worst = self.board.lock().switch_worst;
         self.stats.source = self.source.describe();
         self.stats.clone()
     }
@@ -719,6 +731,11 @@ mod tests {
             }
         }
         assert!(source.submitted.iter().any(|(_, s)| s.job.id == "b"));
+        assert!(
+            stats.job_switch_worst < Duration::from_secs(1),
+            "{:?}",
+            stats.job_switch_worst
+        );
         assert_eq!(stats.accepted, source.submitted.len() as u64);
     }
 

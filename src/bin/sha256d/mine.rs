@@ -231,6 +231,7 @@ fn summary_json(s: &Stats) -> serde_json::Value {
         "hashrate": s.hashrate(),
         "proven_hashrate": s.proven_hashrate(),
         "jobs": s.jobs,
+        "job_switch_ms_max": s.job_switch_worst.as_secs_f64() * 1e3,
         "accepted": s.accepted,
         "rejected": s.rejected,
         "rejected_total": s.rejected_total(),
