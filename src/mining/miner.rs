@@ -219,7 +219,10 @@ fn cut_unit(
     let en2 = ((en2_index % en2_count) as u64).to_le_bytes()[..job.extranonce2_size.min(8)]
         .iter()
         .copied()
-        .chain(std::iter::repeat_n(0, job.extranonce2_size.saturating_sub(8)))
+        .chain(std::iter::repeat_n(
+            0,
+            job.extranonce2_size.saturating_sub(8),
+        ))
         .collect::<Vec<u8>>();
     let mut header = job.header(&en2, ntime as u32);
     header.version = (job.version & !outer) | deposit(outer_index, outer);

@@ -268,11 +268,19 @@ fn summary_text(s: &Stats) -> String {
     for (reason, n) in &s.rejected {
         out += &format!("\n  rejected {n} x {reason}");
     }
-    for b in &s.blocks {
+    // On regtest behind a pool nearly every share is a block; list the first few.
+    const LISTED: usize = 10;
+    for b in s.blocks.iter().take(LISTED) {
         out += &format!("\nblock {}", b.hash);
         if let Some(h) = b.height {
             out += &format!(" at height {h}");
         }
+    }
+    if s.blocks.len() > LISTED {
+        out += &format!(
+            "\n... and {} more blocks (--json lists them all)",
+            s.blocks.len() - LISTED
+        );
     }
     out
 }
