@@ -5,25 +5,9 @@
 
 mod common;
 
+use common::cli::{mine, summary};
+
 use common::testpool::{Settings, TestPool};
-use std::process::{Command, Output};
-
-fn mine(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sha256d"))
-        .arg("mine")
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn summary(o: &Output) -> serde_json::Value {
-    assert!(
-        o.status.success(),
-        "mine failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).expect("one JSON summary object")
-}
 
 /// A loopback port with nobody listening.
 fn dead_url() -> String {

@@ -6,48 +6,36 @@
 
 mod common;
 
+use common::cli::{mine, summary};
+
 use common::peers::{NpmPool, Regtest, RpcAuth};
 use serde_json::Value;
-use std::process::{Command, Output};
 use std::time::Duration;
 
-fn mine(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sha256d"))
-        .arg("mine")
-        .args(args)
-        .output()
-        .expect("the binary runs")
+/// `mine --node` on `node` with its password, paying `address`, plus `extra`.
+fn solo(node: &Regtest, address: &str, extra: &[&str]) -> Value {
+    let (url, user, pass) = (node.rpc_url(), node.rpc_user(), node.rpc_password());
+    let mut args = vec![
+        "--node",
+        &url,
+        "--rpc-user",
+        &user,
+        "--rpc-pass",
+        &pass,
+        "--address",
+        address,
+        "--time",
+        "120",
+        "--json",
+    ];
+    args.extend(extra);
+    summary(&mine(&args))
 }
-
-fn summary(o: &Output) -> Value {
-    assert!(
-        o.status.success(),
-        "mine failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).expect("one JSON summary object")
-}
-
-fn solo_args<'a>(url: &'a str, user: &'a str, pass: &'a str) -> Vec<&'a str> {
-    vec!["--node", url, "--rpc-user", user, "--rpc-pass", pass]
-}
-
 #[test]
 fn solo_blocks_become_the_nodes_tip() {
     let Some(node) = Regtest::start() else { return };
     let address = node.new_address();
-    let (url, user, pass) = (node.rpc_url(), node.rpc_user(), node.rpc_password());
-    let mut args = solo_args(&url, &user, &pass);
-    args.extend([
-        "--address",
-        &address,
-        "--blocks",
-        "3",
-        "--time",
-        "120",
-        "--json",
-    ]);
-    let s = summary(&mine(&args));
+    let s = solo(&node, &address, &["--blocks", "3"]);
     assert_eq!(s["blocks_accepted"], 3, "{s}");
     assert_eq!(s["rejected_total"], 0, "{s}");
     assert_eq!(node.height(), 104);
@@ -85,19 +73,7 @@ fn solo_blocks_carry_the_mempool() {
         assert!(std::time::Instant::now() < deadline, "{template}");
         std::thread::sleep(Duration::from_millis(250));
     }
-    let address = node.new_address();
-    let (url, user, pass) = (node.rpc_url(), node.rpc_user(), node.rpc_password());
-    let mut args = solo_args(&url, &user, &pass);
-    args.extend([
-        "--address",
-        &address,
-        "--blocks",
-        "1",
-        "--time",
-        "120",
-        "--json",
-    ]);
-    let s = summary(&mine(&args));
+    let s = solo(&node, &node.new_address(), &["--blocks", "1"]);
     assert_eq!(s["blocks_accepted"], 1, "{s}");
     let tip = node.best_hash();
     assert_eq!(s["blocks"][0]["hash"], tip.as_str(), "{s}");

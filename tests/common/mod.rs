@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod peers;
 pub mod sv1;
 #[cfg(feature = "stratum")]

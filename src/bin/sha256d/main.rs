@@ -4,12 +4,13 @@
 //! stable.
 
 mod bench;
+mod engine_args;
 mod mine;
 mod progress;
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use serde_json::json;
-use sha256d::{CompactTarget, Control, Error, ErrorKind, Header, Options, Target, Work};
+use sha256d::{CompactTarget, Control, Error, ErrorKind, Header, Target, Work};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -75,23 +76,8 @@ struct SearchArgs {
     /// Engine name (see `sha256d engines`). Default: the fastest CPU engine.
     #[arg(long)]
     engine: Option<String>,
-    /// CPU threads. Default: one per core.
-    #[arg(long)]
-    threads: Option<usize>,
-    /// `asic` engine: the stick's serial device (`sha256d engines` lists candidates).
-    #[arg(long, value_name = "PATH")]
-    device: Option<String>,
-    /// `asic` engine: the wire protocol, icarus, bm1397 or bm1370.
-    #[arg(long, value_name = "P")]
-    protocol: Option<String>,
-    /// `asic` engine: the stick's hashes per second, which times its jobs (never set it above
-    /// the real rate). Default: typical for the protocol.
-    #[arg(long, value_name = "H")]
-    hashrate: Option<f64>,
-    /// `asic` engine: zero bits the chips hard-wire into reported nonces (32 on silicon; the
-    /// emulator's `--ticket-bits`).
-    #[arg(long, value_name = "Z")]
-    ticket_bits: Option<u32>,
+    #[command(flatten)]
+    engines: engine_args::EngineArgs,
     /// Fail instead of returning more than this many results.
     #[arg(long, default_value_t = sha256d::DEFAULT_MAX_RESULTS)]
     max_results: usize,
@@ -153,19 +139,7 @@ fn search(args: SearchArgs) -> Result<(), Error> {
         )?);
         work = work.with_version_rolling(mask, rolls)?;
     }
-    let mut options = Options::default();
-    options.threads = args.threads;
-    options.asic_device = args.device.clone();
-    options.asic_protocol = args.protocol.clone();
-    options.asic_hashrate = args.hashrate;
-    options.asic_ticket_bits = args.ticket_bits;
-    let engine = match &args.engine {
-        Some(name) => sha256d::open(name, &options)?,
-        None => match args.threads {
-            Some(_) => sha256d::open(sha256d::sha256::Backend::detect().name(), &options)?,
-            None => sha256d::best(),
-        },
-    };
+    let engine = args.engines.open(args.engine.as_deref())?;
 
     let ctl = Control::new();
     let started = Instant::now();

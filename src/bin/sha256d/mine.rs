@@ -1,5 +1,6 @@
 //! `sha256d mine`: shares for a Stratum pool, or blocks for a node through getblocktemplate.
 
+use crate::engine_args::EngineArgs;
 use clap::{ArgGroup, Args};
 use serde_json::json;
 use sha256d::mining::gbt::{SoloOptions, SoloSource};
@@ -7,7 +8,7 @@ use sha256d::mining::net::{PoolUrl, TlsSettings};
 use sha256d::mining::pool::{PoolConfig, PoolOptions, PoolSource};
 use sha256d::mining::rpc::Auth;
 use sha256d::mining::{address, mine, MineOptions, Source, Stats};
-use sha256d::{Engine, Error, ErrorKind, Options};
+use sha256d::{Engine, Error, ErrorKind};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -53,18 +54,8 @@ pub struct MineArgs {
     /// Engine to hash with; repeat to use several at once. Default: the fastest CPU engine.
     #[arg(long, value_name = "NAME")]
     engine: Vec<String>,
-    /// CPU threads per CPU engine. Default: one per core.
-    #[arg(long)]
-    threads: Option<usize>,
-    /// `asic` engine: the stick's serial device.
-    #[arg(long, value_name = "PATH")]
-    device: Option<String>,
-    /// `asic` engine: the wire protocol, icarus, bm1397 or bm1370.
-    #[arg(long, value_name = "P")]
-    protocol: Option<String>,
-    /// `asic` engine: the stick's hashes per second.
-    #[arg(long, value_name = "H")]
-    hashrate: Option<f64>,
+    #[command(flatten)]
+    engines: EngineArgs,
     /// Stop after this many accepted shares.
     #[arg(long, value_name = "N")]
     shares: Option<u64>,
@@ -80,20 +71,12 @@ pub struct MineArgs {
 }
 
 fn open_engines(args: &MineArgs) -> Result<Vec<Box<dyn Engine>>, Error> {
-    let mut options = Options::default();
-    options.threads = args.threads;
-    options.asic_device = args.device.clone();
-    options.asic_protocol = args.protocol.clone();
-    options.asic_hashrate = args.hashrate;
     if args.engine.is_empty() {
-        return Ok(vec![match args.threads {
-            Some(_) => sha256d::open(sha256d::sha256::Backend::detect().name(), &options)?,
-            None => sha256d::best(),
-        }]);
+        return Ok(vec![args.engines.open(None)?]);
     }
     args.engine
         .iter()
-        .map(|name| sha256d::open(name, &options))
+        .map(|name| args.engines.open(Some(name)))
         .collect()
 }
 

@@ -1,0 +1,42 @@
+//! The engine flags `search` and `mine` share.
+
+use clap::Args;
+use sha256d::{Engine, Error, Options};
+
+#[derive(Args)]
+pub struct EngineArgs {
+    /// CPU threads. Default: one per core.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// `asic` engine: the stick's serial device (`sha256d engines` lists candidates).
+    #[arg(long, value_name = "PATH")]
+    device: Option<String>,
+    /// `asic` engine: the wire protocol, icarus, bm1397 or bm1370.
+    #[arg(long, value_name = "P")]
+    protocol: Option<String>,
+    /// `asic` engine: the stick's hashes per second, which times its jobs (never set it above
+    /// the real rate). Default: typical for the protocol.
+    #[arg(long, value_name = "H")]
+    hashrate: Option<f64>,
+    /// `asic` engine: zero bits the chips hard-wire into reported nonces (32 on silicon; the
+    /// emulator's `--ticket-bits`).
+    #[arg(long, value_name = "Z")]
+    ticket_bits: Option<u32>,
+}
+
+impl EngineArgs {
+    /// Opens engine `name`, or without one the fastest CPU engine (on `--threads` threads).
+    pub fn open(&self, name: Option<&str>) -> Result<Box<dyn Engine>, Error> {
+        let mut options = Options::default();
+        options.threads = self.threads;
+        options.asic_device = self.device.clone();
+        options.asic_protocol = self.protocol.clone();
+        options.asic_hashrate = self.hashrate;
+        options.asic_ticket_bits = self.ticket_bits;
+        match (name, self.threads) {
+            (Some(name), _) => sha256d::open(name, &options),
+            (None, Some(_)) => sha256d::open(sha256d::sha256::Backend::detect().name(), &options),
+            (None, None) => Ok(sha256d::best()),
+        }
+    }
+}
