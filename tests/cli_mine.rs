@@ -99,3 +99,33 @@ fn bad_urls_and_dead_pools_are_clear_errors() {
     let o = mine(&["--user", "w"]);
     assert_eq!(o.status.code(), Some(2), "clap: a source is required");
 }
+
+#[test]
+fn ctrl_c_stops_with_a_summary() {
+    let pool = TestPool::start(Settings::new("sigint"));
+    let url = pool.url();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_sha256d"))
+        .args(["mine", "--pool", &url, "--user", "w1", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    // Wait until it has a share accepted, so there is something to summarise.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while pool.accepted().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no share accepted");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let s = summary(&child.wait_with_output().expect("it exits"));
+    assert!(s["accepted"].as_u64() >= Some(1), "{s}");
+    assert_eq!(
+        s["accepted"].as_u64(),
+        Some(pool.accepted().len() as u64),
+        "every share the pool took is counted: {s}"
+    );
+}

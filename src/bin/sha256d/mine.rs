@@ -11,6 +11,8 @@ use sha256d::mining::{address, mine, MineOptions, Source, Stats};
 use sha256d::{Engine, Error, ErrorKind};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Args)]
@@ -128,10 +130,21 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
     };
     let engines = open_engines(&args)?;
     let mut source = open_source(&args)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let on_signal = Arc::clone(&stop);
+    // The first Ctrl-C stops like a limit: what was found is still submitted and the summary
+    // printed. A second one, for a peer that never answers, quits at once.
+    ctrlc::set_handler(move || {
+        if on_signal.swap(true, Ordering::Relaxed) {
+            std::process::exit(130);
+        }
+    })
+    .map_err(|e| Error::new(ErrorKind::Io, format!("cannot catch Ctrl-C: {e}")))?;
     let options = MineOptions {
         shares: args.shares,
         blocks: args.blocks,
         time,
+        stop: Some(stop),
         ..MineOptions::default()
     };
     let live = std::io::stderr().is_terminal();
