@@ -204,10 +204,20 @@ fn status_line(s: &Stats, rate: f64) -> String {
         s.accepted,
         s.rejected_total(),
         s.stale,
-        s.difficulty.map_or("-".into(), |d| format!("{d:.6}")),
-        format_args!("{:.6}", s.best_share_difficulty),
+        s.difficulty.map_or("-".into(), difficulty),
+        difficulty(s.best_share_difficulty),
         s.blocks_accepted,
     )
+}
+
+/// Pool difficulties run from 1e-10 (regtest) to 1e14 (mainnet): plain decimals in between,
+/// exponents at the ends.
+fn difficulty(d: f64) -> String {
+    if d == 0.0 || (1e-3..1e9).contains(&d) {
+        format!("{d:.4}")
+    } else {
+        format!("{d:.3e}")
+    }
 }
 
 fn si(v: f64, unit: &str) -> String {
@@ -248,7 +258,7 @@ fn summary_json(s: &Stats) -> serde_json::Value {
 fn summary_text(s: &Stats) -> String {
     let mut out = format!(
         "{} in {:.1} s on {}: {} hashes, {} measured, {} proven by accepted shares\n\
-         accepted {}, rejected {}, stale {}, hardware errors {}, best share difficulty {:.6}",
+         accepted {}, rejected {}, stale {}, hardware errors {}, best share difficulty {}",
         s.source,
         s.elapsed.as_secs_f64(),
         s.engines.join(", "),
@@ -259,7 +269,7 @@ fn summary_text(s: &Stats) -> String {
         s.rejected_total(),
         s.stale,
         s.hardware_errors,
-        s.best_share_difficulty,
+        difficulty(s.best_share_difficulty),
     );
     for (reason, n) in &s.rejected {
         out += &format!("\n  rejected {n} x {reason}");
