@@ -551,6 +551,9 @@ impl Client {
                     .and_then(Value::as_str)
                     .ok_or_else(|| Error::parse("mining.set_version_mask without a mask"))
                     .and_then(parse_u32_hex)?;
+                // As with mining.configure: never roll bits the miner did not offer, which
+                // would leave BIP320's range and change what the version means.
+                let mask = mask & VERSION_ROLLING_MASK;
                 let mut events = vec![ClientEvent::Notice(format!(
                     "pool set the version mask to {mask:08x}"
                 ))];
@@ -1265,6 +1268,14 @@ mod tests {
         assert_eq!(next.extranonce1, vec![1, 2, 3, 4]);
         assert_eq!(next.extranonce2_size, 6);
         assert_eq!(next.version_mask, 0x00ff_e000);
+        let wider = job_of(&feed(
+            &mut c,
+            r#"{"id":null,"method":"mining.set_version_mask","params":["ffffffff"]}"#,
+        ));
+        assert_eq!(
+            wider.version_mask, VERSION_ROLLING_MASK,
+            "never more than was asked"
+        );
     }
 
     #[test]
