@@ -880,13 +880,17 @@ impl SoloSource {
         let mut answer =
             self.client
                 .call_detailed("submitblock", params.clone(), rpc::DEFAULT_TIMEOUT);
-        if matches!(answer, Err(CallError::Transport(_) | CallError::Timeout(_))) {
+        let retried = matches!(answer, Err(CallError::Transport(_) | CallError::Timeout(_)));
+        if retried {
             answer = self
                 .client
                 .call_detailed("submitblock", params, rpc::DEFAULT_TIMEOUT);
         }
         match answer {
             Ok(Value::Null) => Verdict::Accepted,
+            // The first try reached the node after all, and it took the block: "duplicate" is
+            // Core's answer for a block it has and found valid.
+            Ok(Value::String(reason)) if retried && reason == "duplicate" => Verdict::Accepted,
             Ok(Value::String(reason)) => rejected(one_line(&reason), stale_reason(&reason)),
             Ok(other) => rejected(
                 format!("submitblock answered {}", one_line(&other.to_string())),
@@ -1603,6 +1607,42 @@ mod tests {
 
     /// The whole solo loop against a scripted node: job, block, accepted, the next job; a
     /// stale block is not submitted; the node's reasons come back as verdicts.
+    /// A submission whose answer was lost, retried: the node already has the block.
+    #[test]
+    fn a_retried_block_the_node_already_has_is_accepted() {
+        let template = no_longpoll(template_json(103, &[tx(1, false)], false));
+        let submits = Arc::new(Mutex::new(0u32));
+        let node_submits = submits.clone();
+        let node = MockNode::start(move |method, _| match method {
+            "getblocktemplate" => result(template.clone()),
+            "getbestblockhash" => result(template["previousblockhash"].clone()),
+            "submitblock" => {
+                let mut n = node_submits.lock().expect("not poisoned");
+                *n += 1;
+                if *n == 1 {
+                    (200, "garbled".into())
+                } else {
+                    result(json!("duplicate"))
+                }
+            }
+            _ => rpc_error(-32601, "Method not found"),
+        });
+        let mut source = SoloSource::new(options(&node.url)).expect("starts");
+        let job = only_job(&source.poll(Duration::from_millis(10)).expect("polls"));
+        let events = source.submit(mine(&job)).expect("submits");
+        assert!(
+            matches!(
+                &events[0],
+                Event::Verdict {
+                    verdict: Verdict::Accepted,
+                    ..
+                }
+            ),
+            "{events:?}"
+        );
+        assert_eq!(node.count("submitblock"), 2);
+    }
+
     #[test]
     fn mines_submits_and_moves_on() {
         let txs = vec![tx(1, false), tx(2, false), tx(3, false)];

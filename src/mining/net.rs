@@ -10,7 +10,7 @@ use std::net::{Ipv6Addr, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The longest line a pool may send. The largest honest message is a `mining.notify` with
 /// a big coinbase and a full merkle branch, a few hundred KB at most; the cap keeps a
@@ -218,35 +218,91 @@ impl Conn {
         // Already closed is as good as closed.
         let _ = self.socket().shutdown(std::net::Shutdown::Both);
     }
-}
 
-impl Read for Conn {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match &mut self.inner {
-            Inner::Plain(s) => s.read(buf),
-            Inner::Tls(s) => s.read(buf),
+    /// Whether bytes already accepted by a write still wait to go out (TLS records the socket
+    /// had no room for); [`Write::flush`] sends them.
+    pub fn has_unsent(&self) -> bool {
+        match &self.inner {
+            Inner::Plain(_) => false,
+            Inner::Tls(s) => s.conn.wants_write(),
         }
     }
 }
 
+/// Hands rustls's sealed records to the socket until they are gone or the socket is full.
+fn send_tls(conn: &mut rustls::ClientConnection, sock: &mut TcpStream) -> io::Result<()> {
+    while conn.wants_write() {
+        match conn.write_tls(sock) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// A read makes at most one read from the socket, so it returns within the read timeout even
+/// when the pool trickles bytes (rustls's own stream loops until a whole record is in).
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let s = match &mut self.inner {
+            Inner::Plain(s) => return s.read(buf),
+            Inner::Tls(s) => s,
+        };
+        match s.conn.reader().read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            done => return done,
+        }
+        s.conn.read_tls(&mut s.sock)?;
+        if let Err(e) = s.conn.process_new_packets() {
+            // The alert that says why, if the socket takes it; the error is what matters.
+            let _ = send_tls(&mut s.conn, &mut s.sock);
+            return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+        }
+        // WouldBlock while a record is still incomplete, which readers take as a timeout.
+        s.conn.reader().read(buf)
+    }
+}
+
+/// A write takes what the socket has room for within [`WRITE_WAIT`] and fails with
+/// `WouldBlock` (or `TimedOut`) when it has none, so a pool that stops reading cannot stall
+/// the caller; the caller keeps what was not taken and tries again later.
 impl Write for Conn {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match &mut self.inner {
-            Inner::Plain(s) => s.write(buf),
-            Inner::Tls(s) => s.write(buf),
+        let s = match &mut self.inner {
+            Inner::Plain(s) => return s.write(buf),
+            Inner::Tls(s) => s,
+        };
+        // Records from earlier writes go first; until they are out, nothing new is taken.
+        send_tls(&mut s.conn, &mut s.sock)?;
+        let taken = s.conn.writer().write(buf)?;
+        match send_tls(&mut s.conn, &mut s.sock) {
+            // Sealed and kept by rustls: `has_unsent` and `flush` see to the rest.
+            Err(e) if taken > 0 && is_full(&e) => Ok(taken),
+            Err(e) => Err(e),
+            Ok(()) => Ok(taken),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
         match &mut self.inner {
             Inner::Plain(s) => s.flush(),
-            Inner::Tls(s) => s.flush(),
+            Inner::Tls(s) => send_tls(&mut s.conn, &mut s.sock),
         }
     }
 }
 
-/// A write that stalls this long means the pool stopped reading; give up on it.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Whether a write failed only because the socket had no room within [`WRITE_WAIT`].
+pub fn is_full(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// How long a write on a [`connect`]ed connection waits for room in the socket.
+pub const WRITE_WAIT: Duration = Duration::from_millis(2);
 
 /// Connects to `url`, trying each resolved address within `timeout`, and for TLS completes
 /// the handshake (certificate checked against `tls`) before returning.
@@ -274,8 +330,8 @@ pub fn connect(url: &PoolUrl, tls: &TlsSettings, timeout: Duration) -> Result<Co
         )
     })?;
     sock.set_nodelay(true)?;
-    sock.set_write_timeout(Some(WRITE_TIMEOUT))?;
     if !url.tls {
+        sock.set_write_timeout(Some(WRITE_WAIT))?;
         return Ok(Conn {
             inner: Inner::Plain(sock),
         });
@@ -288,8 +344,22 @@ pub fn connect(url: &PoolUrl, tls: &TlsSettings, timeout: Duration) -> Result<Co
     // The handshake happens here, under the connect timeout, so certificate problems show up
     // as a failed connection and later reads never stall in the middle of a handshake.
     let mut sock = sock;
-    sock.set_read_timeout(Some(timeout))?;
+    let deadline = Instant::now() + timeout;
+    sock.set_write_timeout(Some(timeout))?;
     while session.is_handshaking() {
+        // The whole handshake, not each read, is held to the timeout: a server that trickles
+        // its certificate would otherwise keep the connecting thread for ever.
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Error::new(
+                ErrorKind::Io,
+                format!(
+                    "TLS handshake with {url} failed: not done within {} s",
+                    timeout.as_secs_f64()
+                ),
+            ));
+        }
+        sock.set_read_timeout(Some(left))?;
         session.complete_io(&mut sock).map_err(|e| {
             Error::new(
                 ErrorKind::Io,
@@ -297,6 +367,7 @@ pub fn connect(url: &PoolUrl, tls: &TlsSettings, timeout: Duration) -> Result<Co
             )
         })?;
     }
+    sock.set_write_timeout(Some(WRITE_WAIT))?;
     Ok(Conn {
         inner: Inner::Tls(Box::new(rustls::StreamOwned::new(session, sock))),
     })
@@ -319,6 +390,8 @@ pub enum ReadLine {
     Line(String),
     /// The read timed out before a line was complete; the partial line is kept.
     TimedOut,
+    /// The read brought part of a line; it is kept for the next call.
+    Partial,
     /// The peer closed the connection (a trailing unterminated line is dropped).
     Closed,
 }
@@ -334,50 +407,83 @@ impl LineReader {
         self.buf.contains(&b'\n')
     }
 
-    /// Returns the next line, reading from `src` only when no complete line is buffered. A
-    /// line longer than [`MAX_LINE`] or not UTF-8 is an `Err` of kind
-    /// [`ErrorKind::Parse`]; after that the stream is out of step and should be closed.
+    /// Returns the next line, reading from `src` only when no complete line is buffered, and
+    /// then at most once: a peer that trickles a line byte by byte cannot hold the caller
+    /// past its read timeout. A line longer than [`MAX_LINE`] or not UTF-8 is an `Err` of
+    /// kind [`ErrorKind::Parse`]; after that the stream is out of step and should be closed.
     pub fn read_line(&mut self, src: &mut impl Read) -> Result<ReadLine, Error> {
-        loop {
-            if let Some(end) = self.buf.iter().position(|&b| b == b'\n') {
-                let mut line: Vec<u8> = self.buf.drain(..=end).collect();
-                line.pop();
-                if line.last() == Some(&b'\r') {
-                    line.pop();
+        if !self.has_line() {
+            let mut chunk = [0u8; 16 * 1024];
+            let room = (MAX_LINE + 1 - self.buf.len()).min(chunk.len());
+            let n = loop {
+                match src.read(&mut chunk[..room]) {
+                    Ok(0) => return Ok(ReadLine::Closed),
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                        ) =>
+                    {
+                        return Ok(ReadLine::TimedOut)
+                    }
+                    Err(e) => return Err(e.into()),
                 }
-                return String::from_utf8(line)
-                    .map(ReadLine::Line)
-                    .map_err(|_| Error::parse("the pool sent a line that is not UTF-8"));
-            }
+            };
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+        let Some(end) = self.buf.iter().position(|&b| b == b'\n') else {
             if self.buf.len() > MAX_LINE {
                 self.buf.clear();
                 return Err(Error::parse(format!(
                     "the pool sent a line longer than {MAX_LINE} bytes"
                 )));
             }
-            let mut chunk = [0u8; 16 * 1024];
-            let room = (MAX_LINE + 1 - self.buf.len()).min(chunk.len());
-            match src.read(&mut chunk[..room]) {
-                Ok(0) => return Ok(ReadLine::Closed),
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return Ok(ReadLine::TimedOut)
-                }
-                Err(e) => return Err(e.into()),
-            }
+            return Ok(ReadLine::Partial);
+        };
+        let mut line: Vec<u8> = self.buf.drain(..=end).collect();
+        line.pop();
+        if line.last() == Some(&b'\r') {
+            line.pop();
         }
+        String::from_utf8(line)
+            .map(ReadLine::Line)
+            .map_err(|_| Error::parse("the pool sent a line that is not UTF-8"))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A pool that stops reading fills the socket; a write then gives up at once instead of
+    /// holding the miner.
+    #[test]
+    fn writes_to_a_pool_that_reads_nothing_do_not_wait() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("ephemeral port");
+        let url = PoolUrl {
+            tls: false,
+            host: "127.0.0.1".into(),
+            port: listener.local_addr().expect("bound").port(),
+        };
+        let mut conn =
+            connect(&url, &TlsSettings::default(), Duration::from_secs(5)).expect("connects");
+        let chunk = vec![b'x'; 1 << 20];
+        let mut sent = 0;
+        let full = loop {
+            let start = std::time::Instant::now();
+            let result = conn.write(&chunk);
+            assert!(start.elapsed() < Duration::from_secs(1), "a write waited");
+            match result {
+                Ok(n) => sent += n,
+                Err(e) => break e,
+            }
+            assert!(sent < 1 << 30, "the socket never filled");
+        };
+        assert!(is_full(&full), "{full}");
+        drop(listener);
+    }
 
     #[test]
     fn urls_parse_and_print_back() {
@@ -495,6 +601,7 @@ mod tests {
             Ok(b"rd\n\n".to_vec()),
         ]);
         let mut r = LineReader::new();
+        assert_eq!(r.read_line(&mut src), Ok(ReadLine::Partial));
         assert_eq!(r.read_line(&mut src), Ok(ReadLine::TimedOut));
         assert_eq!(
             r.read_line(&mut src),
@@ -506,6 +613,25 @@ mod tests {
         assert_eq!(r.read_line(&mut src), Ok(ReadLine::Line("third".into())));
         assert_eq!(r.read_line(&mut src), Ok(ReadLine::Line(String::new())));
         assert_eq!(r.read_line(&mut src), Ok(ReadLine::Closed));
+    }
+
+    /// A peer that never stops sending, one byte at a time and never a newline, gets one
+    /// read per call: the caller is back within its timeout.
+    #[test]
+    fn a_trickled_line_costs_one_read_per_call() {
+        struct Trickle(usize);
+        impl Read for Trickle {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                self.0 += 1;
+                buf[0] = b'x';
+                Ok(1)
+            }
+        }
+        let mut src = Trickle(0);
+        let mut r = LineReader::new();
+        assert_eq!(r.read_line(&mut src), Ok(ReadLine::Partial));
+        assert_eq!(r.read_line(&mut src), Ok(ReadLine::Partial));
+        assert_eq!(src.0, 2);
     }
 
     #[test]
@@ -527,7 +653,12 @@ mod tests {
             }
         }
         let mut src = Endless(0);
-        let err = r.read_line(&mut src).expect_err("over-long line");
+        let err = loop {
+            match r.read_line(&mut src) {
+                Ok(ReadLine::Partial) => {}
+                other => break other.expect_err("over-long line"),
+            }
+        };
         assert_eq!(err.kind(), ErrorKind::Parse);
         assert!(err.message().contains("longer than 1048576 bytes"), "{err}");
         assert_eq!(src.0, MAX_LINE + 1);
@@ -538,9 +669,12 @@ mod tests {
         line.push(b'\n');
         let mut src = Script(vec![Ok(line)]);
         let mut r = LineReader::new();
-        match r.read_line(&mut src) {
-            Ok(ReadLine::Line(l)) => assert_eq!(l.len(), MAX_LINE),
-            other => panic!("{other:?}"),
+        loop {
+            match r.read_line(&mut src) {
+                Ok(ReadLine::Partial) => {}
+                Ok(ReadLine::Line(l)) => break assert_eq!(l.len(), MAX_LINE),
+                other => panic!("{other:?}"),
+            }
         }
     }
 }

@@ -5,7 +5,7 @@
 //! while a TLS handshake with a slow pool is under way; everything else happens inside `poll`.
 
 use super::net::{self, Conn, LineReader, PoolUrl, ReadLine, TlsSettings};
-use super::stratum::{Client, ClientEvent, Config};
+use super::stratum::{Client, ClientEvent, Config, MAX_UNANSWERED_SUBMITS};
 use super::{Event, Share, Source, Verdict};
 use crate::{Error, ErrorKind, Target};
 use std::collections::VecDeque;
@@ -20,6 +20,13 @@ pub const MAX_QUEUED_SHARES: usize = 64;
 
 /// While a connection attempt is in flight, reads wake this often to collect its result.
 const ATTEMPT_POLL: Duration = Duration::from_millis(20);
+
+/// A pool that has taken none of our bytes for this long stopped reading; it is left.
+const WRITE_STALL: Duration = Duration::from_secs(10);
+
+/// The most bytes kept for a pool that is slow to read them: a thousand submits. More means
+/// the pool stopped reading; it is left rather than buffered for without end.
+const MAX_UNSENT: usize = 256 * 1024;
 
 /// One pool of the failover list.
 #[derive(Clone, PartialEq, Eq)]
@@ -117,6 +124,10 @@ struct Session {
     reader: LineReader,
     client: Client,
     last_heard: Instant,
+    /// Lines the socket had no room for yet, in order.
+    unsent: Vec<u8>,
+    /// Since when bytes have waited to go out; cleared once all are out.
+    stalled_since: Option<Instant>,
 }
 
 struct Attempt {
@@ -322,6 +333,8 @@ impl PoolSource {
                     reader: LineReader::new(),
                     client: Client::new(config),
                     last_heard: Instant::now(),
+                    unsent: Vec::new(),
+                    stalled_since: None,
                 });
             }
             Err(e) => {
@@ -451,30 +464,66 @@ impl PoolSource {
         None
     }
 
-    /// Sends what the client has queued and the shares waiting for a connection.
-    fn flush(&mut self, session: &mut Session, out: &mut Vec<Event>) -> Result<(), Error> {
+    /// Sends what the client has queued and the shares waiting for a connection; returns why
+    /// the session must end, if it must.
+    fn flush(&mut self, session: &mut Session, out: &mut Vec<Event>) -> Option<Ending> {
+        for line in session.client.take_outgoing() {
+            if let Err(e) = session.send(&line) {
+                return Some(lost_connection(&e));
+            }
+        }
         if session.client.is_ready() {
             while let Some(share) = self.queue.pop_front() {
-                if session.client.knows(&share.job) {
-                    match session.client.submit(&share) {
-                        Ok(line) => session.send(&line)?,
-                        Err(e) => out.push(Event::Verdict {
-                            share,
-                            verdict: Verdict::Rejected {
-                                reason: format!("not submitted: {e}"),
-                                stale: false,
-                            },
-                        }),
-                    }
-                } else {
-                    out.push(stale_after_reconnect(share));
+                if let Some(end) = self.submit_on(session, share, out) {
+                    return Some(end);
                 }
             }
         }
-        for line in session.client.take_outgoing() {
-            session.send(&line)?;
+        session.pump().err().map(|e| lost_connection(&e))
+    }
+
+    /// Submits `share` on a ready session; returns why the session must end, if it must.
+    fn submit_on(
+        &mut self,
+        session: &mut Session,
+        share: Share,
+        out: &mut Vec<Event>,
+    ) -> Option<Ending> {
+        if !session.client.knows(&share.job) {
+            out.push(stale_after_reconnect(share));
+            return None;
         }
-        Ok(())
+        if session.client.is_backlogged() {
+            // The share goes to the next connection with the unanswered ones.
+            self.queue.push_front(share);
+            return Some(Ending::Failed(format!(
+                "answered none of the last {MAX_UNANSWERED_SUBMITS} shares"
+            )));
+        }
+        match session.client.submit(&share) {
+            Ok(line) => session.send(&line).err().map(|e| lost_connection(&e)),
+            Err(e) => {
+                out.push(Event::Verdict {
+                    share,
+                    verdict: Verdict::Rejected {
+                        reason: format!("not submitted: {e}"),
+                        stale: false,
+                    },
+                });
+                None
+            }
+        }
+    }
+
+    /// Queues a share for the next usable connection, reporting the oldest as lost past
+    /// [`MAX_QUEUED_SHARES`].
+    fn enqueue(&mut self, share: Share, out: &mut Vec<Event>) {
+        self.queue.push_back(share);
+        while self.queue.len() > MAX_QUEUED_SHARES {
+            if let Some(old) = self.queue.pop_front() {
+                out.push(lost(old));
+            }
+        }
     }
 
     /// Runs the session until `deadline`, the first events, or its end.
@@ -492,8 +541,8 @@ impl PoolSource {
         deadline: Instant,
         out: &mut Vec<Event>,
     ) -> Option<Ending> {
-        if let Err(e) = self.flush(session, out) {
-            return Some(Ending::Failed(format!("lost the connection: {e}")));
+        if let Some(end) = self.flush(session, out) {
+            return Some(end);
         }
         let now = Instant::now();
         let idle_end = session.last_heard + self.opts.idle_timeout;
@@ -510,14 +559,17 @@ impl PoolSource {
         if self.attempt.is_some() {
             wake = wake.min(now + ATTEMPT_POLL);
         }
-        let wait = wake.saturating_duration_since(now);
-        if wait.is_zero() && !session.reader.has_line() {
-            return None;
-        }
-        if let Err(e) = session.conn.set_read_timeout(Some(wait)) {
-            return Some(Ending::Failed(format!("lost the connection: {e}")));
-        }
         loop {
+            if !session.reader.has_line() {
+                // Set before every read: each read may take the whole of what is left.
+                let left = wake.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                if let Err(e) = session.conn.set_read_timeout(Some(left)) {
+                    return Some(lost_connection(&e));
+                }
+            }
             match session.reader.read_line(&mut session.conn) {
                 Ok(ReadLine::Line(line)) => {
                     session.last_heard = Instant::now();
@@ -533,31 +585,73 @@ impl PoolSource {
                     }
                 }
                 Ok(ReadLine::TimedOut) => break,
+                Ok(ReadLine::Partial) => {}
                 Ok(ReadLine::Closed) => {
                     return Some(Ending::Failed("closed the connection".into()))
                 }
                 Err(e) if e.kind() == ErrorKind::Parse => {
                     return Some(Ending::Failed(format!("sent bad data: {e}")))
                 }
-                Err(e) => return Some(Ending::Failed(format!("lost the connection: {e}"))),
+                Err(e) => return Some(lost_connection(&e)),
             }
         }
         // Replies (pong, extranonce subscribe) and queued shares go out without waiting for
         // the next poll.
-        if let Err(e) = self.flush(session, out) {
-            return Some(Ending::Failed(format!("lost the connection: {e}")));
-        }
-        None
+        self.flush(session, out)
     }
 }
 
+fn lost_connection(e: &Error) -> Ending {
+    Ending::Failed(format!("lost the connection: {e}"))
+}
+
 impl Session {
+    /// Sends `line`, or keeps it for [`Session::pump`] when the socket has no room.
     fn send(&mut self, line: &str) -> Result<(), Error> {
-        let mut bytes = Vec::with_capacity(line.len() + 1);
-        bytes.extend_from_slice(line.as_bytes());
-        bytes.push(b'\n');
-        self.conn.write_all(&bytes)?;
-        self.conn.flush()?;
+        if self.unsent.len() + line.len() + 1 > MAX_UNSENT {
+            return Err(Error::new(
+                ErrorKind::Io,
+                format!("the pool left {} bytes we sent unread", self.unsent.len()),
+            ));
+        }
+        self.unsent.extend_from_slice(line.as_bytes());
+        self.unsent.push(b'\n');
+        self.pump()
+    }
+
+    /// Writes what the socket takes without waiting; fails once the pool has taken nothing
+    /// for [`WRITE_STALL`].
+    fn pump(&mut self) -> Result<(), Error> {
+        while !self.unsent.is_empty() {
+            match self.conn.write(&self.unsent) {
+                // A TLS connection whose own buffer is full.
+                Ok(0) => break,
+                Ok(n) => {
+                    self.unsent.drain(..n);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if net::is_full(&e) => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        match self.conn.flush() {
+            Err(e) if !net::is_full(&e) => return Err(e.into()),
+            _ => {}
+        }
+        if self.unsent.is_empty() && !self.conn.has_unsent() {
+            self.stalled_since = None;
+            return Ok(());
+        }
+        let since = *self.stalled_since.get_or_insert_with(Instant::now);
+        if since.elapsed() >= WRITE_STALL {
+            return Err(Error::new(
+                ErrorKind::Io,
+                format!(
+                    "the pool left what we sent unread for {}",
+                    show_wait(WRITE_STALL)
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -629,34 +723,18 @@ impl Source for PoolSource {
 
     fn submit(&mut self, share: Share) -> Result<Vec<Event>, Error> {
         let mut out = Vec::new();
-        let Some(mut session) = self.session.take() else {
-            self.queue.push_back(share);
-            while self.queue.len() > MAX_QUEUED_SHARES {
-                if let Some(old) = self.queue.pop_front() {
-                    out.push(lost(old));
+        match self.session.take() {
+            Some(mut session) if session.client.is_ready() => {
+                match self.submit_on(&mut session, share, &mut out) {
+                    Some(ending) => self.end_session(session, ending, &mut out),
+                    None => self.session = Some(session),
                 }
             }
-            return Ok(out);
-        };
-        if !session.client.is_ready() {
-            self.queue.push_back(share);
-        } else if !session.client.knows(&share.job) {
-            out.push(stale_after_reconnect(share));
-        } else {
-            let line = match session.client.submit(&share) {
-                Ok(line) => line,
-                Err(e) => {
-                    self.session = Some(session);
-                    return Err(e);
-                }
-            };
-            if let Err(e) = session.send(&line) {
-                let ending = Ending::Failed(format!("lost the connection: {e}"));
-                self.end_session(session, ending, &mut out);
-                return Ok(out);
+            session => {
+                self.session = session;
+                self.enqueue(share, &mut out);
             }
         }
-        self.session = Some(session);
         Ok(out)
     }
 
@@ -678,6 +756,9 @@ impl Source for PoolSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mining::Job;
+    use crate::CompactTarget;
+    use std::sync::Arc;
 
     fn url(text: &str) -> PoolUrl {
         PoolUrl::parse(text).expect("valid test URL")
@@ -721,6 +802,76 @@ mod tests {
             let err = PoolSource::new(opts).expect_err(why);
             assert!(err.message().contains(why), "{err}");
         }
+    }
+
+    fn share(nonce: u32) -> Share {
+        let job = Arc::new(Job {
+            id: "1".into(),
+            prev_hash: [0; 32],
+            coinb1: vec![],
+            extranonce1: vec![],
+            extranonce2_size: 4,
+            coinb2: vec![],
+            merkle_branch: vec![],
+            version: 0x2000_0000,
+            version_mask: 0,
+            bits: CompactTarget::from_consensus(0x207f_ffff),
+            ntime: 0,
+            ntime_max: 0,
+            share_target: Target::MAX,
+            block_target: Target::MAX,
+            clean: true,
+            height: None,
+        });
+        let mut header = job.header(&[0; 4], 0);
+        header.nonce = nonce;
+        Share {
+            hash: header.block_hash(),
+            job,
+            extranonce2: vec![0; 4],
+            header,
+            is_block: false,
+            stale: false,
+        }
+    }
+
+    /// A pool that accepts the connection and never answers: shares wait for it, but no more
+    /// than the queue holds.
+    #[test]
+    fn shares_for_a_pool_that_never_authorizes_stay_bounded() {
+        // The kernel completes the connection; nobody ever reads or answers.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("ephemeral port");
+        let port = listener.local_addr().expect("bound").port();
+        let pool = PoolConfig::new(url(&format!("stratum+tcp://127.0.0.1:{port}")), "w", "x");
+        let mut src = PoolSource::new(PoolOptions::new(vec![pool])).expect("valid");
+        let start = Instant::now();
+        while !src.describe().contains(" as w ") {
+            assert!(start.elapsed() < Duration::from_secs(10), "never connected");
+            src.poll(Duration::from_millis(50)).expect("not fatal");
+        }
+        let mut events = Vec::new();
+        for nonce in 0..=MAX_QUEUED_SHARES as u32 {
+            events.extend(src.submit(share(nonce)).expect("not fatal"));
+        }
+        match &events[..] {
+            [Event::Verdict {
+                share,
+                verdict:
+                    Verdict::Rejected {
+                        reason,
+                        stale: true,
+                    },
+            }] => {
+                assert_eq!(share.header.nonce, 0, "the oldest goes");
+                assert!(
+                    reason.contains("newer shares were already waiting"),
+                    "{reason}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(src.queue.len(), MAX_QUEUED_SHARES);
+        drop(listener);
     }
 
     #[test]

@@ -45,6 +45,10 @@ const JOB_HISTORY: usize = 64;
 /// covers clock differences between miner and pool.
 pub const NTIME_ROLL: u32 = 7000;
 
+/// The most submissions waiting for their verdict. Pools answer in milliseconds, so a backlog
+/// this long means the pool stopped answering; refusing more keeps memory bounded.
+pub const MAX_UNANSWERED_SUBMITS: usize = 1024;
+
 /// The difficulty in force before the first `mining.set_difficulty`, by Stratum convention.
 const DEFAULT_DIFFICULTY: f64 = 1.0;
 
@@ -281,6 +285,17 @@ impl Client {
         self.jobs.iter().any(|j| same_work(j, job))
     }
 
+    /// Whether [`MAX_UNANSWERED_SUBMITS`] shares wait for a verdict: the pool stopped
+    /// answering, and [`Client::submit`] refuses more until it does.
+    pub fn is_backlogged(&self) -> bool {
+        let waiting = self
+            .pending
+            .values()
+            .filter(|r| matches!(r, Request::Submit(_)))
+            .count();
+        waiting >= MAX_UNANSWERED_SUBMITS
+    }
+
     /// Submitted shares still waiting for a verdict, oldest first, forgotten by the client:
     /// for the session to resubmit or report when the connection is lost.
     pub fn take_unanswered(&mut self) -> Vec<Share> {
@@ -299,8 +314,18 @@ impl Client {
 
     /// The `mining.submit` line for `share` (without newline; the caller sends it). The verdict
     /// comes back as [`ClientEvent::Verdict`] when the reply arrives. The 6th parameter (the
-    /// rolled version bits) is sent when version rolling was negotiated.
+    /// rolled version bits) is sent when version rolling was negotiated. Fails with
+    /// [`ErrorKind::Unavailable`] while [`Client::is_backlogged`].
     pub fn submit(&mut self, share: &Share) -> Result<String, Error> {
+        if self.is_backlogged() {
+            return Err(Error::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "cannot submit: the pool has not answered the last \
+                     {MAX_UNANSWERED_SUBMITS} shares"
+                ),
+            ));
+        }
         if self.subscription.is_none() {
             return Err(Error::new(
                 ErrorKind::Unavailable,
@@ -551,6 +576,9 @@ impl Client {
                     .and_then(Value::as_str)
                     .ok_or_else(|| Error::parse("mining.set_version_mask without a mask"))
                     .and_then(parse_u32_hex)?;
+                // As with mining.configure: never roll bits the miner did not offer, which
+                // would leave BIP320's range and change what the version means.
+                let mask = mask & VERSION_ROLLING_MASK;
                 let mut events = vec![ClientEvent::Notice(format!(
                     "pool set the version mask to {mask:08x}"
                 ))];
@@ -1265,6 +1293,14 @@ mod tests {
         assert_eq!(next.extranonce1, vec![1, 2, 3, 4]);
         assert_eq!(next.extranonce2_size, 6);
         assert_eq!(next.version_mask, 0x00ff_e000);
+        let wider = job_of(&feed(
+            &mut c,
+            r#"{"id":null,"method":"mining.set_version_mask","params":["ffffffff"]}"#,
+        ));
+        assert_eq!(
+            wider.version_mask, VERSION_ROLLING_MASK,
+            "never more than was asked"
+        );
     }
 
     #[test]
@@ -1430,6 +1466,25 @@ mod tests {
             c.submit(&bad).map_err(|e| e.kind()),
             Err(ErrorKind::InvalidInput)
         );
+    }
+
+    #[test]
+    fn a_pool_that_never_answers_cannot_grow_the_pending_map() {
+        let mut c = subscribed_client();
+        let job = job_of(&feed(&mut c, WORKED_NOTIFY));
+        for nonce in 0..MAX_UNANSWERED_SUBMITS as u32 {
+            c.submit(&share(&job, &[0; 4], 0x2000_0000, nonce))
+                .expect("below the bound");
+        }
+        assert!(c.is_backlogged());
+        let err = c
+            .submit(&share(&job, &[0; 4], 0x2000_0000, u32::MAX))
+            .expect_err("over the bound");
+        assert_eq!(err.kind(), ErrorKind::Unavailable);
+        assert_eq!(c.pending.len(), MAX_UNANSWERED_SUBMITS + 1, "+ authorize");
+        // One verdict makes room again.
+        feed(&mut c, r#"{"id":4,"result":true,"error":null}"#);
+        assert!(!c.is_backlogged());
     }
 
     #[test]
