@@ -76,7 +76,7 @@ pub struct Stats {
     pub difficulty: Option<f64>,
     /// The sum of the difficulties the accepted shares were submitted at: the proof of work.
     pub accepted_difficulty: f64,
-    /// Shares that also met the network target.
+    /// Shares that also met the network target and were submitted.
     pub blocks_found: u64,
     /// Blocks the peer accepted.
     pub blocks_accepted: u64,
@@ -512,9 +512,6 @@ impl Coordinator<'_> {
         if difficulty > self.stats.best_share_difficulty {
             self.stats.best_share_difficulty = difficulty;
         }
-        if is_block {
-            self.stats.blocks_found += 1;
-        }
         if stale && !is_block {
             self.stats.stale += 1;
             return Ok(Vec::new());
@@ -525,6 +522,9 @@ impl Coordinator<'_> {
                 return Ok(Vec::new());
             }
             self.last_block_parent = Some(c.job.prev_hash);
+        }
+        if is_block {
+            self.stats.blocks_found += 1;
         }
         self.in_flight += 1;
         self.source.submit(Share {
@@ -550,7 +550,8 @@ impl Coordinator<'_> {
                     }
                     self.stats.difficulty = Some(difficulty);
                 }
-                Event::Difficulty(d) => self.stats.difficulty = Some(d),
+                // It applies from the next job, which carries it as its share target.
+                Event::Difficulty(_) => {}
                 Event::Verdict { share, verdict } => {
                     self.in_flight = self.in_flight.saturating_sub(1);
                     match verdict {

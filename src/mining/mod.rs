@@ -88,7 +88,8 @@ pub enum Event {
         /// What the peer said.
         verdict: Verdict,
     },
-    /// The share difficulty in force changed (a pool's `mining.set_difficulty`).
+    /// The pool set a new share difficulty (`mining.set_difficulty`); it applies from the next job,
+    /// whose share target carries it.
     Difficulty(f64),
     /// A line for the operator: connected, reconnecting, failing over, a pool's message.
     Notice(String),
@@ -104,7 +105,10 @@ pub trait Source: Send {
     fn poll(&mut self, timeout: Duration) -> Result<Vec<Event>, crate::Error>;
 
     /// Submits a share or block; the verdict comes back later from [`Source::poll`] (or at once,
-    /// in the returned events, for sources that know it at once).
+    /// in the returned events, for sources that know it at once). A pool source returns at
+    /// once; a node source waits for `submitblock`'s answer (its RPC timeout at worst), which
+    /// costs nothing because solo engines pause after a block anyway. An `Err` is fatal, so a
+    /// source reports a share it cannot send as a rejected verdict instead.
     fn submit(&mut self, share: Share) -> Result<Vec<Event>, crate::Error>;
 
     /// Whether engines should pause after finding a block until the next job: true for solo
