@@ -900,7 +900,8 @@ mod tests {
         let start = Instant::now();
         assert_eq!(src.poll(Duration::from_millis(200)), Ok(vec![]));
         let took = start.elapsed();
-        assert!(took >= Duration::from_millis(200) && took < Duration::from_secs(2));
+        // Generous above: a loaded 2-core machine can deschedule the thread for a while.
+        assert!(took >= Duration::from_millis(200) && took < Duration::from_secs(5));
         assert_eq!(src.describe(), "waiting to reconnect");
     }
 }
