@@ -49,7 +49,7 @@ fn main() -> Result<(), Error> {
             if let Some(text) = notice {
                 eprintln!("{text}");
             }
-            for block in &stats.blocks[printed..] {
+            for block in stats.blocks.iter().skip(printed) {
                 println!(
                     "block {} at height {} after {} hashes",
                     block.hash,

@@ -80,9 +80,14 @@ pub struct Stats {
     pub blocks_found: u64,
     /// Blocks the peer accepted.
     pub blocks_accepted: u64,
-    /// The accepted blocks, in order.
+    /// The first [`MAX_LISTED_BLOCKS`] accepted blocks, in order (`blocks_accepted` counts
+    /// them all).
     pub blocks: Vec<AcceptedBlock>,
 }
+
+/// How many accepted blocks [`Stats::blocks`] lists. Behind a pool on regtest nearly every
+/// share is a block: the list must not grow for as long as the miner runs.
+pub const MAX_LISTED_BLOCKS: usize = 1000;
 
 /// A block the peer accepted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -561,11 +566,13 @@ impl Coordinator<'_> {
                                 share.job.share_target.difficulty_float();
                             if share.is_block {
                                 self.stats.blocks_accepted += 1;
-                                self.stats.blocks.push(AcceptedBlock {
-                                    hash: share.hash,
-                                    height: share.job.height,
-                                    hashes: self.board.hashes(),
-                                });
+                                if self.stats.blocks.len() < MAX_LISTED_BLOCKS {
+                                    self.stats.blocks.push(AcceptedBlock {
+                                        hash: share.hash,
+                                        height: share.job.height,
+                                        hashes: self.board.hashes(),
+                                    });
+                                }
                             }
                         }
                         Verdict::Rejected { reason, stale } => {
@@ -789,6 +796,29 @@ mod tests {
                 .collect::<Vec<_>>()
         );
         assert!(stats.blocks.windows(2).all(|w| w[0].hashes <= w[1].hashes));
+    }
+
+    #[test]
+    fn the_block_list_stays_bounded() {
+        // A regtest job behind a pool: every share is also a block.
+        let mut every = job("r", 1, 0, 1e-7, true);
+        every.block_target = every.share_target;
+        let mut source = Script {
+            queue: VecDeque::from([Event::Job(Arc::new(every))]),
+            submitted: Vec::new(),
+            emitted_jobs: 0,
+            after_verdict: Box::new(|_, _| Vec::new()),
+            solo: false,
+        };
+        let limit = MAX_LISTED_BLOCKS as u64 + 10;
+        let options = MineOptions {
+            shares: Some(limit),
+            ..MineOptions::default()
+        };
+        let stats = mine(&mut source, &portable(), &options, &mut |_, _| {}).expect("mines");
+        assert!(stats.blocks_accepted >= limit, "{}", stats.blocks_accepted);
+        assert_eq!(stats.blocks.len(), MAX_LISTED_BLOCKS);
+        assert_eq!(stats.blocks[0].hash, source.submitted[0].1.hash);
     }
 
     #[test]

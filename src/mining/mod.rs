@@ -16,7 +16,7 @@ pub mod rpc;
 pub mod stratum;
 
 pub use job::{merkle_branch, merkle_root, Job};
-pub use miner::{mine, AcceptedBlock, MineOptions, Stats};
+pub use miner::{mine, AcceptedBlock, MineOptions, Stats, MAX_LISTED_BLOCKS};
 pub use net::{PoolUrl, TlsSettings};
 pub use pool::{PoolConfig, PoolOptions, PoolSource};
 

@@ -7,7 +7,7 @@ use sha256d::mining::gbt::{SoloOptions, SoloSource};
 use sha256d::mining::net::{PoolUrl, TlsSettings};
 use sha256d::mining::pool::{PoolConfig, PoolOptions, PoolSource};
 use sha256d::mining::rpc::Auth;
-use sha256d::mining::{address, mine, MineOptions, Source, Stats};
+use sha256d::mining::{address, mine, MineOptions, Source, Stats, MAX_LISTED_BLOCKS};
 use sha256d::{Engine, Error, ErrorKind};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -282,11 +282,10 @@ fn summary_text(s: &Stats) -> String {
             out += &format!(" at height {h}");
         }
     }
-    if s.blocks.len() > LISTED {
-        out += &format!(
-            "\n... and {} more blocks (--json lists them all)",
-            s.blocks.len() - LISTED
-        );
+    let more = s.blocks_accepted.saturating_sub(LISTED as u64);
+    if more > 0 {
+        out +=
+            &format!("\n... and {more} more blocks (--json lists the first {MAX_LISTED_BLOCKS})");
     }
     out
 }
