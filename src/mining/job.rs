@@ -74,6 +74,32 @@ impl Job {
     }
 }
 
+#[cfg(test)]
+impl Job {
+    /// A minimal job for unit tests: empty coinbase halves, a 4-byte extranonce2, regtest
+    /// bits and targets every hash meets; tests override what they exercise.
+    pub(crate) fn blank() -> Job {
+        Job {
+            id: "1".into(),
+            prev_hash: [0; 32],
+            coinb1: Vec::new(),
+            extranonce1: Vec::new(),
+            extranonce2_size: 4,
+            coinb2: Vec::new(),
+            merkle_branch: Vec::new(),
+            version: 0x2000_0000,
+            version_mask: 0,
+            bits: CompactTarget::from_consensus(0x207f_ffff),
+            ntime: 0,
+            ntime_max: 0,
+            share_target: Target::MAX,
+            block_target: Target::MAX,
+            clean: true,
+            height: None,
+        }
+    }
+}
+
 /// Folds a leaf hash up a merkle branch: `root = sha256d(root ‖ branch[i])` for each level.
 pub fn fold_branch(leaf: [u8; 32], branch: &[[u8; 32]]) -> [u8; 32] {
     branch.iter().fold(leaf, |acc, node| {

@@ -604,19 +604,16 @@ mod tests {
             prev_hash: [prev; 32],
             coinb1: vec![1, 0, 0, 0, 1, prev],
             extranonce1: vec![0xe1, 0xe2],
-            extranonce2_size: 4,
             coinb2: vec![0xff, 0xff, 0xff, 0xff, 0],
             merkle_branch: vec![[7; 32], [9; 32]],
-            version: 0x2000_0000,
             version_mask: mask,
-            bits: CompactTarget::from_consensus(0x207f_ffff),
             ntime: 1_700_000_000,
             ntime_max: 1_700_007_000,
             share_target: Target::from_difficulty(difficulty).expect("positive difficulty"),
             block_target: Target::from_compact(CompactTarget::from_consensus(0x1d00_ffff))
                 .expect("valid bits"),
             clean,
-            height: None,
+            ..Job::blank()
         }
     }
 

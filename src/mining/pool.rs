@@ -757,7 +757,6 @@ impl Source for PoolSource {
 mod tests {
     use super::*;
     use crate::mining::Job;
-    use crate::CompactTarget;
     use std::sync::Arc;
 
     fn url(text: &str) -> PoolUrl {
@@ -805,24 +804,7 @@ mod tests {
     }
 
     fn share(nonce: u32) -> Share {
-        let job = Arc::new(Job {
-            id: "1".into(),
-            prev_hash: [0; 32],
-            coinb1: vec![],
-            extranonce1: vec![],
-            extranonce2_size: 4,
-            coinb2: vec![],
-            merkle_branch: vec![],
-            version: 0x2000_0000,
-            version_mask: 0,
-            bits: CompactTarget::from_consensus(0x207f_ffff),
-            ntime: 0,
-            ntime_max: 0,
-            share_target: Target::MAX,
-            block_target: Target::MAX,
-            clean: true,
-            height: None,
-        });
+        let job = Arc::new(Job::blank());
         let mut header = job.header(&[0; 4], 0);
         header.nonce = nonce;
         Share {

@@ -1435,22 +1435,8 @@ mod tests {
     fn shares_must_match_their_job_and_the_subscription() {
         let mut c = client();
         let job = Arc::new(Job {
-            id: "1".into(),
-            prev_hash: [0; 32],
-            coinb1: vec![],
-            extranonce1: vec![],
-            extranonce2_size: 4,
-            coinb2: vec![],
-            merkle_branch: vec![],
-            version: 0x2000_0000,
-            version_mask: 0,
             bits: CompactTarget::from_consensus(0x1d00_ffff),
-            ntime: 0,
-            ntime_max: 0,
-            share_target: Target::MAX,
-            block_target: Target::MAX,
-            clean: true,
-            height: None,
+            ..Job::blank()
         });
         let s = share(&job, &[0; 4], 0x2000_0000, 0);
         assert_eq!(
