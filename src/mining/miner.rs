@@ -8,7 +8,7 @@
 
 use super::{hash_difficulty, Event, Job, Share, Source, Verdict};
 use crate::engine::{Control, Engine};
-use crate::{deposit, Error, ErrorKind, Found, Hash, Work};
+use crate::{deposit, Error, ErrorKind, Found, Hash, Header, Work};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -133,7 +133,8 @@ struct Candidate {
     job: Arc<Job>,
     generation: u64,
     extranonce2: Vec<u8>,
-    ntime: u32,
+    /// The unit's header (its version and nonce are the found ones').
+    header: Header,
     found: Found,
 }
 
@@ -192,7 +193,6 @@ impl Board {
 /// One unit of work cut from a job.
 struct Unit {
     extranonce2: Vec<u8>,
-    ntime: u32,
     work: Work,
 }
 
@@ -237,7 +237,6 @@ fn cut_unit(
         .with_max_results(max_results);
     Some(Unit {
         extranonce2: en2,
-        ntime: ntime as u32,
         work,
     })
 }
@@ -316,7 +315,7 @@ fn worker(
                         job: Arc::clone(&job),
                         generation,
                         extranonce2: unit.extranonce2.clone(),
-                        ntime: unit.ntime,
+                        header: *unit.work.header(),
                         found: *f,
                     });
                 });
@@ -508,7 +507,8 @@ impl Coordinator<'_> {
     }
 
     fn candidate(&mut self, c: Candidate) -> Result<Vec<Event>, Error> {
-        let mut header = c.job.header(&c.extranonce2, c.ntime);
+        // The unit built this header already; only the found version and nonce differ.
+        let mut header = c.header;
         header.version = c.found.version;
         header.nonce = c.found.nonce;
         let is_block = c.job.block_target.is_met_by(&c.found.hash);
@@ -829,10 +829,14 @@ mod tests {
             assert_eq!(unit.work.rolls(), 2);
             assert_eq!(unit.work.version_mask(), 0x2000);
             for k in 0..2 {
-                let key = (unit.extranonce2.clone(), unit.ntime, unit.work.version(k));
+                let key = (
+                    unit.extranonce2.clone(),
+                    unit.work.header().time,
+                    unit.work.version(k),
+                );
                 assert!(seen.insert(key), "unit {index} repeats work");
             }
-            assert_eq!(unit.ntime, j.ntime + (index / 1024) as u32);
+            assert_eq!(unit.work.header().time, j.ntime + (index / 1024) as u32);
         }
         assert!(cut_unit(&j, 0, 0, Duration::from_secs(7001), 10).is_none());
         let whole = cut_unit(&j, 0, 32, Duration::ZERO, 10).expect("within ntime");
