@@ -9,12 +9,12 @@ use common::cli::{mine, summary};
 
 use common::testpool::{Settings, TestPool};
 
-/// A loopback port with nobody listening.
-fn dead_url() -> String {
+/// A loopback URL that refuses connections while the returned listener lives. Holding the
+/// port on 127.0.0.1 keeps a parallel test from being given it; nothing listens on 127.0.0.2.
+fn dead_url() -> (std::net::TcpListener, String) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     let port = listener.local_addr().expect("bound").port();
-    drop(listener);
-    format!("stratum+tcp://127.0.0.1:{port}")
+    (listener, format!("stratum+tcp://127.0.0.2:{port}"))
 }
 
 #[test]
@@ -22,7 +22,7 @@ fn fails_over_past_a_dead_pool_and_rolls_versions() {
     let mut settings = Settings::new("cli");
     settings.rolling_mask = Some(0x1fff_e000);
     let pool = TestPool::start(settings);
-    let (dead, live) = (dead_url(), pool.url());
+    let ((_held, dead), live) = (dead_url(), pool.url());
     let s = summary(&mine(&[
         "--pool", &dead, "--pool", &live, "--user", "w1", "--shares", "5", "--time", "60", "--json",
     ]));
@@ -89,7 +89,7 @@ fn bad_urls_and_dead_pools_are_clear_errors() {
         "{err}"
     );
 
-    let dead = dead_url();
+    let (_held, dead) = dead_url();
     let o = mine(&["--pool", &dead, "--user", "w", "--time", "2"]);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);

@@ -453,6 +453,18 @@ impl LineReader {
     }
 }
 
+/// A loopback address that refuses connections for as long as the returned listener lives.
+///
+/// Binding a port and dropping the listener is racy: a test running in parallel can be given
+/// the same port and start listening on it. Holding the port on 127.0.0.1 keeps anyone else
+/// from binding it there, and nothing listens on 127.0.0.2 (all of 127/8 is loopback).
+#[cfg(test)]
+pub(crate) fn refusing_address() -> (std::net::TcpListener, std::net::SocketAddr) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("an ephemeral port");
+    let port = listener.local_addr().expect("bound").port();
+    (listener, std::net::SocketAddr::from(([127, 0, 0, 2], port)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

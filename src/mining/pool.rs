@@ -858,12 +858,8 @@ mod tests {
 
     #[test]
     fn poll_with_nothing_listening_keeps_its_timeout_and_reports() {
-        // Bind then drop, so the port refuses connections.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("ephemeral port")
-            .port();
-        let pool = PoolConfig::new(url(&format!("stratum+tcp://127.0.0.1:{port}")), "w", "x");
+        let (_held, addr) = crate::mining::net::refusing_address();
+        let pool = PoolConfig::new(url(&format!("stratum+tcp://{addr}")), "w", "x");
         let mut opts = PoolOptions::new(vec![pool]);
         opts.backoff_min = Duration::from_secs(60);
         opts.backoff_max = Duration::from_secs(60);
@@ -873,8 +869,8 @@ mod tests {
         assert!(start.elapsed() < Duration::from_secs(5));
         match &events[..] {
             [Event::Notice(n)] => assert!(
-                n.starts_with(&format!("pool stratum+tcp://127.0.0.1:{port} refused: "))
-                    && n.ends_with(&format!("trying stratum+tcp://127.0.0.1:{port} in 60 s")),
+                n.starts_with(&format!("pool stratum+tcp://{addr} refused: "))
+                    && n.ends_with(&format!("trying stratum+tcp://{addr} in 60 s")),
                 "{n}"
             ),
             other => panic!("{other:?}"),

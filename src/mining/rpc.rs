@@ -1077,12 +1077,8 @@ mod tests {
 
     #[test]
     fn refused_connection_names_the_url() {
-        // Bind and drop to get a port nobody listens on.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let url = format!("http://127.0.0.1:{port}/");
+        let (_held, addr) = crate::mining::net::refusing_address();
+        let url = format!("http://{addr}/");
         let c = RpcClient::new(&url, Auth::UserPass("u".into(), "p".into())).expect("valid");
         let err = c
             .call("getblockcount", Value::Array(vec![]))
