@@ -47,11 +47,13 @@ impl Error {
         &self.message
     }
 
-    pub(crate) fn parse(message: impl Into<String>) -> Self {
+    /// A [`ErrorKind::Parse`] error.
+    pub fn parse(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Parse, message)
     }
 
-    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+    /// An [`ErrorKind::InvalidInput`] error.
+    pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidInput, message)
     }
 }

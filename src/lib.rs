@@ -5,17 +5,13 @@
 
 extern crate alloc;
 
-#[cfg(all(feature = "asic", target_os = "linux"))]
-pub mod emulator;
 pub mod engine;
 mod error;
 mod hash;
 mod header;
 pub mod hex;
-#[cfg(feature = "stratum")]
-pub mod mining;
 pub mod sha256;
-#[cfg(any(test, all(feature = "asic", target_os = "linux")))]
+#[cfg(test)]
 mod splitmix;
 mod target;
 mod work;

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sha256d::emulator::{decode, Command};
+use sha256d_emulator::{decode, Command};
 use sha256d::engine::asic::Protocol;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,10 +4,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sha256d::mining::gbt::{CoinbaseOptions, Template};
-use sha256d::mining::rpc::{parse_reply, ResponseParser, MAX_BODY_BYTES};
+use sha256d_mining::gbt::{CoinbaseOptions, Template};
+use sha256d_mining::rpc::{parse_reply, ResponseParser, MAX_BODY_BYTES};
 
-fn parse(parts: &[&[u8]]) -> Result<sha256d::mining::rpc::Response, sha256d::Error> {
+fn parse(parts: &[&[u8]]) -> Result<sha256d_mining::rpc::Response, sha256d::Error> {
     let mut parser = ResponseParser::new();
     for part in parts {
         if let Some(response) = parser.push(part)? {

@@ -3,9 +3,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sha256d::mining::net::{LineReader, ReadLine};
-use sha256d::mining::stratum::{Client, Config};
-use sha256d::mining::{PoolUrl, Share};
+use sha256d_mining::net::{LineReader, ReadLine};
+use sha256d_mining::stratum::{Client, Config};
+use sha256d_mining::{PoolUrl, Share};
 
 const NOTIFY: &str = r#"{"id":null,"method":"mining.notify","params":["6","9ee1813dcfcbab96dcb73b55f988b4f3b7ea0645e360a83efad6b15d1c1f4e5f","0100000001000000000000000000000000000000000000000000000000000000000000ffffffff200167045ea5026b08","0f2f456c6f506f6f6c2e436c6f75642f00000000",["8b897b8e448ce75c507d5f3ae910f0fee28ca3ea7312ef6dc311f0dc095484be"],"20000000","207fffff","6b02a55e",false]}"#;
 

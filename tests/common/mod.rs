@@ -4,13 +4,6 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
-#[cfg(feature = "cli")]
-pub mod cli;
-pub mod peers;
-pub mod sv1;
-#[cfg(feature = "stratum")]
-pub mod testpool;
-
 use sha2::{Digest, Sha256};
 use sha256d::{engine::ENGINE_NAMES, Engine, Found, Hash, Header, Options, Work};
 

@@ -1,0 +1,148 @@
+//! `sha256d search --engine asic` against `sha256d emulate`, both run as a user runs them: two
+//! processes talking over a real pseudo-terminal, held to the portable engine's answers.
+#![cfg(target_os = "linux")]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+
+const GENESIS: &str = "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";
+/// 10 zero bits: a few hits in a few thousand hashes, and 2 bits over the emulated ticket.
+const TARGET: &str = "003fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
+const TICKET_BITS: &str = "8";
+/// Slow enough for a shared CI core, fast enough that each search takes about a second.
+const HASHRATE: &str = "400000";
+/// Half the emulated rate: a busy test machine slowing the emulator must not look like a stick
+/// slower than configured.
+const ENGINE_HASHRATE: &str = "200000";
+
+/// An emulator process, killed on drop so a failed assertion does not leave it running.
+struct Emulator {
+    child: Child,
+    path: String,
+}
+
+impl Emulator {
+    fn start(protocol: &str) -> Emulator {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sha256d"))
+            .args(["emulate", "--protocol", protocol])
+            .args(["--ticket-bits", TICKET_BITS, "--hashrate", HASHRATE])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the emulator starts");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        // Guard before reading, so a bad first line still kills the child.
+        let mut emu = Emulator {
+            child,
+            path: String::new(),
+        };
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("the emulator prints its pty");
+        emu.path = line
+            .trim_end()
+            .strip_prefix("pty: ")
+            .unwrap_or_else(|| panic!("expected `pty: PATH`, got {line:?}"))
+            .to_string();
+        emu
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        // It may already have exited; either way it must not outlive the test.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sha256d(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sha256d"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn found(o: &Output) -> serde_json::Value {
+    assert!(
+        o.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON object");
+    v["found"].clone()
+}
+
+/// Searches `work` on an emulated `protocol` stick and on the portable engine.
+fn asic_matches_portable(protocol: &str, work: &[&str]) {
+    let emu = Emulator::start(protocol);
+    let common = [&["search", "--header", GENESIS, "--target", TARGET], work].concat();
+    let asic = sha256d(
+        &[
+            &common[..],
+            &[
+                "--engine",
+                "asic",
+                "--device",
+                &emu.path,
+                "--protocol",
+                protocol,
+            ],
+            &[
+                "--ticket-bits",
+                TICKET_BITS,
+                "--hashrate",
+                ENGINE_HASHRATE,
+                "--json",
+            ],
+        ]
+        .concat(),
+    );
+    let portable = sha256d(&[&common[..], &["--engine", "portable", "--json"]].concat());
+    let (asic, portable) = (found(&asic), found(&portable));
+    assert!(
+        portable.as_array().is_some_and(|a| !a.is_empty()),
+        "the work should have hits: {portable}"
+    );
+    assert_eq!(asic, portable, "{protocol}");
+}
+
+// One test, so the two emulators never compete for the CPU their hashrate is timed by.
+#[test]
+fn asic_search_on_an_emulated_stick_equals_portable() {
+    // A small range scatters over the chip's counter space: one job per nonce.
+    asic_matches_portable(
+        "bm1370",
+        &[
+            "--nonces",
+            "0..64",
+            "--version-mask",
+            "1fffe000",
+            "--rolls",
+            "64",
+        ],
+    );
+    asic_matches_portable(
+        "bm1397",
+        &[
+            "--nonces",
+            "0..64",
+            "--version-mask",
+            "1fffe000",
+            "--rolls",
+            "4",
+        ],
+    );
+}
+
+#[test]
+fn asic_without_a_device_names_the_flag() {
+    let o = sha256d(&[
+        "search", "--engine", "asic", "--header", GENESIS, "--target", TARGET, "--json",
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(err.contains("--device"), "{err}");
+}

@@ -1,0 +1,130 @@
+//! `sha256d mine --pool` against the in-repo test pool, which validates every share with its
+//! own hashing: failover through the command line, version rolling on and off, and the errors a
+//! user meets first.
+
+mod common;
+
+use common::{mine, summary};
+
+use sha256d_testkit::testpool::{Settings, TestPool};
+
+/// A loopback URL that refuses connections while the returned listener lives. Holding the
+/// port on 127.0.0.1 keeps a parallel test from being given it; nothing listens on 127.0.0.2.
+fn dead_url() -> (std::net::TcpListener, String) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = listener.local_addr().expect("bound").port();
+    (listener, format!("stratum+tcp://127.0.0.2:{port}"))
+}
+
+#[test]
+fn fails_over_past_a_dead_pool_and_rolls_versions() {
+    let mut settings = Settings::new("cli");
+    settings.rolling_mask = Some(0x1fff_e000);
+    let pool = TestPool::start(settings);
+    let ((_held, dead), live) = (dead_url(), pool.url());
+    let s = summary(&mine(&[
+        "--pool", &dead, "--pool", &live, "--user", "w1", "--shares", "5", "--time", "60", "--json",
+    ]));
+    assert!(s["accepted"].as_u64() >= Some(5), "{s}");
+    assert_eq!(s["rejected_total"], 0, "{s}");
+    assert_eq!(s["difficulty"], 1e-5, "{s}");
+    let accepted = pool.accepted();
+    assert!(
+        accepted.len() >= 5,
+        "the pool validated {} shares",
+        accepted.len()
+    );
+    // BIP310: the rolled bits travel as the sixth submit parameter.
+    assert!(
+        accepted.iter().all(|a| a.params.len() == 6),
+        "{:?}",
+        accepted[0].params
+    );
+    assert!(pool
+        .received()
+        .iter()
+        .any(|(_, line)| line.contains("mining.configure")));
+}
+
+#[test]
+fn without_version_rolling_no_configure_and_five_submit_params() {
+    let mut settings = Settings::new("plain");
+    settings.rolling_mask = Some(0x1fff_e000);
+    let pool = TestPool::start(settings);
+    let url = pool.url();
+    let s = summary(&mine(&[
+        "--pool",
+        &url,
+        "--user",
+        "w1",
+        "--no-version-rolling",
+        "--shares",
+        "3",
+        "--time",
+        "60",
+        "--json",
+    ]));
+    assert!(s["accepted"].as_u64() >= Some(3), "{s}");
+    let accepted = pool.accepted();
+    assert!(
+        accepted.iter().all(|a| a.params.len() == 5),
+        "{:?}",
+        accepted[0].params
+    );
+    assert!(accepted.iter().all(|a| a.version == 0x2000_0000));
+    assert!(!pool
+        .received()
+        .iter()
+        .any(|(_, line)| line.contains("mining.configure")));
+}
+
+#[test]
+fn bad_urls_and_dead_pools_are_clear_errors() {
+    let o = mine(&["--pool", "http://127.0.0.1:3333", "--user", "w"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.starts_with("error: ") && err.contains("stratum+tcp://"),
+        "{err}"
+    );
+
+    let (_held, dead) = dead_url();
+    let o = mine(&["--pool", &dead, "--user", "w", "--time", "2"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("refused"), "{err}");
+    assert!(err.contains("error: no work arrived"), "{err}");
+
+    let o = mine(&["--user", "w"]);
+    assert_eq!(o.status.code(), Some(2), "clap: a source is required");
+}
+
+#[test]
+fn ctrl_c_stops_with_a_summary() {
+    let pool = TestPool::start(Settings::new("sigint"));
+    let url = pool.url();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_sha256d"))
+        .args(["mine", "--pool", &url, "--user", "w1", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    // Wait until it has a share accepted, so there is something to summarise.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while pool.accepted().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no share accepted");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let s = summary(&child.wait_with_output().expect("it exits"));
+    assert!(s["accepted"].as_u64() >= Some(1), "{s}");
+    assert_eq!(
+        s["accepted"].as_u64(),
+        Some(pool.accepted().len() as u64),
+        "every share the pool took is counted: {s}"
+    );
+}

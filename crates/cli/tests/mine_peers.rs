@@ -1,0 +1,289 @@
+//! `sha256d mine` as a user runs it, against the real peers on 127.0.0.1: blocks through
+//! getblocktemplate on the regtest node, shares through the npm Stratum pool. Like
+//! `crates/mining/tests/peers.rs`, each test skips with a message when the peers are absent and fails instead
+//! under `SHA256D_REQUIRE_PEERS=1` or `CI=true`.
+
+mod common;
+
+use common::{mine, summary};
+
+use serde_json::Value;
+use sha256d_testkit::peers::{NpmPool, Regtest, RpcAuth};
+use std::time::Duration;
+
+/// `mine --node` on `node` with its password, paying `address`, plus `extra`.
+fn solo(node: &Regtest, address: &str, extra: &[&str]) -> Value {
+    let (url, user, pass) = (node.rpc_url(), node.rpc_user(), node.rpc_password());
+    let mut args = vec![
+        "--node",
+        &url,
+        "--rpc-user",
+        &user,
+        "--rpc-pass",
+        &pass,
+        "--address",
+        address,
+        "--time",
+        "120",
+        "--json",
+    ];
+    args.extend(extra);
+    summary(&mine(&args))
+}
+#[test]
+fn solo_blocks_become_the_nodes_tip() {
+    let Some(node) = Regtest::start() else { return };
+    let address = node.new_address();
+    let s = solo(&node, &address, &["--blocks", "3"]);
+    assert_eq!(s["blocks_accepted"], 3, "{s}");
+    assert_eq!(s["rejected_total"], 0, "{s}");
+    assert_eq!(node.height(), 104);
+    let blocks = s["blocks"].as_array().expect("a list of blocks");
+    let heights: Vec<u64> = blocks.iter().filter_map(|b| b["height"].as_u64()).collect();
+    assert_eq!(heights, [102, 103, 104], "{s}");
+    assert_eq!(blocks[2]["hash"], node.best_hash().as_str(), "{s}");
+    // Each block pays the address given, and is the node's own record of that height.
+    for b in blocks {
+        let hash = b["hash"].as_str().expect("a hash");
+        let block = node.cli_json(&["getblock", hash, "2"]);
+        let coinbase = &block["tx"][0];
+        let paid_to = coinbase["vout"][0]["scriptPubKey"]["addresses"][0]
+            .as_str()
+            .or_else(|| coinbase["vout"][0]["scriptPubKey"]["address"].as_str());
+        assert_eq!(paid_to, Some(address.as_str()), "{block}");
+        assert_eq!(block["height"], b["height"]);
+    }
+}
+
+#[test]
+fn solo_blocks_carry_the_mempool() {
+    let Some(node) = Regtest::start() else { return };
+    let txids: Vec<String> = (0..3).map(|_| node.send_to_new_address("1")).collect();
+    // The node rebuilds its template only every few seconds after the mempool changes: wait
+    // until it offers the payments, so the miner's first template carries them.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let template = node
+            .rpc("getblocktemplate", serde_json::json!([]))
+            .expect("the node serves templates");
+        if template["transactions"].as_array().map(Vec::len) == Some(3) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{template}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let s = solo(&node, &node.new_address(), &["--blocks", "1"]);
+    assert_eq!(s["blocks_accepted"], 1, "{s}");
+    let tip = node.best_hash();
+    assert_eq!(s["blocks"][0]["hash"], tip.as_str(), "{s}");
+    let block = node.cli_json(&["getblock", &tip, "1"]);
+    let in_block: Vec<&str> = block["tx"]
+        .as_array()
+        .expect("a list of txids")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        in_block.len(),
+        4,
+        "coinbase and the three payments: {block}"
+    );
+    for txid in &txids {
+        assert!(in_block.contains(&txid.as_str()), "{txid} missing: {block}");
+    }
+    assert_eq!(node.cli_json(&["getrawmempool"]), serde_json::json!([]));
+}
+
+#[test]
+fn solo_with_the_cookie_file() {
+    let Some(node) = Regtest::start_with(RpcAuth::Cookie) else {
+        return;
+    };
+    let address = node.new_address();
+    let cookie = node.cookie_path();
+    let cookie = cookie.to_str().expect("a UTF-8 temp path");
+    let url = node.rpc_url();
+    let s = summary(&mine(&[
+        "--node",
+        &url,
+        "--rpc-cookie",
+        cookie,
+        "--address",
+        &address,
+        "--blocks",
+        "1",
+        "--time",
+        "120",
+        "--json",
+    ]));
+    assert_eq!(s["blocks_accepted"], 1, "{s}");
+    assert_eq!(node.height(), 102);
+}
+
+#[test]
+fn solo_with_wrong_credentials_is_a_clear_error() {
+    let Some(node) = Regtest::start() else { return };
+    let address = node.new_address();
+    let url = node.rpc_url();
+    let o = mine(&[
+        "--node",
+        &url,
+        "--rpc-user",
+        "u",
+        "--rpc-pass",
+        "wrong",
+        "--address",
+        &address,
+        "--blocks",
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(err.contains("credentials"), "{err}");
+    assert!(
+        !err.contains("wrong"),
+        "the password is never printed: {err}"
+    );
+    assert_eq!(node.height(), 101);
+}
+
+#[test]
+fn pool_shares_are_accepted_with_a_merkle_branch() {
+    let Some(node) = Regtest::start() else { return };
+    let Some(pool) = NpmPool::start(&node, 0.0001) else {
+        return;
+    };
+    // Transactions first, and wait until the pool's jobs carry them, so every share below is
+    // built on a non-empty merkle branch.
+    for _ in 0..3 {
+        node.send_to_new_address("1");
+    }
+    let mut watcher = sha256d_testkit::sv1::Client::subscribe(&pool.url(), "watcher");
+    watcher.authorize("watcher", "x");
+    let job = watcher.next_job_where(|j| !j.branch.is_empty(), Duration::from_secs(60));
+    assert_eq!(job.branch.len(), 2, "{job:?}");
+
+    let url = pool.url();
+    let s = summary(&mine(&[
+        "--pool",
+        &url,
+        "--user",
+        "miner.cli",
+        "--shares",
+        "5",
+        "--time",
+        "120",
+        "--json",
+    ]));
+    assert!(s["accepted"].as_u64() >= Some(5), "{s}");
+    assert_eq!(s["rejected_total"], 0, "{s}");
+    assert_eq!(s["difficulty"], 0.0001, "{s}");
+    assert!(s["hashrate"].as_f64() > Some(0.0), "{s}");
+    // The pool rebuilt each header itself; its share difficulty proves the hash, since on
+    // regtest its block-candidate path skips its own difficulty check.
+    let events: Vec<Value> = pool
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "share" && e["worker"] == "miner.cli")
+        .collect();
+    assert!(events.len() >= 5, "{events:?}");
+    for e in &events {
+        assert_eq!(e["isValidShare"], true, "{e}");
+        let diff: f64 = e["shareDiff"]
+            .as_str()
+            .and_then(|d| d.parse().ok())
+            .or_else(|| e["shareDiff"].as_f64())
+            .expect("the pool reports a share difficulty");
+        assert!(diff >= 0.0001, "{e}");
+    }
+}
+
+/// The crate's own pool client against the real pool: a share above target and a stale share
+/// come back as rejections carrying the pool's reasons, the stale one classified as stale.
+#[test]
+fn pool_client_reports_the_pools_rejections() {
+    use sha256d::{CompactTarget, Target, Work};
+    use sha256d_mining::{Event, PoolConfig, PoolOptions, PoolSource, PoolUrl, Share, Source};
+    use sha256d_mining::{Job, Verdict};
+    use std::sync::Arc;
+
+    let Some(node) = Regtest::start() else { return };
+    let Some(pool) = NpmPool::start(&node, 0.0001) else {
+        return;
+    };
+    let url = PoolUrl::parse(&pool.url()).expect("the pool's URL");
+    let mut source = PoolSource::new(PoolOptions::new(vec![PoolConfig::new(url, "client", "x")]))
+        .expect("valid options");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let next = |source: &mut PoolSource, want: &dyn Fn(&Event) -> bool| loop {
+        assert!(std::time::Instant::now() < deadline, "timed out");
+        let events = source.poll(Duration::from_millis(100)).expect("poll");
+        if let Some(e) = events.into_iter().find(|e| want(e)) {
+            return e;
+        }
+    };
+    let Event::Job(job) = next(&mut source, &|e| matches!(e, Event::Job(_))) else {
+        unreachable!("filtered for jobs")
+    };
+    // A header whose hash misses both the share target and the regtest block target (the
+    // pool skips its difficulty check on block candidates).
+    let block_target =
+        Target::from_compact(CompactTarget::from_consensus(0x207f_ffff)).expect("regtest bits");
+    let en2 = vec![0u8; job.extranonce2_size];
+    // The first nonce whose hash meets `target` and passes `wanted`.
+    let share_of = |job: &Arc<Job>, target: Target, wanted: &dyn Fn(&sha256d::Hash) -> bool| {
+        let mut header = job.header(&en2, job.ntime);
+        let ctl = sha256d::Control::new();
+        let mut hit = None;
+        sha256d::best()
+            .search_stream(&Work::new(header, target), &ctl, &mut |f| {
+                if hit.is_none() && wanted(&f.hash) {
+                    hit = Some(*f);
+                    ctl.cancel();
+                }
+            })
+            .expect("search");
+        let found = hit.expect("such a nonce exists among 2^32");
+        header.nonce = found.nonce;
+        Share {
+            job: Arc::clone(job),
+            extranonce2: en2.clone(),
+            header,
+            hash: found.hash,
+            is_block: block_target.is_met_by(&found.hash),
+            stale: false,
+        }
+    };
+    let high = share_of(&job, Target::MAX, &|h| !block_target.is_met_by(h));
+    source.submit(high).expect("submit");
+    let Event::Verdict { verdict, .. } = next(&mut source, &|e| matches!(e, Event::Verdict { .. }))
+    else {
+        unreachable!("filtered for verdicts")
+    };
+    match verdict {
+        Verdict::Rejected { reason, stale } => {
+            assert!(reason.contains("low difficulty share"), "{reason}");
+            assert!(reason.contains("23"), "{reason}");
+            assert!(!stale, "{reason}");
+        }
+        other => panic!("above target accepted: {other:?}"),
+    }
+
+    // A new block voids the job; a good share for it is then stale at the pool.
+    node.generate(1);
+    next(&mut source, &|e| matches!(e, Event::Job(j) if j.clean));
+    let old = share_of(&job, job.share_target, &|_| true);
+    source.submit(old).expect("submit");
+    let Event::Verdict { verdict, .. } = next(&mut source, &|e| matches!(e, Event::Verdict { .. }))
+    else {
+        unreachable!("filtered for verdicts")
+    };
+    match verdict {
+        Verdict::Rejected { reason, stale } => {
+            assert!(reason.contains("job not found"), "{reason}");
+            assert!(stale, "{reason}");
+        }
+        other => panic!("stale share accepted: {other:?}"),
+    }
+}
