@@ -12,7 +12,7 @@
 // zipped iterators.
 #![allow(clippy::needless_range_loop)]
 
-use super::{Prehash, HASH_BITS, HEADER_BITS, IV, K, PAD_WORD};
+use super::{Prehash, HASH_PAD, HASH_PAD_KW, HEADER_PAD, HEADER_PAD_KW, IV, K};
 use alloc::vec::Vec;
 use core::arch::aarch64::{
     uint32x4_t, vaddq_u32, vgetq_lane_u32, vld1q_u32, vsetq_lane_u32, vsha256h2q_u32,
@@ -74,28 +74,6 @@ impl Job {
         }
     }
 }
-
-/// K + W, four rounds per row, for the rounds from `first` whose words `w` are all padding.
-const fn padding_kw<const Q: usize>(first: usize, w: [[u32; 4]; Q]) -> [[u32; 4]; Q] {
-    let mut out = w;
-    let mut q = 0;
-    while q < Q {
-        let mut j = 0;
-        while j < 4 {
-            out[q][j] = K[first + 4 * q + j].wrapping_add(w[q][j]);
-            j += 1;
-        }
-        q += 1;
-    }
-    out
-}
-
-/// Block-2 words 4..16: W4 = 0x80000000, W5..15 = 0, W15 = 640.
-const HEADER_PAD: [[u32; 4]; 3] = [[PAD_WORD, 0, 0, 0], [0; 4], [0, 0, 0, HEADER_BITS]];
-/// Second-hash words 8..16: W8 = 0x80000000, W9..15 = 0, W15 = 256.
-const HASH_PAD: [[u32; 4]; 2] = [[PAD_WORD, 0, 0, 0], [0, 0, 0, HASH_BITS]];
-const HEADER_PAD_KW: [[u32; 4]; 3] = padding_kw(4, HEADER_PAD);
-const HASH_PAD_KW: [[u32; 4]; 2] = padding_kw(8, HASH_PAD);
 
 /// `N` streams' working state.
 struct State<const N: usize> {

@@ -16,7 +16,10 @@
 // zipped iterators.
 #![allow(clippy::needless_range_loop)]
 
-use super::{small_s0, small_s1, Prehash, HASH_BITS, HEADER_BITS, IV, K, PAD_WORD};
+use super::{
+    small_s0, small_s1, Prehash, HASH_BITS, HASH_PAD_KW, HEADER_BITS, HEADER_PAD_KW, IV, K,
+    PAD_WORD,
+};
 use alloc::vec::Vec;
 use core::arch::x86_64::{
     __m128i, _mm_add_epi32, _mm_alignr_epi8, _mm_cvtsi128_si32, _mm_set_epi32,
@@ -100,29 +103,6 @@ impl Job {
         }
     }
 }
-
-/// K + W, four rounds per row, for the rounds from `first` whose words `w` are all padding.
-const fn padding_kw<const Q: usize>(first: usize, w: [[u32; 4]; Q]) -> [[u32; 4]; Q] {
-    let mut out = w;
-    let mut q = 0;
-    while q < Q {
-        let mut j = 0;
-        while j < 4 {
-            out[q][j] = K[first + 4 * q + j].wrapping_add(w[q][j]);
-            j += 1;
-        }
-        q += 1;
-    }
-    out
-}
-
-/// Rounds 4..16 of the header's second block: W4 = 0x80000000, W5..15 = 0, W15 = 640.
-const HEADER_PAD_KW: [[u32; 4]; 3] = padding_kw(
-    4,
-    [[PAD_WORD, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, HEADER_BITS]],
-);
-/// Rounds 8..16 of the second hash: W8 = 0x80000000, W9..15 = 0, W15 = 256.
-const HASH_PAD_KW: [[u32; 4]; 2] = padding_kw(8, [[PAD_WORD, 0, 0, 0], [0, 0, 0, HASH_BITS]]);
 
 /// Two streams' worth of working state.
 #[derive(Clone, Copy)]
