@@ -81,11 +81,7 @@ pub fn oracle(work: &Work) -> Vec<Found> {
             let digest: [u8; 32] = Sha256::digest(Sha256::digest(bytes)).into();
             let block_hash = <bitcoin::BlockHash as bitcoin::hashes::Hash>::from_byte_array(digest);
             if target.is_met_by(block_hash) {
-                out.push(Found {
-                    version,
-                    nonce: nonce as u32,
-                    hash: Hash(digest),
-                });
+                out.push(Found::new(version, nonce as u32, Hash(digest)));
             }
         }
     }
