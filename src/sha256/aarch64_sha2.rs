@@ -183,9 +183,7 @@ fn last_words<const N: usize>(isa: ArmSha2, job: &Job, nonces: [u32; N]) -> [u32
 #[derive(Clone, Copy)]
 struct ArmSha2(());
 
-// The NEON intrinsics are safe functions on Rust >= 1.87 (NEON is baseline on AArch64) but
-// unsafe ones on the crate's minimum version, hence `allow(unused_unsafe)` on their wrappers.
-// The SHA2 ones are `inline(always)` with `target_feature(enable = "sha2")`, which these
+// The SHA2 intrinsics are `inline(always)` with `target_feature(enable = "sha2")`, which these
 // wrappers cannot repeat on stable Rust; they reach the intrinsics' code only once inlined into
 // `scan_streams`, which enables the feature, so the lint's concern does not apply.
 #[allow(unknown_lints, inline_always_mismatching_target_features)]
@@ -212,21 +210,18 @@ impl ArmSha2 {
 
     /// `a` with lane 3 replaced by `w`.
     #[inline(always)]
-    #[allow(unused_unsafe)]
     fn set_last(self, a: uint32x4_t, w: u32) -> uint32x4_t {
         // SAFETY: `self` proves NEON.
         unsafe { vsetq_lane_u32::<3>(w, a) }
     }
 
     #[inline(always)]
-    #[allow(unused_unsafe)]
     fn last_lane(self, a: uint32x4_t) -> u32 {
         // SAFETY: `self` proves NEON.
         unsafe { vgetq_lane_u32::<3>(a) }
     }
 
     #[inline(always)]
-    #[allow(unused_unsafe)]
     fn add(self, a: uint32x4_t, b: uint32x4_t) -> uint32x4_t {
         // SAFETY: `self` proves NEON.
         unsafe { vaddq_u32(a, b) }

@@ -274,8 +274,6 @@ fn last_words<const N: usize>(isa: ShaNi, job: &Job, nonces: [u32; N]) -> [u32; 
 #[derive(Clone, Copy)]
 struct ShaNi(());
 
-// The SSE2 intrinsics are safe functions on Rust >= 1.87 (SSE2 is baseline on x86-64) but
-// unsafe ones on the crate's minimum version, hence `allow(unused_unsafe)` on their wrappers.
 impl ShaNi {
     /// # Safety
     /// The CPU must support sha, sse2, ssse3 and sse4.1.
@@ -286,14 +284,12 @@ impl ShaNi {
 
     /// A vector with `w[i]` in lane `i`.
     #[inline(always)]
-    #[allow(unused_unsafe)]
     fn set(self, w: [u32; 4]) -> __m128i {
         // SAFETY: `self` proves SSE2.
         unsafe { _mm_set_epi32(w[3] as i32, w[2] as i32, w[1] as i32, w[0] as i32) }
     }
 
     #[inline(always)]
-    #[allow(unused_unsafe)]
     fn add(self, a: __m128i, b: __m128i) -> __m128i {
         // SAFETY: `self` proves SSE2.
         unsafe { _mm_add_epi32(a, b) }
@@ -301,7 +297,6 @@ impl ShaNi {
 
     /// Lanes 2 and 3 moved to 0 and 1, where `sha256rnds2` reads its two K + W.
     #[inline(always)]
-    #[allow(unused_unsafe)]
     fn high_pair(self, a: __m128i) -> __m128i {
         // SAFETY: `self` proves SSE2.
         unsafe { _mm_shuffle_epi32::<0x0e>(a) }
@@ -309,7 +304,6 @@ impl ShaNi {
 
     /// Lanes in reverse order.
     #[inline(always)]
-    #[allow(unused_unsafe)]
     fn reverse(self, a: __m128i) -> __m128i {
         // SAFETY: `self` proves SSE2.
         unsafe { _mm_shuffle_epi32::<0x1b>(a) }
@@ -317,7 +311,6 @@ impl ShaNi {
 
     /// `[a2, a3, b2, b3]`.
     #[inline(always)]
-    #[allow(unused_unsafe)]
     fn unpack_hi(self, a: __m128i, b: __m128i) -> __m128i {
         // SAFETY: `self` proves SSE2.
         unsafe { _mm_unpackhi_epi64(a, b) }
@@ -325,14 +318,12 @@ impl ShaNi {
 
     /// `[a0, a1, b0, b1]`.
     #[inline(always)]
-    #[allow(unused_unsafe)]
     fn unpack_lo(self, a: __m128i, b: __m128i) -> __m128i {
         // SAFETY: `self` proves SSE2.
         unsafe { _mm_unpacklo_epi64(a, b) }
     }
 
     #[inline(always)]
-    #[allow(unused_unsafe)]
     fn low_word(self, a: __m128i) -> u32 {
         // SAFETY: `self` proves SSE2.
         unsafe { _mm_cvtsi128_si32(a) as u32 }
