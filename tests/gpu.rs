@@ -5,6 +5,9 @@
 //! and the adapter must be a Vulkan one (the path real GPUs take).
 #![cfg(feature = "gpu")]
 
+mod common;
+
+use common::quiet_machine;
 use proptest::prelude::Rng as _;
 use proptest::test_runner::{RngAlgorithm, TestRng};
 use sha256d::engine::gpu::{GpuConfig, GpuEngine};
@@ -305,8 +308,10 @@ fn cancel_and_progress() {
         );
         assert!(summary.cancelled);
         assert!(summary.hashes >= 1 << 18 && summary.hashes < 1 << 32);
-        // Dispatches aim at 15 ms and two are in flight; the slack is for loaded machines.
-        assert!(latency.as_millis() < 1_000, "took {latency:?} to stop");
+        // Dispatches aim at 15 ms and two are in flight, so a quiet machine stops within about
+        // 50 ms; a software rasteriser sharing two loaded cores can take seconds per dispatch.
+        let bound_ms = if quiet_machine() { 100 } else { 5_000 };
+        assert!(latency.as_millis() < bound_ms, "took {latency:?} to stop");
     });
 }
 

@@ -182,12 +182,12 @@ fn pool_shares_are_accepted_with_a_merkle_branch() {
     assert!(s["hashrate"].as_f64() > Some(0.0), "{s}");
     // The pool rebuilt each header itself; its share difficulty proves the hash, since on
     // regtest its block-candidate path skips its own difficulty check.
-    let events: Vec<Value> = pool
-        .events()
-        .into_iter()
-        .filter(|e| e["event"] == "share" && e["worker"] == "miner.cli")
-        .collect();
-    assert!(events.len() >= 5, "{events:?}");
+    let accepted = s["accepted"].as_u64().expect("accepted is a count") as usize;
+    let events = pool.wait_for_events(
+        |e| e["event"] == "share" && e["worker"] == "miner.cli",
+        accepted,
+        Duration::from_secs(60),
+    );
     for e in &events {
         assert_eq!(e["isValidShare"], true, "{e}");
         let diff: f64 = e["shareDiff"]
