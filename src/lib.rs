@@ -8,9 +8,11 @@ extern crate alloc;
 pub mod engine;
 mod error;
 mod hash;
+#[doc(hidden)]
+pub mod hazmat;
 mod header;
-pub mod hex;
-pub mod sha256;
+mod hex;
+mod sha256;
 #[cfg(test)]
 mod splitmix;
 mod target;

@@ -45,7 +45,7 @@ pub fn genesis() -> Header {
 pub fn cpu_engines() -> Vec<Box<dyn Engine>> {
     let mut out = Vec::new();
     for name in ENGINE_NAMES {
-        if !sha256d::sha256::Backend::ALL
+        if !sha256d::hazmat::Backend::ALL
             .iter()
             .any(|b| b.name() == *name)
         {

@@ -222,7 +222,7 @@ fn naive(header: &[u8; 80], nonces: std::ops::Range<u32>) -> u32 {
 /// The better loop a user of `sha2` would write: midstate, then `compress256` on pre-padded
 /// blocks, two compressions per nonce.
 fn midstate(header: &[u8; 80], nonces: std::ops::Range<u32>) -> u32 {
-    let mut mid = sha256d::sha256::IV;
+    let mut mid = sha256d::hazmat::IV;
     let first: [u8; 64] = header[..64].try_into().expect("80-byte header");
     sha2::block_api::compress256(&mut mid, &[first]);
     let mut block2 = [0u8; 64];
@@ -240,7 +240,7 @@ fn midstate(header: &[u8; 80], nonces: std::ops::Range<u32>) -> u32 {
         for (chunk, w) in block3[..32].chunks_exact_mut(4).zip(s) {
             chunk.copy_from_slice(&w.to_be_bytes());
         }
-        let mut s2 = sha256d::sha256::IV;
+        let mut s2 = sha256d::hazmat::IV;
         sha2::block_api::compress256(&mut s2, &[block3]);
         best = best.min(s2[7].swap_bytes());
     }

@@ -35,7 +35,7 @@ impl EngineArgs {
         options.asic_ticket_bits = self.ticket_bits;
         match (name, self.threads) {
             (Some(name), _) => sha256d::open(name, &options),
-            (None, Some(_)) => sha256d::open(sha256d::sha256::Backend::detect().name(), &options),
+            (None, Some(_)) => sha256d::open(sha256d::hazmat::Backend::detect().name(), &options),
             (None, None) => Ok(sha256d::best()),
         }
     }

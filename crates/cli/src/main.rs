@@ -135,7 +135,7 @@ fn search(args: SearchArgs) -> Result<(), Error> {
         work = work.with_nonces(sha256d::parse_nonce_range(n)?)?;
     }
     if let (Some(mask), Some(rolls)) = (&args.version_mask, args.rolls) {
-        let mask = u32::from_be_bytes(sha256d::hex::decode_array(
+        let mask = u32::from_be_bytes(sha256d::hazmat::hex::decode_array(
             mask.trim_start_matches("0x"),
             "--version-mask",
         )?);

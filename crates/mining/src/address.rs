@@ -1,8 +1,9 @@
 //! Payout addresses to output scripts: base58check (P2PKH, P2SH), bech32 (segwit v0) and
 //! bech32m (v1+, e.g. P2TR) for mainnet, testnet/signet and regtest.
 
-use sha256d::sha256::sha256d;
-use sha256d::{hex, Error};
+use sha256d::hazmat::hex;
+use sha256d::hazmat::sha256d;
+use sha256d::Error;
 
 /// The output script (scriptPubKey) that pays `address`.
 ///

@@ -6,8 +6,9 @@
 use super::rpc::{self, one_line, Auth, CallError, RpcClient};
 use super::{merkle_branch, Event, Job, Share, Source, Verdict};
 use serde_json::{json, Value};
-use sha256d::sha256::sha256d;
-use sha256d::{hex, CompactTarget, Error, ErrorKind, Hash, Target};
+use sha256d::hazmat::hex;
+use sha256d::hazmat::sha256d;
+use sha256d::{CompactTarget, Error, ErrorKind, Hash, Target};
 use std::collections::VecDeque;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;

@@ -12,7 +12,8 @@
 use super::net::MAX_LINE;
 use super::{Job, Share, Verdict};
 use serde_json::{json, Map, Value};
-use sha256d::{hex, CompactTarget, Error, ErrorKind, Target};
+use sha256d::hazmat::hex;
+use sha256d::{CompactTarget, Error, ErrorKind, Target};
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::sync::Arc;
