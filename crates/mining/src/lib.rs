@@ -14,7 +14,9 @@ pub mod job;
 pub mod miner;
 pub mod net;
 pub mod pool;
+pub mod reject;
 pub mod rpc;
+pub mod sanitize;
 pub mod stratum;
 
 pub use job::{merkle_branch, merkle_root, Job};

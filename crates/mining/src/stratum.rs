@@ -9,8 +9,9 @@
 //! of kind [`ErrorKind::Parse`] (the session then drops the connection) or are ignored with a
 //! notice, and nothing panics.
 
-use super::net::MAX_LINE;
 use super::{Job, Share, Verdict};
+use crate::net::MAX_LINE;
+use crate::sanitize::for_terminal;
 use serde_json::{json, Map, Value};
 use sha256d::{hex, CompactTarget, Error, ErrorKind, Target};
 use std::collections::{BTreeMap, VecDeque};
@@ -54,9 +55,6 @@ const DEFAULT_DIFFICULTY: f64 = 1.0;
 
 /// A pool may ask for a pause before reconnecting; a longer wait than this is not honoured.
 pub const MAX_RECONNECT_WAIT: Duration = Duration::from_secs(300);
-
-/// Text from a pool shown to the operator is cut to this many characters.
-const MAX_TEXT: usize = 200;
 
 /// What the client says about itself and what it asks the pool for.
 #[derive(Clone, PartialEq)]
@@ -182,7 +180,7 @@ impl Reply<'_> {
         if let Some(r) = &self.reject_reason {
             return r.clone();
         }
-        format!("result {}", one_line(&self.result.to_string()))
+        format!("result {}", for_terminal(&self.result.to_string()))
     }
 }
 
@@ -269,6 +267,11 @@ impl Client {
         self.authorized
     }
 
+    /// The extranonce1 of the subscription (the one jobs carry from the next notify on).
+    pub fn extranonce1(&self) -> Option<&[u8]> {
+        self.subscription.as_ref().map(|(en1, _)| en1.as_slice())
+    }
+
     /// The newest job.
     pub fn current_job(&self) -> Option<&Arc<Job>> {
         self.jobs.back()
@@ -336,7 +339,7 @@ impl Client {
             return Err(Error::invalid(format!(
                 "share has {} extranonce2 bytes, job {} wants {}",
                 share.extranonce2.len(),
-                share.job.id,
+                for_terminal(&share.job.id),
                 share.job.extranonce2_size
             )));
         }
@@ -396,7 +399,7 @@ impl Client {
         let Some(req) = id.and_then(|id| self.pending.remove(&id)) else {
             let shown = obj
                 .get("id")
-                .map_or("none".into(), |v| one_line(&v.to_string()));
+                .map_or("none".into(), |v| for_terminal(&v.to_string()));
             return Ok(vec![ClientEvent::Notice(format!(
                 "ignored a reply to unknown request id {shown}"
             ))]);
@@ -408,7 +411,7 @@ impl Client {
             reject_reason: obj
                 .get("reject-reason")
                 .and_then(Value::as_str)
-                .map(one_line),
+                .map(for_terminal),
         };
         match req {
             Request::Configure => Ok(self.configured(&reply)),
@@ -457,7 +460,7 @@ impl Client {
                             Err(_) => {
                                 events.push(ClientEvent::Notice(format!(
                                     "pool sent an unreadable version-rolling mask {:?}; not rolling",
-                                    one_line(m)
+                                    for_terminal(m)
                                 )));
                                 None
                             }
@@ -500,7 +503,7 @@ impl Client {
             .ok_or_else(|| {
                 Error::parse(format!(
                     "unexpected mining.subscribe result {}",
-                    one_line(&reply.result.to_string())
+                    for_terminal(&reply.result.to_string())
                 ))
             })?;
         let (en1, size) = parse_extranonce(&r[1], &r[2])?;
@@ -547,7 +550,7 @@ impl Client {
         let Some(params) = params.as_array() else {
             return Err(Error::parse(format!(
                 "the pool sent {} with params that are not an array",
-                one_line(method)
+                for_terminal(method)
             )));
         };
         match method {
@@ -561,7 +564,7 @@ impl Client {
                     }
                     _ => Ok(vec![ClientEvent::Notice(format!(
                         "ignored mining.set_difficulty with an invalid difficulty {}",
-                        one_line(&Value::Array(params.clone()).to_string())
+                        for_terminal(&Value::Array(params.clone()).to_string())
                     ))]),
                 }
             }
@@ -629,7 +632,7 @@ impl Client {
                 let text = params.first().and_then(Value::as_str).unwrap_or("");
                 Ok(vec![ClientEvent::Notice(format!(
                     "message from the pool: {}",
-                    one_line(text)
+                    for_terminal(text)
                 ))])
             }
             "mining.ping" | "client.get_version" => {
@@ -646,7 +649,7 @@ impl Client {
             }
             _ => Ok(vec![ClientEvent::Notice(format!(
                 "ignored unknown pool method {}",
-                one_line(method)
+                for_terminal(method)
             ))]),
         }
     }
@@ -785,33 +788,20 @@ fn error_of(e: Option<&Value>) -> Option<(Option<i64>, String)> {
             a.first().and_then(Value::as_i64),
             match a.get(1) {
                 None | Some(Value::Null) => String::new(),
-                Some(Value::String(m)) => one_line(m),
-                Some(m) => one_line(&m.to_string()),
+                Some(Value::String(m)) => for_terminal(m),
+                Some(m) => for_terminal(&m.to_string()),
             },
         )),
         Value::Object(o) => Some((
             o.get("code").and_then(Value::as_i64),
             o.get("message")
                 .and_then(Value::as_str)
-                .map(one_line)
+                .map(for_terminal)
                 .unwrap_or_default(),
         )),
-        Value::String(s) => Some((None, one_line(s))),
-        other => Some((None, one_line(&other.to_string()))),
+        Value::String(s) => Some((None, for_terminal(s))),
+        other => Some((None, for_terminal(&other.to_string()))),
     }
-}
-
-/// Pool text for the operator: control characters blanked, cut to [`MAX_TEXT`] characters.
-fn one_line(text: &str) -> String {
-    let mut out: String = text
-        .chars()
-        .take(MAX_TEXT)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if text.chars().nth(MAX_TEXT).is_some() {
-        out.push('…');
-    }
-    out
 }
 
 fn str_param<'a>(v: &'a Value, what: &str) -> Result<&'a str, Error> {
@@ -859,7 +849,7 @@ fn parse_extranonce(en1: &Value, size: &Value) -> Result<(Vec<u8>, usize), Error
         Some(s @ 2..=8) => Ok((en1, s as usize)),
         _ => Err(Error::parse(format!(
             "extranonce2_size {} is not in 2..=8",
-            one_line(&size.to_string())
+            for_terminal(&size.to_string())
         ))),
     }
 }
