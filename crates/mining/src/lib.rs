@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod address;
+pub mod failover;
 pub mod gbt;
 pub mod job;
 pub mod miner;
