@@ -18,6 +18,7 @@ pub mod pool;
 pub mod reject;
 pub mod rpc;
 pub mod sanitize;
+pub mod share_queue;
 pub mod stratum;
 
 pub use job::{merkle_branch, merkle_root, Job};
