@@ -15,6 +15,7 @@ pub mod job;
 pub mod miner;
 pub mod net;
 pub mod pool;
+mod pool_session;
 pub mod reject;
 pub mod rpc;
 pub mod sanitize;
