@@ -10,7 +10,7 @@
 use crate::failover::{reconnect_target, show_wait, Decision, Failover, Timing};
 use crate::net::{self, Conn, PoolUrl, ReadLine, TlsSettings};
 use crate::pool_session::Session;
-use crate::sanitize::for_terminal;
+use crate::sanitize::{for_terminal, for_terminal_max};
 use crate::share_queue::ShareQueue;
 use crate::stratum::{Client, ClientEvent, Config, MAX_UNANSWERED_SUBMITS};
 use crate::{Event, Share, Source, Verdict};
@@ -20,6 +20,10 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 pub use crate::share_queue::{MAX_QUEUED_BLOCKS, MAX_QUEUED_SHARES, MAX_RESENDS};
+
+/// A notice is cut to this many characters. Its parts from the pool are cut shorter, and
+/// this bounds the rest (an OS or TLS error, which can quote a certificate).
+const MAX_NOTICE: usize = 1000;
 
 /// While a connection attempt is in flight, reads wake this often to collect its result.
 const ATTEMPT_POLL: Duration = Duration::from_millis(20);
@@ -264,7 +268,7 @@ impl PoolSource {
                 self.policy.connect_failed(index, now);
                 self.redirects[index] = None;
                 let next = self.next_step(now);
-                out.push(Event::Notice(format!(
+                out.push(notice(format!(
                     "pool {url} cannot start a thread: {e}, {next}"
                 )));
             }
@@ -292,10 +296,7 @@ impl PoolSource {
             Ok(conn) => {
                 self.policy.connected(index, now);
                 if let Some(old) = self.session.take() {
-                    out.push(Event::Notice(format!(
-                        "pool {url} is back; leaving {}",
-                        old.url
-                    )));
+                    out.push(notice(format!("pool {url} is back; leaving {}", old.url)));
                     self.close(old, out);
                 }
                 let pool = &self.opts.pools[index];
@@ -310,7 +311,7 @@ impl PoolSource {
                 self.policy.connect_failed(index, now);
                 self.redirects[index] = None;
                 let next = self.next_step(now);
-                out.push(Event::Notice(format!("pool {url} refused: {e}, {next}")));
+                out.push(notice(format!("pool {url} refused: {e}, {next}")));
             }
         }
     }
@@ -346,11 +347,11 @@ impl PoolSource {
                 // A redirect is used until it fails; then the configured address again.
                 self.redirects[index] = None;
                 let next = self.next_step(now);
-                out.push(Event::Notice(format!("pool {url} {reason}, {next}")));
+                out.push(notice(format!("pool {url} {reason}, {next}")));
             }
             Ending::Reconnect { url: to, wait } => {
                 let at = self.policy.reconnect_requested(wait, now).unwrap_or(now);
-                out.push(Event::Notice(format!(
+                out.push(notice(format!(
                     "pool {url} asked to reconnect to {to} in {}; reconnecting in {}",
                     show_wait(wait),
                     show_wait(at.saturating_duration_since(now))
@@ -380,10 +381,10 @@ impl PoolSource {
                     self.policy.share_answered(now);
                     out.push(Event::Verdict { share, verdict });
                 }
-                ClientEvent::Notice(n) => out.push(Event::Notice(format!("{}: {n}", session.url))),
+                ClientEvent::Notice(n) => out.push(notice(format!("{}: {n}", session.url))),
                 ClientEvent::Authorized => {
                     self.policy.authorized(now);
-                    out.push(Event::Notice(format!(
+                    out.push(notice(format!(
                         "connected to {} as {}",
                         session.url,
                         for_terminal(session.client.user())
@@ -404,7 +405,7 @@ impl PoolSource {
                         port,
                     ) {
                         Ok(url) => return Some(Ending::Reconnect { url, wait }),
-                        Err(why) => out.push(Event::Notice(format!(
+                        Err(why) => out.push(notice(format!(
                             "pool {} asked to reconnect elsewhere; refused, staying: {why}",
                             session.url
                         ))),
@@ -567,6 +568,13 @@ fn stale_after_reconnect(share: Share, extranonce1: Option<&[u8]>) -> Event {
     }
 }
 
+/// A notice for the operator. Everything the source says passes through the sanitiser once
+/// more as a whole, so no error text from below (a TLS failure naming what the certificate
+/// presented, say) reaches a terminal raw either.
+fn notice(text: String) -> Event {
+    Event::Notice(for_terminal_max(&text, MAX_NOTICE))
+}
+
 impl Source for PoolSource {
     fn poll(&mut self, timeout: Duration) -> Result<Vec<Event>, Error> {
         let deadline = Instant::now() + timeout;
@@ -581,7 +589,7 @@ impl Source for PoolSource {
                     if let Some(a) = self.attempt.take() {
                         self.redirects[a.index] = None;
                         let next = self.next_step(now);
-                        out.push(Event::Notice(format!("pool {} {reason}, {next}", a.url)));
+                        out.push(notice(format!("pool {} {reason}, {next}", a.url)));
                     }
                 }
                 Decision::Drop(reason) => {
