@@ -125,6 +125,7 @@ impl Failover {
     }
 
     /// The pool being dialled.
+    #[cfg(test)]
     pub fn dialing(&self) -> Option<usize> {
         self.dialing.map(|(i, _)| i)
     }

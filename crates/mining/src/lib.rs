@@ -9,7 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod address;
-pub mod failover;
+mod failover;
 pub mod gbt;
 pub mod job;
 pub mod miner;
@@ -19,7 +19,7 @@ mod pool_session;
 pub mod reject;
 pub mod rpc;
 pub mod sanitize;
-pub mod share_queue;
+mod share_queue;
 pub mod stratum;
 
 pub use job::{merkle_branch, merkle_root, Job};

@@ -117,3 +117,27 @@ mod tests {
         assert_eq!(counts["share # rejected"], 10_001);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_reasons_keep_the_map_bounded_and_printable(
+            reasons in proptest::collection::vec(any::<String>(), 0..200)
+        ) {
+            let mut counts = BTreeMap::new();
+            for r in &reasons {
+                count_rejection(&mut counts, r);
+            }
+            prop_assert!(counts.len() <= MAX_REJECT_REASONS);
+            prop_assert_eq!(counts.values().sum::<u64>(), reasons.len() as u64);
+            for key in counts.keys() {
+                prop_assert!(!key.chars().any(char::is_control), "{key:?}");
+                prop_assert!(key.chars().count() <= 10 * MAX_REASON_KEY + 1);
+            }
+        }
+    }
+}

@@ -100,3 +100,23 @@ mod tests {
         assert_eq!(for_terminal_max("abcdef", 3), "abc…");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever a peer sends, what reaches the terminal holds no control character and
+        /// stays within the bound (ten characters for the longest escape, `\u{10ffff}`).
+        #[test]
+        fn any_text_comes_out_printable_and_bounded(text in any::<String>(), max in 0usize..300) {
+            let shown = for_terminal_max(&text, max);
+            prop_assert!(!shown.chars().any(|c| is_unsafe(c) || c.is_control()), "{shown:?}");
+            prop_assert!(shown.chars().count() <= 10 * max + 1);
+            if text.chars().count() <= max && !text.chars().any(|c| is_unsafe(c) || c.is_control()) {
+                prop_assert_eq!(shown, text);
+            }
+        }
+    }
+}

@@ -50,16 +50,19 @@ impl ShareQueue {
     }
 
     /// How many shares and blocks wait for a connection.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.blocks.len() + self.shares.len()
     }
 
     /// Whether nothing waits for a connection.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// How many sent shares wait for their verdict.
+    #[cfg(test)]
     pub fn in_flight(&self) -> usize {
         self.in_flight.len()
     }
