@@ -475,7 +475,6 @@ mod tests {
         let mut f = Failover::new(1, timing(), clock.at(0));
         assert_eq!(dial(&mut f, clock.at(0)), 0);
         f.connected(0, clock.at(0));
-        f.connect_failed(0, clock.at(0)); // no effect on a connected session's pool state
         f.authorized(clock.at(1));
         // Authorized, no job: dropped for want of work once the request deadline passes.
         assert_eq!(
