@@ -181,6 +181,9 @@ pub struct PoolSource {
     policy: Failover,
     /// Per pool: where `client.reconnect` sent us, used until that address fails.
     redirects: Vec<Option<PoolUrl>>,
+    /// Per pool: the address and subscription id of its last subscribed session, which the
+    /// next connection to that address asks to resume.
+    resume: Vec<Option<(PoolUrl, String)>>,
     session: Option<Session>,
     attempt: Option<Attempt>,
     queue: ShareQueue,
@@ -233,6 +236,7 @@ impl PoolSource {
         Ok(PoolSource {
             policy: Failover::new(opts.pools.len(), opts.timing(), Instant::now()),
             redirects: vec![None; opts.pools.len()],
+            resume: vec![None; opts.pools.len()],
             opts,
             session: None,
             attempt: None,
@@ -304,6 +308,10 @@ impl PoolSource {
                 config.version_rolling = self.opts.version_rolling;
                 config.suggest_difficulty = self.opts.suggest_difficulty;
                 config.extranonce_subscribe = self.opts.extranonce_subscribe;
+                config.resume = self.resume[index]
+                    .as_ref()
+                    .filter(|(at, _)| *at == url)
+                    .map(|(_, id)| id.clone());
                 let client = Client::new(config);
                 self.session = Some(Session::new(index, url, conn, client, now));
             }
@@ -333,6 +341,12 @@ impl PoolSource {
     /// once they have used up their resends).
     fn close(&mut self, mut session: Session, out: &mut Vec<Event>) {
         session.conn.shutdown();
+        // A session that never subscribed (a refused resume among them) leaves nothing to
+        // resume: the next connection starts afresh.
+        self.resume[session.index] = session
+            .client
+            .session_id()
+            .map(|id| (session.url.clone(), id.to_string()));
         out.extend(self.queue.requeue(session.client.take_unanswered()));
     }
 

@@ -23,8 +23,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 use wire::{
-    bounded_hex, coinbase_height, error_of, is_stale_reason, parse_extranonce, parse_u32_hex,
-    same_work, str_param, Reply,
+    bounded_hex, coinbase_height, error_of, is_stale_reason, notify_subscription_id,
+    parse_extranonce, parse_u32_hex, same_work, str_param, Reply,
 };
 
 /// The version bits a miner asks to roll (BIP320's general-purpose bits).
@@ -80,6 +80,10 @@ pub struct Config {
     pub suggest_difficulty: Option<f64>,
     /// Whether to send `mining.extranonce.subscribe` after authorizing.
     pub extranonce_subscribe: bool,
+    /// The subscription id an earlier connection to the same pool was given, sent as
+    /// `mining.subscribe`'s second parameter to ask for that connection's extranonce1 back
+    /// (ckpool and cgminer's session resume), so shares found on its jobs stay valid.
+    pub resume: Option<String>,
 }
 
 impl Config {
@@ -93,6 +97,7 @@ impl Config {
             version_rolling: true,
             suggest_difficulty: None,
             extranonce_subscribe: false,
+            resume: None,
         }
     }
 }
@@ -107,6 +112,7 @@ impl fmt::Debug for Config {
             .field("version_rolling", &self.version_rolling)
             .field("suggest_difficulty", &self.suggest_difficulty)
             .field("extranonce_subscribe", &self.extranonce_subscribe)
+            .field("resume", &self.resume)
             .finish()
     }
 }
@@ -171,6 +177,8 @@ pub struct Client {
     pending: BTreeMap<u64, Request>,
     mask: u32,
     subscription: Option<(Vec<u8>, usize)>,
+    /// The pool's id for this subscription, for a later connection to resume.
+    session_id: Option<String>,
     next_extranonce: Option<(Vec<u8>, usize)>,
     authorized: Option<bool>,
     difficulty: f64,
@@ -189,6 +197,7 @@ impl Client {
             pending: BTreeMap::new(),
             mask: 0,
             subscription: None,
+            session_id: None,
             next_extranonce: None,
             authorized: None,
             difficulty: DEFAULT_DIFFICULTY,
@@ -205,7 +214,11 @@ impl Client {
             c.request("mining.configure", params, Request::Configure);
         }
         let agent = c.config.user_agent.clone();
-        c.request("mining.subscribe", json!([agent]), Request::Subscribe);
+        let params = match &c.config.resume {
+            Some(id) => json!([agent, id]),
+            None => json!([agent]),
+        };
+        c.request("mining.subscribe", params, Request::Subscribe);
         let creds = json!([c.config.user, c.config.password]);
         c.request("mining.authorize", creds, Request::Authorize);
         c
@@ -243,6 +256,12 @@ impl Client {
     /// `Some(true)` once authorized, `Some(false)` if refused, `None` while waiting.
     pub fn authorized(&self) -> Option<bool> {
         self.authorized
+    }
+
+    /// The pool's id for this connection's subscription (its `mining.notify` entry), once
+    /// subscribed: what [`Config::resume`] takes on the next connection to the same pool.
+    pub fn session_id(&self) -> Option<&str> {
+        self.session_id.as_deref()
     }
 
     /// The extranonce1 of the subscription (the one jobs carry from the next notify on).
@@ -473,7 +492,6 @@ impl Client {
             ));
         }
         // ckpool: [[["mining.notify", id]], en1, size]; node pools list set_difficulty too.
-        // Only the extranonce fields matter, so the subscription list is not inspected.
         let r = reply
             .result
             .as_array()
@@ -486,6 +504,7 @@ impl Client {
             })?;
         let (en1, size) = parse_extranonce(&r[1], &r[2])?;
         self.subscription = Some((en1.clone(), size));
+        self.session_id = notify_subscription_id(&r[0]);
         Ok(vec![ClientEvent::Subscribed {
             extranonce1: en1,
             extranonce2_size: size,

@@ -600,3 +600,46 @@ fn unanswered_shares_come_back_once() {
         vec![ClientEvent::Authorized]
     );
 }
+
+#[test]
+fn the_subscription_id_is_kept_and_a_later_connection_asks_to_resume_it() {
+    let c = subscribed_client();
+    assert_eq!(c.session_id(), Some("deadbeefcafebabe0100000000000000"));
+    for (subscriptions, id) in [
+        (r#"[["mining.notify","6b02a699"]]"#, Some("6b02a699")),
+        (
+            r#"["mining.notify","ae6812eb4cd7735a302a8a9dd95cf71f"]"#,
+            Some("ae6812eb4cd7735a302a8a9dd95cf71f"),
+        ),
+        (r#"[["mining.set_difficulty","1"]]"#, None),
+        (r#"[]"#, None),
+        (r#"[["mining.notify","\u001b[2J"]]"#, None),
+    ] {
+        let mut c = client();
+        c.take_outgoing();
+        feed(
+            &mut c,
+            &format!(r#"{{"id":2,"result":[{subscriptions},"00000001",4],"error":null}}"#),
+        );
+        assert_eq!(c.session_id(), id, "{subscriptions}");
+    }
+    let long = format!(r#"[["mining.notify","{}"]]"#, "a".repeat(65));
+    let mut c = client();
+    feed(
+        &mut c,
+        &format!(r#"{{"id":2,"result":[{long},"00",4],"error":null}}"#),
+    );
+    assert_eq!(c.session_id(), None);
+
+    let mut config = Config::new("w", "x");
+    config.version_rolling = false;
+    config.resume = Some("6b02a699".into());
+    let mut c = Client::new(config);
+    assert_eq!(
+        c.take_outgoing()[0],
+        format!(
+            r#"{{"id":1,"method":"mining.subscribe","params":["sha256d/{}","6b02a699"]}}"#,
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+}

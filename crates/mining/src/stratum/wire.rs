@@ -134,6 +134,27 @@ pub(super) fn parse_extranonce(en1: &Value, size: &Value) -> Result<(Vec<u8>, us
     }
 }
 
+/// A subscription id is a short token (ckpool: 8 hex digits); a longer or odd one is not
+/// kept, since it would only be sent back.
+const MAX_SESSION_ID: usize = 64;
+
+/// The id of the `mining.notify` entry in a `mining.subscribe` result's subscription list,
+/// when it is a short token of letters and digits. Older pools send the one pair unnested.
+pub(super) fn notify_subscription_id(subscriptions: &Value) -> Option<String> {
+    let pair = |entry: &Value| match entry.as_array()?.as_slice() {
+        [Value::String(name), Value::String(id), ..]
+            if name == "mining.notify"
+                && !id.is_empty()
+                && id.len() <= MAX_SESSION_ID
+                && id.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+        {
+            Some(id.clone())
+        }
+        _ => None,
+    };
+    pair(subscriptions).or_else(|| subscriptions.as_array()?.iter().find_map(pair))
+}
+
 /// The BIP34 height at the start of the coinbase scriptSig, where coinb1 reaches that far.
 pub(super) fn coinbase_height(coinb1: &[u8]) -> Option<u64> {
     // version (4), one input (1), null prevout (36), then the scriptSig length and script.
