@@ -813,3 +813,40 @@ fn hostile_pool_that_never_answers_is_left_at_the_request_deadline() {
     );
     w.job_where("a job from the good pool", is_from("good"));
 }
+
+/// A pool that gives every connection its own extranonce1 gives the old one back when the
+/// miner resumes its subscription, so a share found before a reconnect is still a share.
+#[test]
+fn reconnect_resumes_the_subscription_so_queued_shares_survive() {
+    let mut settings = Settings::new("r");
+    settings.fresh_extranonce1 = true;
+    let pool = TestPool::start(settings);
+    let mut src = source(&[pool.url()]);
+    let mut w = Watch::new(&mut src);
+    let job = w.job();
+    assert_eq!(
+        job.extranonce1,
+        [0xa0, 0, 0, 2],
+        "connection 1's own extranonce1"
+    );
+    let share = mine(&job, &[0, 0, 0, 1]);
+    pool.act(Action::Reconnect {
+        host: None,
+        port: None,
+        wait: 1,
+    });
+    w.notice("asked to reconnect");
+    w.submit(share.clone());
+    accepted(&share, &w.verdict());
+    assert_eq!(pool.accepted()[0].conn, 2);
+    let subscribe = |conn: usize| {
+        pool.received()
+            .into_iter()
+            .find(|(c, l)| *c == conn && l.contains("mining.subscribe"))
+            .map(|(_, l)| serde_json::from_str::<serde_json::Value>(&l).expect("JSON"))
+            .expect("a subscribe")["params"]
+            .clone()
+    };
+    assert_eq!(subscribe(1).as_array().map(Vec::len), Some(1));
+    assert_eq!(subscribe(2)[1], "a0000002");
+}

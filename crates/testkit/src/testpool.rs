@@ -65,6 +65,10 @@ pub struct Settings {
     pub tls: Option<Arc<TlsIdentity>>,
     /// Every share is rejected with this reason (`{n}` becomes a counter, so each differs).
     pub reject_reason: Option<String>,
+    /// Each connection gets its own extranonce1 (`extranonce1` with the connection number
+    /// added to its last byte), unless its `mining.subscribe` resumes an earlier one by the
+    /// subscription id that connection was given, as ckpool does.
+    pub fresh_extranonce1: bool,
 }
 
 impl Settings {
@@ -81,6 +85,7 @@ impl Settings {
             tag: tag.to_string(),
             tls: None,
             reject_reason: None,
+            fresh_extranonce1: false,
         }
     }
 }
@@ -177,6 +182,8 @@ struct Shared {
     settings: Mutex<Settings>,
     log: Mutex<Log>,
     conns: Mutex<Vec<Sender<Action>>>,
+    /// Subscription ids handed out, with their extranonce1, for resumption.
+    sessions: Mutex<HashMap<String, Vec<u8>>>,
     stop: AtomicBool,
 }
 
@@ -203,6 +210,7 @@ impl TestPool {
             settings: Mutex::new(settings),
             log: Mutex::new(Log::default()),
             conns: Mutex::new(Vec::new()),
+            sessions: Mutex::new(HashMap::new()),
             stop: AtomicBool::new(false),
         });
         let s = shared.clone();
@@ -570,11 +578,32 @@ impl Conn {
             }
             "mining.subscribe" => {
                 self.subscribed = true;
+                let mut session = match self.settings.dialect {
+                    Dialect::Ckpool => "6b02a699",
+                    Dialect::Numeric => "deadbeefcafebabe0100000000000000",
+                }
+                .to_string();
+                if self.settings.fresh_extranonce1 {
+                    let mut sessions = self.shared.sessions.lock().expect("lock");
+                    let resumed = params
+                        .get(1)
+                        .and_then(Value::as_str)
+                        .and_then(|id| sessions.get(id).cloned());
+                    self.extranonce1 = resumed.unwrap_or_else(|| {
+                        let mut fresh = self.settings.extranonce1.clone();
+                        if let Some(last) = fresh.last_mut() {
+                            *last = last.wrapping_add(self.id as u8);
+                        }
+                        fresh
+                    });
+                    session = hex(&self.extranonce1);
+                    sessions.insert(session.clone(), self.extranonce1.clone());
+                }
                 let subs = match self.settings.dialect {
-                    Dialect::Ckpool => json!([["mining.notify", "6b02a699"]]),
+                    Dialect::Ckpool => json!([["mining.notify", session]]),
                     Dialect::Numeric => json!([
-                        ["mining.set_difficulty", "deadbeefcafebabe0100000000000000"],
-                        ["mining.notify", "deadbeefcafebabe0100000000000000"]
+                        ["mining.set_difficulty", session],
+                        ["mining.notify", session]
                     ]),
                 };
                 let result = json!([subs, hex(&self.extranonce1), self.extranonce2_size]);
