@@ -610,11 +610,13 @@ impl Source for PoolSource {
                         out.push(notice(format!("pool {} {reason}, {next}", a.url)));
                     }
                 }
-                Decision::Drop(reason) => {
-                    if let Some(session) = self.session.take() {
-                        self.end_session(session, Ending::Failed(reason), &mut out);
+                Decision::Drop(reason) => match self.session.take() {
+                    Some(session) => self.end_session(session, Ending::Failed(reason), &mut out),
+                    // Never out of step, but if it were, the policy must not ask again.
+                    None => {
+                        self.policy.dropped(now);
                     }
-                }
+                },
                 Decision::Wait(until) => {
                     let wake = until.map_or(deadline, |t| t.min(deadline));
                     if let Some(session) = self.session.take() {
