@@ -9,12 +9,17 @@
 #![warn(missing_docs)]
 
 pub mod address;
+mod failover;
 pub mod gbt;
 pub mod job;
 pub mod miner;
 pub mod net;
 pub mod pool;
+mod pool_session;
+pub mod reject;
 pub mod rpc;
+pub mod sanitize;
+mod share_queue;
 pub mod stratum;
 
 pub use job::{merkle_branch, merkle_root, Job};
