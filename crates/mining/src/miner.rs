@@ -749,11 +749,47 @@ mod tests {
         assert_accounted(&stats);
     }
 
+    /// An engine that offers every nonce in order and stops the moment it is cancelled, so
+    /// a test measures the pipeline's stop, not a slow kernel's.
+    struct Flood;
+
+    impl Engine for Flood {
+        fn name(&self) -> &'static str {
+            "flood"
+        }
+
+        fn describe(&self) -> String {
+            "an engine that offers every nonce".into()
+        }
+
+        fn threads(&self) -> usize {
+            1
+        }
+
+        fn run(
+            &self,
+            work: &sha256d::Work,
+            ctl: &sha256d::Control,
+            hits: &mut sha256d::engine::Hits<'_>,
+        ) -> Result<(), Error> {
+            for nonce in work.nonces() {
+                if ctl.is_cancelled() {
+                    break;
+                }
+                let nonce = u32::try_from(nonce).expect("nonces are 32-bit");
+                hits.offer(work.version(0), nonce)?;
+                ctl.add_hashes(1);
+            }
+            Ok(())
+        }
+    }
+
     /// A source that never answers, and a stop flag set during the flood: the run ends
     /// within the grace, not after the limit's drain (the old pipeline waited out all 30 s).
     #[test]
     fn the_stop_flag_ends_a_flood_within_the_grace() {
         let mut source = Slow::new(flood_job(), 0);
+        let engines: Vec<Box<dyn Engine>> = vec![Box::new(Flood)];
         let stop = Arc::new(AtomicBool::new(false));
         let options = MineOptions {
             drain: Duration::from_secs(30),
@@ -761,7 +797,7 @@ mod tests {
             ..MineOptions::default()
         };
         let mut stopped_at = None;
-        let stats = mine(&mut source, &portable(), &options, &mut |s, _| {
+        let stats = mine(&mut source, &engines, &options, &mut |s, _| {
             if s.shares_submitted > 0 && stopped_at.is_none() {
                 stop.store(true, Ordering::Relaxed);
                 stopped_at = Some(Instant::now());
