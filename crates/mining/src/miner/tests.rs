@@ -312,19 +312,27 @@ fn assert_accounted(stats: &Stats) {
 /// rest without bound), shares keep flowing, and the surplus is counted as dropped.
 #[test]
 fn a_flood_of_results_is_bounded_and_accounted_for() {
-    let mut source = Slow::new(flood_job(), 50);
+    let mut source = Slow::new(flood_job(), 10);
     let options = MineOptions {
         time: Some(Duration::from_secs(2)),
         ..MineOptions::default()
     };
-    let stats = mine(&mut source, &portable(), &options, &mut |_, _| {}).expect("mines");
+    let engines: Vec<Box<dyn Engine>> = vec![Box::new(Flood)];
+    let stats = mine(&mut source, &engines, &options, &mut |_, _| {}).expect("mines");
     assert!(
         source.most_unanswered <= MAX_UNANSWERED_SHARES as usize,
         "{} unanswered",
         source.most_unanswered
     );
+    // About 500 a second for 2 s; a loaded machine may manage fewer polls.
     assert!(stats.accepted >= 100, "{stats:?}");
-    assert!(stats.dropped[&DropReason::Overflow] > 0, "{stats:?}");
+    assert!(
+        stats
+            .dropped
+            .get(&DropReason::Overflow)
+            .is_some_and(|&n| n > 0),
+        "{stats:?}"
+    );
     assert_eq!(stats.shares_submitted, source.submitted);
     assert_accounted(&stats);
 }

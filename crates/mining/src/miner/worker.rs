@@ -212,7 +212,8 @@ pub(super) fn worker(
 ) {
     let _alive = Alive(board);
     // The engine is never called again after a panic, and the board and queue recover
-    // their locks, so nothing observes a half-done update.
+    // their locks, so nothing observes a half-done update. (Catching needs panics to unwind,
+    // which every profile of the workspace keeps.)
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
         work(engine, board, results, pause_after_block)
     }));
