@@ -294,7 +294,8 @@ fn work(
                     .hardware_errors
                     .fetch_add(summary.hardware_errors, Ordering::Relaxed);
                 let took = started.elapsed();
-                if !summary.cancelled && took < UNIT_TARGET / 2 {
+                // No mask has more than 32 bits to roll.
+                if !summary.cancelled && took < UNIT_TARGET / 2 && roll_bits < 32 {
                     roll_bits += 1;
                 } else if took > UNIT_TARGET * 4 && roll_bits > 0 {
                     roll_bits -= 1;
