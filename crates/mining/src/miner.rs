@@ -210,7 +210,12 @@ impl Coordinator<'_> {
             if left.is_zero() {
                 break;
             }
-            let events = self.source.poll(TURN.min(left))?;
+            let wait = if self.can_submit() {
+                Duration::ZERO
+            } else {
+                TURN.min(left)
+            };
+            let events = self.source.poll(wait)?;
             self.handle(events, status);
         }
         Ok(())
