@@ -9,6 +9,7 @@ use sha256d_mining::net::{PoolUrl, TlsSettings};
 use sha256d_mining::pool::{PoolConfig, PoolOptions, PoolSource};
 use sha256d_mining::rpc::Auth;
 use sha256d_mining::{address, mine, MineOptions, Source, Stats, MAX_LISTED_BLOCKS};
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -193,6 +194,13 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
     } else {
         eprintln!("{}", summary_text(&stats));
     }
+    // The summary is out; the exit status still says the run ended on broken engines.
+    if stats.every_engine_failed() {
+        return Err(Error::new(
+            ErrorKind::Device,
+            format!("every engine failed: {}", stats.engine_failures.join("; ")),
+        ));
+    }
     Ok(())
 }
 
@@ -243,6 +251,12 @@ fn summary_json(s: &Stats) -> serde_json::Value {
         "rejected_total": s.rejected_total(),
         "stale": s.stale,
         "hardware_errors": s.hardware_errors,
+        "shares_found": s.shares_found,
+        "shares_submitted": s.shares_submitted,
+        "dropped": s.dropped.iter().map(|(why, n)| (why.as_str(), n)).collect::<BTreeMap<_, _>>(),
+        "dropped_total": s.dropped_total(),
+        "unanswered": s.unanswered,
+        "engine_failures": s.engine_failures,
         "best_share_difficulty": s.best_share_difficulty,
         "difficulty": s.difficulty,
         "blocks_found": s.blocks_found,
@@ -273,6 +287,19 @@ fn summary_text(s: &Stats) -> String {
     );
     for (reason, n) in &s.rejected {
         out += &format!("\n  rejected {n} x {reason}");
+    }
+    out += &format!(
+        "\nfound {}, submitted {}, unanswered {}, not submitted {}",
+        s.shares_found,
+        s.shares_submitted,
+        s.unanswered,
+        s.dropped_total()
+    );
+    for (why, n) in &s.dropped {
+        out += &format!("\n  not submitted {n} x {why}");
+    }
+    for failure in &s.engine_failures {
+        out += &format!("\n{failure}");
     }
     // On regtest behind a pool nearly every share is a block; list the first few.
     const LISTED: usize = 10;

@@ -23,7 +23,7 @@ mod share_queue;
 pub mod stratum;
 
 pub use job::{merkle_branch, merkle_root, Job};
-pub use miner::{mine, AcceptedBlock, MineOptions, Stats, MAX_LISTED_BLOCKS};
+pub use miner::{mine, AcceptedBlock, DropReason, MineOptions, Stats, MAX_LISTED_BLOCKS};
 pub use net::{PoolUrl, TlsSettings};
 pub use pool::{PoolConfig, PoolOptions, PoolSource};
 
