@@ -20,9 +20,7 @@ mod units;
 mod worker;
 
 pub use results::{MAX_WAITING_BLOCKS, MAX_WAITING_SHARES};
-pub use stats::{
-    AcceptedBlock, DropReason, Stats, MAX_LISTED_BLOCKS, MAX_REJECT_REASONS, OTHER_REASONS,
-};
+pub use stats::{AcceptedBlock, DropReason, Stats, MAX_LISTED_BLOCKS};
 
 use crate::{hash_difficulty, Event, Share, Source, Verdict};
 use results::{Candidate, Results, Take};
@@ -236,7 +234,7 @@ impl Coordinator<'_> {
                 "a block was found but the run ended before it was submitted: hash {}, \
                  header {}",
                 c.found.hash,
-                sha256d::hex::encode(&found_header(c).to_bytes())
+                sha256d::hazmat::hex::encode(&found_header(c).to_bytes())
             );
             status(&self.snapshot(), Some(&text));
         }
@@ -401,7 +399,7 @@ impl Coordinator<'_> {
                             if stale {
                                 self.stats.stale += 1;
                             }
-                            self.stats.reject(reason);
+                            self.stats.reject(&reason);
                         }
                     }
                 }

@@ -139,11 +139,7 @@ mod tests {
             job,
             generation: 1,
             extranonce2: vec![0; 4],
-            found: Found {
-                version: header.version,
-                nonce,
-                hash: header.block_hash(),
-            },
+            found: Found::new(header.version, nonce, header.block_hash()),
             header,
             is_block,
         }

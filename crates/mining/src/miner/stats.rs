@@ -34,8 +34,9 @@ pub struct Stats {
     pub unanswered: u64,
     /// Submissions the peer accepted.
     pub accepted: u64,
-    /// Submissions the peer rejected, by the peer's reason: at most [`MAX_REJECT_REASONS`]
-    /// reasons, the rest counted under [`OTHER_REASONS`].
+    /// Submissions the peer rejected, by the peer's reason with its numbers blanked
+    /// ([`crate::reject::reject_key`]): at most [`crate::reject::MAX_REJECT_REASONS`] keys,
+    /// the rest counted under [`crate::reject::OTHER_REASON`].
     pub rejected: BTreeMap<String, u64>,
     /// Shares whose job was void before they could be submitted (dropped here), plus
     /// rejections the peer gave as stale.
@@ -63,14 +64,6 @@ pub struct Stats {
 /// How many accepted blocks [`Stats::blocks`] lists. Behind a pool on regtest nearly every
 /// share is a block: the list must not grow for as long as the miner runs.
 pub const MAX_LISTED_BLOCKS: usize = 1000;
-
-/// How many distinct reject reasons [`Stats::rejected`] keeps. The reasons are the peer's
-/// words: a pool that words every rejection differently must not grow the map without end.
-pub const MAX_REJECT_REASONS: usize = 32;
-
-/// The key [`Stats::rejected`] counts every reason under once it holds
-/// [`MAX_REJECT_REASONS`].
-pub const OTHER_REASONS: &str = "other reasons";
 
 /// Why a found result was not submitted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -155,14 +148,8 @@ impl Stats {
         }
     }
 
-    pub(super) fn reject(&mut self, reason: String) {
-        let key = if self.rejected.len() < MAX_REJECT_REASONS || self.rejected.contains_key(&reason)
-        {
-            reason
-        } else {
-            OTHER_REASONS.to_string()
-        };
-        *self.rejected.entry(key).or_default() += 1;
+    pub(super) fn reject(&mut self, reason: &str) {
+        crate::reject::count_rejection(&mut self.rejected, reason);
     }
 }
 
@@ -181,17 +168,24 @@ mod tests {
 
     #[test]
     fn reject_reasons_stay_bounded() {
+        use crate::reject::{MAX_REJECT_REASONS, OTHER_REASON};
         let mut stats = Stats::default();
+        // A pool that numbers its reasons: one key, however many.
         for i in 0..1000 {
-            stats.reject(format!("unique reason {i}"));
+            stats.reject(&format!("low difficulty share of {i}.5 (23)"));
         }
-        stats.reject("unique reason 3".into());
-        assert_eq!(stats.rejected.len(), MAX_REJECT_REASONS + 1);
-        assert_eq!(stats.rejected["unique reason 3"], 2);
-        assert_eq!(
-            stats.rejected[OTHER_REASONS],
-            1000 - MAX_REJECT_REASONS as u64
-        );
-        assert_eq!(stats.rejected_total(), 1001);
+        assert_eq!(stats.rejected.len(), 1, "{:?}", stats.rejected);
+        // A pool that words each one differently: bounded, the total kept.
+        for word in (0..1000u32).map(|i| {
+            format!(
+                "reason-{}",
+                char::from_u32(0x4e00 + i).expect("a CJK letter")
+            )
+        }) {
+            stats.reject(&word);
+        }
+        assert_eq!(stats.rejected.len(), MAX_REJECT_REASONS);
+        assert!(stats.rejected[OTHER_REASON] > 0);
+        assert_eq!(stats.rejected_total(), 2000);
     }
 }

@@ -5,8 +5,8 @@ use super::{MAX_COINBASE_PART, MAX_EXTRANONCE1};
 use crate::sanitize::for_terminal;
 use crate::Job;
 use serde_json::Value;
-use sha256d::{Error};
 use sha256d::hazmat::hex;
+use sha256d::Error;
 
 /// A reply's outcome in either error dialect.
 pub(super) struct Reply<'a> {
