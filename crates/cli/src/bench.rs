@@ -3,6 +3,7 @@
 //! median) next to the reference code a user would otherwise write with the `sha2` crate, so
 //! the ratios hold on a noisy machine.
 
+use crate::values;
 use clap::Args;
 use serde_json::{json, Value};
 use sha2::Digest;
@@ -13,11 +14,11 @@ use std::time::Instant;
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Seconds of timed runs per engine (after warm-up).
-    #[arg(long, default_value_t = 5.0)]
+    /// Seconds of timed runs per engine (after warm-up), 0.01 to 3600.
+    #[arg(long, default_value_t = 5.0, value_parser = values::bench_seconds)]
     seconds: f64,
-    /// CPU threads for the CPU engines and the reference rows.
-    #[arg(long)]
+    /// CPU threads for the CPU engines and the reference rows, at most four per core.
+    #[arg(long, value_parser = values::threads)]
     threads: Option<usize>,
     /// Only these engines (repeatable). Default: every available engine.
     #[arg(long)]
@@ -52,12 +53,6 @@ impl Row {
 }
 
 pub fn run(args: BenchArgs) -> Result<(), Error> {
-    if !(args.seconds.is_finite() && args.seconds > 0.0) {
-        return Err(Error::new(
-            ErrorKind::InvalidInput,
-            "--seconds must be positive",
-        ));
-    }
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));

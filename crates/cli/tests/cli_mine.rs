@@ -96,7 +96,7 @@ fn bad_urls_and_dead_pools_are_clear_errors() {
     assert!(err.contains("error: no work arrived"), "{err}");
 
     let o = mine(&["--user", "w"]);
-    assert_eq!(o.status.code(), Some(2), "clap: a source is required");
+    assert_eq!(o.status.code(), Some(1), "a source is required");
 }
 
 #[test]
