@@ -67,7 +67,7 @@ pub fn run(args: BenchArgs) -> Result<(), Error> {
             Ok(e) => engines.push(e),
             Err(e) if args.engine.is_empty() => {
                 if !args.json {
-                    eprintln!("skipping {name}: {e}");
+                    errln!("skipping {name}: {e}");
                 }
             }
             Err(e) => return Err(e),
@@ -108,7 +108,7 @@ pub fn run(args: BenchArgs) -> Result<(), Error> {
         }
     }
     if !args.json {
-        eprintln!(
+        errln!(
             "{} engines agree on {} results over {} hashes; timing {} runs of ~{:.1} s each",
             engines.len(),
             expected.len(),
@@ -318,12 +318,19 @@ fn report(rows: &[Row], reference: &[Row], agreed: usize, as_json: bool) {
             "agreed_results": agreed,
             "clock_mhz": mhz,
         });
-        println!("{out}");
+        outln!("{out}");
         return;
     }
-    println!(
+    outln!(
         "{:<14} {:>7} {:>10} {:>10} {:>10} {:>9} {:>11} {:>10}",
-        "engine", "threads", "MH/s", "min", "max", "x midst.", "cyc/nonce", "MH/cpu-s"
+        "engine",
+        "threads",
+        "MH/s",
+        "min",
+        "max",
+        "x midst.",
+        "cyc/nonce",
+        "MH/cpu-s"
     );
     for r in rows.iter().chain(reference) {
         let min = r.runs.iter().copied().fold(f64::INFINITY, f64::min);
@@ -336,7 +343,7 @@ fn report(rows: &[Row], reference: &[Row], agreed: usize, as_json: bool) {
             .map_or("-".to_string(), |c| {
                 format!("{:.2}", r.hashes as f64 / 1e6 / c)
             });
-        println!(
+        outln!(
             "{:<14} {:>7} {:>10.2} {:>10.2} {:>10.2} {:>9.2} {:>11} {:>10}",
             r.name,
             r.threads,
@@ -349,6 +356,6 @@ fn report(rows: &[Row], reference: &[Row], agreed: usize, as_json: bool) {
         );
     }
     if let Some(c) = mhz {
-        println!("(cycles per nonce at the OS's nominal {c:.0} MHz, per thread)");
+        outln!("(cycles per nonce at the OS's nominal {c:.0} MHz, per thread)");
     }
 }

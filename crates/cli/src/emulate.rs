@@ -45,10 +45,6 @@ pub(crate) fn run(args: EmulateArgs) -> Result<(), Error> {
     };
     let stats = Stats::default();
     let stop = AtomicBool::new(false);
-    emulator::run(&config, &stats, &stop, |path| {
-        use std::io::Write;
-        println!("pty: {path}");
-        // The line is what scripts wait for; push it out now, not when the buffer fills.
-        let _ = std::io::stdout().flush();
-    })
+    // `outln!` flushes: the line is what scripts wait for.
+    emulator::run(&config, &stats, &stop, |path| outln!("pty: {path}"))
 }

@@ -4,6 +4,17 @@
 //! stable. Every failure, a bad flag included, is one line `error: ...` on stderr and exit
 //! status 1.
 
+/// `println!` that ends the program with the usual one-line error when stdout is gone (`|
+/// head`), where `println!` would panic.
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::write_out(format_args!($($arg)*)) };
+}
+
+/// `eprintln!` that carries on when stderr is closed, where `eprintln!` would panic.
+macro_rules! errln {
+    ($($arg:tt)*) => { $crate::write_err(format_args!($($arg)*)) };
+}
+
 mod bench;
 #[cfg(target_os = "linux")]
 mod emulate;
@@ -20,6 +31,8 @@ mod values;
 use clap::{CommandFactory, Parser, Subcommand};
 use serde_json::json;
 use sha256d::{Error, Header};
+use std::fmt::Arguments;
+use std::io::Write;
 use std::process::ExitCode;
 
 /// The version line: crate version, the commit it was built from and the features built in
@@ -101,10 +114,24 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", one_line(&e.to_string()));
+            errln!("error: {}", one_line(&e.to_string()));
             ExitCode::FAILURE
         }
     }
+}
+
+/// One line on stdout; see [`outln`].
+fn write_out(line: Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+        errln!("error: cannot write to stdout: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// One line on stderr; see [`errln`].
+fn write_err(line: Arguments<'_>) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 /// Help and version go to stdout with status 0; every other clap error is condensed into the
@@ -124,7 +151,7 @@ fn usage_error(e: &clap::Error) -> ExitCode {
         }
         _ => {}
     }
-    eprintln!("error: {}", condense(&e.render().to_string()));
+    errln!("error: {}", condense(&e.render().to_string()));
     ExitCode::FAILURE
 }
 
@@ -170,7 +197,7 @@ fn one_line(text: &str) -> String {
 }
 
 fn hash(header: &str) -> Result<(), Error> {
-    println!("{}", Header::from_hex(header)?.block_hash());
+    outln!("{}", Header::from_hex(header)?.block_hash());
     Ok(())
 }
 
@@ -184,12 +211,12 @@ fn engines(as_json: bool) -> Result<(), Error> {
                 Err(why) => json!({"name": s.name, "available": false, "detail": why}),
             })
             .collect();
-        println!("{}", json!({ "engines": rows }));
+        outln!("{}", json!({ "engines": rows }));
     } else {
         for s in &list {
             match &s.availability {
-                Ok(d) => println!("{:<10} available      {d}", s.name),
-                Err(why) => println!("{:<10} not available  {why}", s.name),
+                Ok(d) => outln!("{:<10} available      {d}", s.name),
+                Err(why) => outln!("{:<10} not available  {why}", s.name),
             }
         }
     }

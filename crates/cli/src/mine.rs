@@ -206,9 +206,9 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
         ));
     }
     if args.json {
-        println!("{}", summary_json(&stats));
+        outln!("{}", summary_json(&stats));
     } else {
-        eprintln!("{}", summary_text(&stats));
+        errln!("{}", summary_text(&stats));
     }
     Ok(())
 }

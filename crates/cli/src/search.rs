@@ -139,9 +139,11 @@ pub fn run(args: SearchArgs) -> Result<ExitCode, Error> {
     let summary = progress::while_running(&ctl, work.total_hashes(), !args.json, || {
         engine.search_stream(&work, &ctl, &mut |f| {
             if !args.json {
-                println!(
+                outln!(
                     "found version={:08x} nonce={} hash={}",
-                    f.version, f.nonce, f.hash
+                    f.version,
+                    f.nonce,
+                    f.hash
                 );
             }
             found.push(*f);
@@ -157,9 +159,9 @@ pub fn run(args: SearchArgs) -> Result<ExitCode, Error> {
         seconds: started.elapsed().as_secs_f64(),
     };
     if args.json {
-        println!("{}", report.json());
+        outln!("{}", report.json());
     } else {
-        eprintln!("{}", report.text());
+        errln!("{}", report.text());
     }
     Ok(report.exit_code())
 }
