@@ -47,10 +47,12 @@ pub fn while_running<T>(ctl: &Control, total: u128, show: bool, f: impl FnOnce()
                 ProgressStyle::with_template("[{bar:30}] {percent:>3}% {hashrate:>12}  eta {eta}")
                     .expect("the template is valid")
                     .progress_chars("#>.");
-            let bar = bars().add(
-                ProgressBar::new(u64::try_from(total).unwrap_or(u64::MAX))
-                    .with_style(with_hashrate(style)),
-            );
+            // The rate counts from here: the hashes of the quiet start took their own time.
+            let bar = ProgressBar::hidden().with_style(with_hashrate(style));
+            bar.set_length(u64::try_from(total).unwrap_or(u64::MAX));
+            bar.set_position(ctl.hashes());
+            bar.reset_eta();
+            let bar = bars().add(bar);
             while !done.load(Ordering::Relaxed) {
                 bar.set_position(ctl.hashes());
                 std::thread::sleep(REFRESH);

@@ -157,7 +157,9 @@ fn the_pool_password_comes_from_the_flag_a_file_or_the_environment() {
     let file = dir.join("pool-pass");
     std::fs::write(&file, "from-the-file\n").expect("write");
     let file = file.to_str().expect("UTF-8 path");
-    let cases: [(&[&str], &[(&str, &str)], &str); 4] = [
+    /// Flags, environment, and the password the pool must see.
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 4] = [
         (&[], &[], "x"),
         (
             &[],
@@ -233,6 +235,45 @@ fn rpc_user_without_any_password_is_a_clear_error() {
     assert_eq!(
         err,
         "error: --rpc-user needs a password: --rpc-pass, --rpc-pass-file or SHA256D_RPC_PASS\n"
+    );
+
+    // A file that cannot be read is named; a password from the environment gets past the
+    // check to the address, which is not one.
+    let o = mine_with_env(
+        &[
+            "--node",
+            "http://127.0.0.1:1",
+            "--rpc-user",
+            "u",
+            "--rpc-pass-file",
+            "/nonexistent/rpc-pass",
+            "--address",
+            "x",
+        ],
+        &[],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.starts_with("error: cannot read /nonexistent/rpc-pass: "),
+        "{err}"
+    );
+    let o = mine_with_env(
+        &[
+            "--node",
+            "http://127.0.0.1:1",
+            "--rpc-user",
+            "u",
+            "--address",
+            "x",
+        ],
+        &[("SHA256D_RPC_PASS", "from-the-env")],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("needs a password"), "{err}");
+    assert!(
+        !err.contains("from-the-env"),
+        "a password was printed: {err}"
     );
 }
 
