@@ -78,7 +78,11 @@ impl StatusLine {
         let style =
             ProgressStyle::with_template("{hashrate} | {wide_msg}").expect("the template is valid");
         StatusLine(Some(
-            bars().add(ProgressBar::no_length().with_style(with_hashrate(style))),
+            bars().add(
+                ProgressBar::no_length()
+                    .with_style(with_hashrate(style))
+                    .with_message("waiting for work"),
+            ),
         ))
     }
 
