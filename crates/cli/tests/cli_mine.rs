@@ -134,6 +134,7 @@ fn mine_with_env(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_sha256d"))
         .arg("mine")
         .args(args)
+        .env_remove("RUST_LOG")
         .envs(env.iter().copied())
         .output()
         .expect("the binary runs")

@@ -46,6 +46,8 @@ struct Ended {
 fn run(args: &[&str]) -> Ended {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sha256d"))
         .args(args)
+        // The one-line checks assume the default log filter.
+        .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -7,6 +7,8 @@ pub fn mine(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sha256d"))
         .arg("mine")
         .args(args)
+        // Tests read stderr; a RUST_LOG in the environment would add library lines to it.
+        .env_remove("RUST_LOG")
         .output()
         .expect("the binary runs")
 }
