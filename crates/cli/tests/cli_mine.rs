@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{mine, summary};
+use common::{mine, mine_with_env, summary};
 
 use sha256d_testkit::testpool::{Settings, TestPool};
 
@@ -127,17 +127,6 @@ fn ctrl_c_stops_with_a_summary() {
         Some(pool.accepted().len() as u64),
         "every share the pool took is counted: {s}"
     );
-}
-
-/// `sha256d mine ARGS...` with `env` set, waited for.
-fn mine_with_env(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_sha256d"))
-        .arg("mine")
-        .args(args)
-        .env_remove("RUST_LOG")
-        .envs(env.iter().copied())
-        .output()
-        .expect("the binary runs")
 }
 
 /// The password the pool's `mining.authorize` carried on its first connection.
