@@ -323,10 +323,22 @@ fn version_names_the_commit_and_the_features() {
         .map_or("unknown".to_string(), |o| {
             String::from_utf8_lossy(&o.stdout).trim().to_string()
         });
+    let features: Vec<&str> = [
+        ("asic", cfg!(feature = "asic")),
+        ("gpu", cfg!(feature = "gpu")),
+    ]
+    .into_iter()
+    .filter_map(|(name, on)| on.then_some(name))
+    .collect();
+    let features = if features.is_empty() {
+        "none".to_string()
+    } else {
+        features.join(" ")
+    };
     assert_eq!(
         line,
         format!(
-            "sha256d {} (commit {commit}, features: asic gpu)\n",
+            "sha256d {} (commit {commit}, features: {features})\n",
             env!("CARGO_PKG_VERSION")
         )
     );
