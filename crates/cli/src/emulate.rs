@@ -1,5 +1,6 @@
 //! `sha256d emulate`: a software USB stick on a pseudo-terminal, served until unplugged.
 
+use crate::values;
 use sha256d::Error;
 use sha256d_emulator::{self as emulator, Config, Stats};
 use std::sync::atomic::AtomicBool;
@@ -10,17 +11,17 @@ pub(crate) struct EmulateArgs {
     /// Wire protocol: icarus, bm1397 or bm1370.
     #[arg(long)]
     protocol: String,
-    /// Chips on the chain (BM13xx).
-    #[arg(long, default_value_t = 1)]
+    /// Chips on the chain (BM13xx), 1 to 256.
+    #[arg(long, default_value_t = 1, value_parser = values::chips)]
     chips: usize,
-    /// Hashes per second of the whole stick.
-    #[arg(long, default_value_t = 1e6)]
+    /// Hashes per second of the whole stick (1e3 to 1e15; k, M, G, T suffixes).
+    #[arg(long, default_value_t = 1e6, value_parser = values::hashrate)]
     hashrate: f64,
     /// Zero bits every reported nonce has before the ticket mask (real chips: 32).
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = values::ticket_bits)]
     ticket_bits: u32,
     /// Seed for fault injection.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = values::seed)]
     seed: u64,
     /// A fault to inject (repeatable): garbage=P, drop=P, bad-crc=P, wrong-nonce=P, slow=MS,
     /// unplug=N, hang=N.
@@ -32,7 +33,7 @@ pub(crate) struct EmulateArgs {
 pub(crate) fn run(args: EmulateArgs) -> Result<(), Error> {
     let config = Config {
         protocol: args.protocol.parse()?,
-        chips: args.chips.max(1),
+        chips: args.chips,
         hashrate: args.hashrate,
         ticket_bits: args.ticket_bits,
         seed: args.seed,
@@ -42,15 +43,8 @@ pub(crate) fn run(args: EmulateArgs) -> Result<(), Error> {
             .map(|f| f.parse())
             .collect::<Result<_, _>>()?,
     };
-    if config.chips > 256 {
-        return Err(Error::invalid("at most 256 chips on a chain"));
-    }
     let stats = Stats::default();
     let stop = AtomicBool::new(false);
-    emulator::run(&config, &stats, &stop, |path| {
-        use std::io::Write;
-        println!("pty: {path}");
-        // The line is what scripts wait for; push it out now, not when the buffer fills.
-        let _ = std::io::stdout().flush();
-    })
+    // `outln!` flushes: the line is what scripts wait for.
+    emulator::run(&config, &stats, &stop, |path| outln!("pty: {path}"))
 }
