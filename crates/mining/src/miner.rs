@@ -124,14 +124,24 @@ pub fn mine(
         last_block_parent: None,
         in_flight: 0,
         stop_seen: None,
+        engine_names: engines.iter().map(|e| e.name().to_string()).collect(),
+        failed_engines: Vec::new(),
     };
     let outcome = std::thread::scope(|scope| {
         // However the coordinator ends (an error, a panic in `status`), the workers must be
         // let go, or the scope never ends.
         let _release = Release(&board, &results);
-        for engine in engines {
+        for (index, engine) in engines.iter().enumerate() {
             let (board, results, failed) = (&board, &results, failed_tx.clone());
-            scope.spawn(move || worker(engine.as_ref(), board, results, failed, pause_after_block));
+            scope.spawn(move || {
+                worker(
+                    (index, engine.as_ref()),
+                    board,
+                    results,
+                    failed,
+                    pause_after_block,
+                )
+            });
         }
         drop(failed_tx);
         coordinator.run(options, &failed_rx, status)
@@ -164,13 +174,16 @@ struct Coordinator<'a> {
     in_flight: u64,
     /// When the stop flag was first seen set.
     stop_seen: Option<Instant>,
+    /// Every engine's name, by index, and the indices of those that failed.
+    engine_names: Vec<String>,
+    failed_engines: Vec<usize>,
 }
 
 impl Coordinator<'_> {
     fn run(
         &mut self,
         options: &MineOptions,
-        failed: &mpsc::Receiver<Error>,
+        failed: &mpsc::Receiver<(usize, Error)>,
         status: &mut dyn FnMut(&Stats, Option<&str>),
     ) -> Result<(), Error> {
         let mut last_status = Instant::now();
@@ -222,7 +235,7 @@ impl Coordinator<'_> {
     /// Accounts for what the run left behind, once every worker has ended.
     fn finish(
         &mut self,
-        failed: &mpsc::Receiver<Error>,
+        failed: &mpsc::Receiver<(usize, Error)>,
         status: &mut dyn FnMut(&Stats, Option<&str>),
     ) {
         self.engine_failures(failed, status);
@@ -267,12 +280,21 @@ impl Coordinator<'_> {
 
     fn engine_failures(
         &mut self,
-        failed: &mpsc::Receiver<Error>,
+        failed: &mpsc::Receiver<(usize, Error)>,
         status: &mut dyn FnMut(&Stats, Option<&str>),
     ) {
-        while let Ok(e) = failed.try_recv() {
+        while let Ok((index, e)) = failed.try_recv() {
             self.stats.engine_failures.push(e.to_string());
-            let left = self.stats.engines.len() - self.stats.engine_failures.len();
+            // `engines` lists the engines still hashing: a failed one leaves it.
+            self.failed_engines.push(index);
+            self.stats.engines = self
+                .engine_names
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !self.failed_engines.contains(i))
+                .map(|(_, name)| name.clone())
+                .collect();
+            let left = self.stats.engines.len();
             let text = if left == 0 {
                 format!("{e}; no engine is left, stopping")
             } else {

@@ -12,7 +12,8 @@ use std::time::Duration;
 pub struct Stats {
     /// Where the work came from.
     pub source: String,
-    /// The engines that hashed.
+    /// The engines still hashing: one that fails leaves this list for
+    /// [`Stats::engine_failures`].
     pub engines: Vec<String>,
     /// Time since mining started.
     pub elapsed: Duration,
@@ -139,7 +140,7 @@ impl Stats {
 
     /// Whether every engine stopped early, which is what ended the run.
     pub fn every_engine_failed(&self) -> bool {
-        !self.engines.is_empty() && self.engine_failures.len() >= self.engines.len()
+        self.engines.is_empty() && !self.engine_failures.is_empty()
     }
 
     pub(super) fn drop_result(&mut self, why: DropReason, n: u64) {

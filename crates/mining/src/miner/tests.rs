@@ -485,6 +485,11 @@ fn a_panicking_engine_is_reported_and_the_others_go_on() {
         "{notices:?}"
     );
     assert!(!stats.every_engine_failed());
+    assert_eq!(
+        stats.engines,
+        ["portable"],
+        "the failed engine is no longer listed"
+    );
     assert!(stats.accepted >= 20, "{stats:?}");
     assert_accounted(&stats);
 }

@@ -204,10 +204,10 @@ impl Drop for Alive<'_> {
 /// worker; it is reported on `failed` (at most one message per worker) before the worker
 /// counts as ended.
 pub(super) fn worker(
-    engine: &dyn Engine,
+    (index, engine): (usize, &dyn Engine),
     board: &Board,
     results: &Results,
-    failed: mpsc::Sender<Error>,
+    failed: mpsc::Sender<(usize, Error)>,
     pause_after_block: bool,
 ) {
     let _alive = Alive(board);
@@ -230,7 +230,7 @@ pub(super) fn worker(
         ),
     };
     // The coordinator outlives every worker; if it is gone there is nobody to tell.
-    let _ = failed.send(error);
+    let _ = failed.send((index, error));
 }
 
 fn panic_text(payload: &(dyn Any + Send)) -> &str {

@@ -29,7 +29,7 @@ use wire::{
 };
 
 /// The version bits a miner asks to roll (BIP320's general-purpose bits).
-pub const VERSION_ROLLING_MASK: u32 = 0x1fff_e000;
+pub const VERSION_ROLLING_MASK: u32 = sha256d::BIP320_VERSION_MASK;
 
 /// The fewest rolled bits worth asking for, as in BIP310's `min-bit-count`.
 const VERSION_ROLLING_MIN_BITS: u32 = 2;
@@ -453,7 +453,7 @@ impl Client {
             Value::Object(r) if reply.error.is_none() => {
                 if r.get("version-rolling") == Some(&Value::Bool(true)) {
                     match r.get("version-rolling.mask").and_then(Value::as_str) {
-                        Some(m) => match parse_u32_hex(m) {
+                        Some(m) => match parse_u32_hex(m, "version-rolling.mask") {
                             Ok(mask) => Some(mask & VERSION_ROLLING_MASK),
                             Err(_) => {
                                 events.push(ClientEvent::Notice(format!(
@@ -576,7 +576,7 @@ impl Client {
                     .first()
                     .and_then(Value::as_str)
                     .ok_or_else(|| Error::parse("mining.set_version_mask without a mask"))
-                    .and_then(parse_u32_hex)?;
+                    .and_then(|m| parse_u32_hex(m, "mining.set_version_mask"))?;
                 // As with mining.configure: never roll bits the miner did not offer, which
                 // would leave BIP320's range and change what the version means.
                 let mask = mask & VERSION_ROLLING_MASK;
@@ -708,9 +708,12 @@ impl Client {
             }
             _ => return Err(Error::parse("mining.notify merkle branch is not an array")),
         };
-        let version = parse_u32_hex(str_param(&p[5], "version")?)?;
-        let bits = CompactTarget::from_consensus(parse_u32_hex(str_param(&p[6], "nbits")?)?);
-        let ntime = parse_u32_hex(str_param(&p[7], "ntime")?)?;
+        let version = parse_u32_hex(str_param(&p[5], "version")?, "mining.notify version")?;
+        let bits = CompactTarget::from_consensus(parse_u32_hex(
+            str_param(&p[6], "nbits")?,
+            "mining.notify nbits",
+        )?);
+        let ntime = parse_u32_hex(str_param(&p[7], "ntime")?, "mining.notify ntime")?;
         let Value::Bool(clean) = p[8] else {
             return Err(Error::parse("mining.notify clean_jobs is not a boolean"));
         };

@@ -101,8 +101,8 @@ pub(super) fn bounded_hex(v: &Value, what: &str) -> Result<Vec<u8>, Error> {
 }
 
 /// A u32 as Stratum writes version, nbits, ntime and masks: 8 hex digits, big-endian.
-pub(super) fn parse_u32_hex(text: &str) -> Result<u32, Error> {
-    let b = hex::decode_array::<4>(text, "32-bit field")?;
+pub(super) fn parse_u32_hex(text: &str, field: &str) -> Result<u32, Error> {
+    let b = hex::decode_array::<4>(text, field)?;
     Ok(u32::from_be_bytes(b))
 }
 
@@ -173,5 +173,17 @@ pub(super) fn coinbase_height(coinb1: &[u8]) -> Option<u64> {
             Some(u64::from_le_bytes(le))
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_bad_32_bit_field_is_named() {
+        let e = super::parse_u32_hex("123", "mining.notify ntime").expect_err("3 digits");
+        assert_eq!(
+            e.to_string(),
+            "mining.notify ntime must be 8 hex digits (4 bytes), got 3"
+        );
     }
 }
