@@ -10,7 +10,7 @@ use sha256d_mining::gbt::{SoloOptions, SoloSource};
 use sha256d_mining::net::{PoolUrl, TlsSettings};
 use sha256d_mining::pool::{PoolConfig, PoolOptions, PoolSource};
 use sha256d_mining::rpc::Auth;
-use sha256d_mining::{address, mine, MineOptions, Source, Stats, MAX_LISTED_BLOCKS};
+use sha256d_mining::{address, mine, sanitize, MineOptions, Source, Stats, MAX_LISTED_BLOCKS};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -49,6 +49,10 @@ pub struct MineArgs {
     /// Extra CA certificates (PEM) to trust for stratum+ssl:// pools, besides the usual roots.
     #[arg(long, value_name = "FILE")]
     pool_ca: Option<PathBuf>,
+    /// A host a pool's `client.reconnect` may send the miner to, besides the pool's own
+    /// (repeatable). Any other host is refused: following one would hand it the credentials.
+    #[arg(long, value_name = "HOST")]
+    pool_allow_reconnect: Vec<String>,
     /// Node JSON-RPC URL for solo mining, e.g. http://127.0.0.1:18443.
     #[arg(long, value_name = "URL", requires = "address")]
     node: Option<String>,
@@ -152,7 +156,10 @@ fn open_source(args: &MineArgs) -> Result<Box<dyn Source>, Error> {
     let pools = args
         .pool
         .iter()
-        .map(|url| Ok(PoolConfig::new(url.parse::<PoolUrl>()?, &user, &pass)))
+        .map(|url| {
+            Ok(PoolConfig::new(url.parse::<PoolUrl>()?, &user, &pass)
+                .with_reconnect_hosts(args.pool_allow_reconnect.iter().cloned()))
+        })
         .collect::<Result<Vec<_>, Error>>()?;
     let mut options = PoolOptions::new(pools);
     options.version_rolling = !args.no_version_rolling;
@@ -184,8 +191,10 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
     let mut periodic = Periodic::new(args.status_interval);
     let stats = mine(source.as_mut(), &engines, &options, &mut |stats, notice| {
         if let Some(text) = notice {
+            // Notices carry peers' words (pool messages, node errors): never raw to a terminal.
+            let text = sanitize::for_terminal(text);
             log::info!("{text}");
-            last_notice = Some(text.to_string());
+            last_notice = Some(text);
         }
         if live.is_shown() {
             live.set(stats.hashes, status_tail(stats));
