@@ -182,6 +182,9 @@ struct Watcher {
     longpoll_deadline: Duration,
     updates: Sender<Update>,
     submitter: Sender<ToSubmitter>,
+    /// Set when the tip moves, to end a `submitblock` try that the new tip has decided.
+    tip_moved: Arc<AtomicBool>,
+    last_tip: Option<[u8; 32]>,
     kicks: Receiver<()>,
 }
 
@@ -262,9 +265,15 @@ impl Watcher {
         notice.map(|text| format!("{}: {text}", self.client.url()))
     }
 
-    fn tip(&self, tip: [u8; 32]) {
+    fn tip(&mut self, tip: [u8; 32]) {
+        if self.last_tip == Some(tip) {
+            return;
+        }
+        self.last_tip = Some(tip);
         // The submitter ends only when the source stops, as this thread then does.
         let _ = self.submitter.send(ToSubmitter::Tip(tip));
+        // After the message, so the submitter finds it when its try ends.
+        self.tip_moved.store(true, Ordering::Relaxed);
     }
 
     fn notice(&self, notice: Option<String>) {
@@ -281,7 +290,12 @@ impl Watcher {
 
 /// The submitter thread: [`Blocks`] decides, this sends.
 struct Submitter {
+    /// Stopped only with the source.
     client: RpcClient,
+    /// The same, also stopped by `tip_moved`: a try that the new tip has decided (the block
+    /// is now the tip, or stale) ends at once instead of at its deadline.
+    try_client: RpcClient,
+    tip_moved: Arc<AtomicBool>,
     blocks: Blocks,
     deadline: Duration,
     inbox: Receiver<ToSubmitter>,
@@ -297,8 +311,17 @@ impl Submitter {
                 self.report(out);
                 return;
             }
+            // What is waiting first: a new tip may decide a block before it is sent again.
+            loop {
+                match self.inbox.try_recv() {
+                    Ok(message) => self.take(message),
+                    Err(mpsc::TryRecvError::Empty) => break,
+                    Err(mpsc::TryRecvError::Disconnected) => return,
+                }
+            }
             let wait = match self.blocks.next(Instant::now()) {
                 submit::Action::Submit { hash, hex } => {
+                    self.tip_moved.store(false, Ordering::Relaxed);
                     self.submit(hash, &hex);
                     continue;
                 }
@@ -308,14 +331,7 @@ impl Submitter {
                 submit::Action::Idle => STOP_CHECK,
             };
             match self.inbox.recv_timeout(wait) {
-                Ok(ToSubmitter::Block { share, hex, file }) => {
-                    let out = self.blocks.add(*share, hex, file, Instant::now());
-                    self.report(out);
-                }
-                Ok(ToSubmitter::Tip(tip)) => {
-                    let out = self.blocks.on_tip(tip);
-                    self.report(out);
-                }
+                Ok(message) => self.take(message),
                 Err(RecvTimeoutError::Timeout) => {}
                 // The source is gone, and with it anyone to tell.
                 Err(RecvTimeoutError::Disconnected) => return,
@@ -323,13 +339,24 @@ impl Submitter {
         }
     }
 
+    fn take(&mut self, message: ToSubmitter) {
+        let out = match message {
+            ToSubmitter::Block { share, hex, file } => {
+                self.blocks.add(*share, hex, file, Instant::now())
+            }
+            ToSubmitter::Tip(tip) => self.blocks.on_tip(tip),
+        };
+        self.report(out);
+    }
+
     fn submit(&mut self, hash: Hash, hex: &str) {
         let answer = match self
-            .client
+            .try_client
             .call_detailed("submitblock", json!([hex]), self.deadline)
         {
             Ok(result) => Answer::Result(result),
-            // The loop gives every waiting block up next.
+            // Stopping (the loop gives every block up next) or a new tip (the loop reads it
+            // next); either way this try does not count.
             Err(CallError::Interrupted(_)) => return,
             Err(CallError::Rpc { code, error }) if !is_not_ready(code) => {
                 Answer::Refused(error.message().to_owned())
@@ -444,6 +471,7 @@ impl SoloSource {
         let (updates_tx, updates) = mpsc::channel();
         let (submitter_tx, submitter_rx) = mpsc::channel();
         let (kick, kicks) = mpsc::channel();
+        let tip_moved = Arc::new(AtomicBool::new(false));
         let watcher = Watcher {
             client: client.clone(),
             watch: Watch::new(opts.longpoll, opts.poll_interval),
@@ -451,10 +479,14 @@ impl SoloSource {
             longpoll_deadline: opts.longpoll_deadline,
             updates: updates_tx.clone(),
             submitter: submitter_tx.clone(),
+            tip_moved: Arc::clone(&tip_moved),
+            last_tip: None,
             kicks,
         };
         let submitter = Submitter {
             client: client.clone(),
+            try_client: client.clone().with_stop(Arc::clone(&tip_moved)),
+            tip_moved,
             blocks: Blocks::default(),
             deadline: opts.submit_deadline,
             inbox: submitter_rx,
