@@ -363,6 +363,14 @@ fn a_block_the_node_never_answers_is_saved_retried_then_stale() {
     assert!(!next.clean);
 
     let file = block_file(&dir, &block);
+    assert!(
+        events.contains(&Event::Notice(format!(
+            "block {} found; saved in {} until the node takes it",
+            block.hash,
+            file.display()
+        ))),
+        "{events:?}"
+    );
     let text = std::fs::read_to_string(&file).expect("the block is saved");
     let bytes = hex(text.trim_end());
     let saved: bitcoin::Block = bitcoin::consensus::deserialize(&bytes).expect("a block");

@@ -655,7 +655,15 @@ impl Source for SoloSource {
         };
         let mut events = Vec::new();
         let file = match save_block(&self.block_dir, &share.hash, &hex) {
-            Ok(path) => Some(path),
+            Ok(path) => {
+                // Said now: if mining ends before the node answers, nothing is left to say it.
+                events.push(Event::Notice(format!(
+                    "block {} found; saved in {} until the node takes it",
+                    share.hash,
+                    path.display()
+                )));
+                Some(path)
+            }
             Err(text) => {
                 events.push(Event::Notice(text));
                 None
