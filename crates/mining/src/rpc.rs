@@ -35,8 +35,12 @@ use std::time::{Duration, Instant};
 /// short enough that a hung node is noticed.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 
-/// The longest a connection attempt may take, within the call's deadline.
+/// The longest connecting to one address may take, within the call's deadline.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest one connection attempt waits for the handshake before the stop flags are
+/// checked and it is tried again.
+const CONNECT_ATTEMPT: Duration = Duration::from_secs(1);
 
 /// The longest a single read or write waits; the stop flags and the deadline are checked
 /// between them, so this bounds how late a stop or a deadline is noticed.
@@ -387,12 +391,26 @@ impl Call<'_> {
             })?;
         let mut last = None;
         for addr in addrs {
-            // One slice at a time would refuse a slow handshake; the stop check comes after.
-            let left = self.deadline.saturating_duration_since(Instant::now());
-            self.slice()?;
-            match TcpStream::connect_timeout(&addr, left.min(CONNECT_TIMEOUT)) {
-                Ok(stream) => return Ok(stream),
-                Err(e) => last = Some(e),
+            let give_up = Instant::now() + CONNECT_TIMEOUT;
+            // Attempts of at most CONNECT_ATTEMPT, so that a stop is seen while a host that
+            // drops the handshake is tried; one of STOP_CHECK would refuse a slow but live one.
+            loop {
+                self.slice()?;
+                let left = self
+                    .deadline
+                    .min(give_up)
+                    .saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                match TcpStream::connect_timeout(&addr, left.min(CONNECT_ATTEMPT)) {
+                    Ok(stream) => return Ok(stream),
+                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => last = Some(e),
+                    Err(e) => {
+                        last = Some(e);
+                        break;
+                    }
+                }
             }
         }
         self.slice()?;

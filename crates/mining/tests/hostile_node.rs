@@ -301,6 +301,49 @@ fn a_stop_flag_ends_a_call_at_once() {
     assert!(client.call("getblockcount", json!([])).is_err());
 }
 
+/// A host that never completes the handshake (a listener whose queue is full drops new
+/// connections): a stop still ends the call within about a second, not at the connect timeout.
+#[test]
+fn a_stop_flag_ends_a_connect_that_hangs() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("an ephemeral port");
+    let addr = listener.local_addr().expect("bound");
+    // Never accepted: once the queue is full, the kernel drops the next handshakes.
+    let mut held = Vec::new();
+    let hangs = loop {
+        let probe = TcpStream::connect_timeout(&addr, Duration::from_millis(200));
+        match probe {
+            Ok(stream) => held.push(stream),
+            Err(_) => break true,
+        }
+        if held.len() > 10_000 {
+            break false;
+        }
+    };
+    if !hangs {
+        // This kernel never fills the queue; nothing to show here.
+        return;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let client = RpcClient::new(
+        &format!("http://{addr}"),
+        Auth::UserPass("u".into(), "p".into()),
+    )
+    .expect("valid")
+    .with_stop(Arc::clone(&stop));
+    let setter = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        stop.store(true, Ordering::Relaxed);
+        Instant::now()
+    });
+    let err = client
+        .call("getblockcount", json!([]))
+        .expect_err("stopped");
+    let set_at = setter.join().expect("setter thread");
+    assert!(set_at.elapsed() < Duration::from_secs(4), "stopped late");
+    assert!(err.message().contains("was stopped"), "{err}");
+    drop((listener, held));
+}
+
 /// Start-up against a trickling node: the source starts at once (so mining's own time limit
 /// applies), and the first template fails at its deadline with a clear error.
 #[test]
