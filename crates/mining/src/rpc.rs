@@ -8,7 +8,7 @@
 //! whole reply. A node that trickles its answer a byte at a time cannot hold a call past it.
 //! A call is also interruptible: [`RpcClient::with_stop`] gives it flags that, once set, end
 //! the call within [`STOP_CHECK`], because the socket is read and written in slices that
-//! short and the flags are checked between them.
+//! short and the flags are checked between them (connection attempts last up to a second).
 //!
 //! Failures come back as [`Error`]s whose kind says what to do about them:
 //! - [`ErrorKind::InvalidInput`]: fix the configuration — a malformed URL, the node rejected
@@ -240,9 +240,9 @@ impl RpcClient {
         self
     }
 
-    /// The same client, also stopped by `flag`: once it is set, a call in progress ends
-    /// within [`STOP_CHECK`] with an [`ErrorKind::Unavailable`] error, and new calls fail at
-    /// once. Flags add up; any one of them stops the client.
+    /// The same client, also stopped by `flag`: once it is set, a call in progress ends with
+    /// an [`ErrorKind::Unavailable`] error within [`STOP_CHECK`] (within a second while it is
+    /// still connecting), and new calls fail at once. Flags add up; any one stops the client.
     pub fn with_stop(mut self, flag: Arc<AtomicBool>) -> Self {
         self.stops.push(flag);
         self

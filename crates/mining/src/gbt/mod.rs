@@ -89,9 +89,9 @@ pub struct SoloOptions {
     /// the block. Default: the current directory.
     pub block_dir: PathBuf,
     /// Set from outside (a signal handler) to stop the source as [`crate::MineOptions::stop`]
-    /// stops mining: calls in progress end within [`crate::rpc::STOP_CHECK`] and blocks still
-    /// waiting for the node come back as not submitted at once, so mining can wind up without
-    /// waiting out a deadline. Pass the same flag to both.
+    /// stops mining: calls in progress end within a second (see [`RpcClient::with_stop`])
+    /// and blocks still waiting for the node come back as not submitted at once, so mining
+    /// can wind up without waiting out a deadline. Pass the same flag to both.
     pub stop: Option<Arc<AtomicBool>>,
 }
 
