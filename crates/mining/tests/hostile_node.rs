@@ -7,6 +7,7 @@
 //! on the behaviour it guards against, which took minutes or never ended.
 
 use serde_json::{json, Value};
+use sha256d::hazmat::hex;
 use sha256d::ErrorKind;
 use sha256d_mining::gbt::{SoloOptions, SoloSource};
 use sha256d_mining::rpc::{Auth, RpcClient};
@@ -165,17 +166,14 @@ fn block_dir(name: &str) -> PathBuf {
 }
 
 fn options(url: &str, dir: &Path) -> SoloOptions {
-    let mut opts = SoloOptions::new(url, Auth::UserPass("u".into(), "p".into()), hex(PAYOUT));
+    let mut opts = SoloOptions::new(
+        url,
+        Auth::UserPass("u".into(), "p".into()),
+        hex::decode(PAYOUT).expect("test vector is hex"),
+    );
     opts.poll_interval = Duration::from_millis(50);
     opts.block_dir = dir.to_path_buf();
     opts
-}
-
-fn hex(text: &str) -> Vec<u8> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("test vector is hex"))
-        .collect()
 }
 
 /// A source and the events it gave that no test step has looked at yet.
@@ -244,6 +242,15 @@ fn block_file(dir: &Path, share: &Share) -> PathBuf {
     dir.join(format!("sha256d-block-{}.hex", share.hash))
 }
 
+/// Sets `stop` in 300 ms, on another thread that returns when it did.
+fn set_soon(stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Instant> {
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        stop.store(true, Ordering::Relaxed);
+        Instant::now()
+    })
+}
+
 /// A node sending its reply a byte a second: the call ends at its deadline, not when the
 /// reply is done (over three minutes away) and not at a per-read timeout it keeps resetting.
 #[test]
@@ -283,11 +290,7 @@ fn a_stop_flag_ends_a_call_at_once() {
         .expect("valid")
         .with_deadline(Duration::from_secs(600))
         .with_stop(Arc::clone(&stop));
-    let setter = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(300));
-        stop.store(true, Ordering::Relaxed);
-        Instant::now()
-    });
+    let setter = set_soon(stop);
     let err = client
         .call("getblockcount", json!([]))
         .expect_err("stopped");
@@ -330,11 +333,7 @@ fn a_stop_flag_ends_a_connect_that_hangs() {
     )
     .expect("valid")
     .with_stop(Arc::clone(&stop));
-    let setter = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(300));
-        stop.store(true, Ordering::Relaxed);
-        Instant::now()
-    });
+    let setter = set_soon(stop);
     let err = client
         .call("getblockcount", json!([]))
         .expect_err("stopped");
@@ -416,7 +415,7 @@ fn a_block_the_node_never_answers_is_saved_retried_then_stale() {
         "{events:?}"
     );
     let text = std::fs::read_to_string(&file).expect("the block is saved");
-    let bytes = hex(text.trim_end());
+    let bytes = hex::decode(text.trim_end()).expect("the file is hex");
     let saved: bitcoin::Block = bitcoin::consensus::deserialize(&bytes).expect("a block");
     assert_eq!(
         bitcoin::consensus::serialize(&saved.header),
@@ -730,7 +729,7 @@ fn mines_submits_and_moves_on() {
             "getblocktemplate" => result(state.0.clone()),
             "getbestblockhash" => result(state.0["previousblockhash"].clone()),
             "submitblock" => {
-                let bytes = hex(params[0].as_str().unwrap_or(""));
+                let bytes = hex::decode(params[0].as_str().unwrap_or("")).unwrap_or_default();
                 let Ok(block) = bitcoin::consensus::deserialize::<bitcoin::Block>(&bytes) else {
                     return rpc_error(-22, "Block decode failed");
                 };
