@@ -110,7 +110,7 @@ fn open_engines(args: &MineArgs) -> Result<Vec<Box<dyn Engine>>, Error> {
         .collect()
 }
 
-fn open_source(args: &MineArgs) -> Result<Box<dyn Source>, Error> {
+fn open_source(args: &MineArgs, stop: &Arc<AtomicBool>) -> Result<Box<dyn Source>, Error> {
     if let Some(node) = &args.node {
         let auth = match (&args.rpc_user, &args.rpc_cookie) {
             (Some(u), None) => {
@@ -144,6 +144,8 @@ fn open_source(args: &MineArgs) -> Result<Box<dyn Source>, Error> {
             .expect("clap requires --address with --node");
         let mut options = SoloOptions::new(node, auth, address::script_for_address(address)?);
         options.version_rolling = !args.no_version_rolling;
+        // Ctrl-C ends a call to the node at once, and a block waiting for it is saved, not waited for.
+        options.stop = Some(Arc::clone(stop));
         return Ok(Box::new(SoloSource::new(options)?));
     }
     let user = args.user.clone().expect("clap requires --user with --pool");
@@ -175,8 +177,8 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
     for e in &engines {
         log::debug!("engine {}: {}", e.name(), e.describe());
     }
-    let mut source = open_source(&args)?;
     let stop = Arc::new(AtomicBool::new(false));
+    let mut source = open_source(&args, &stop)?;
     let on_signal = Arc::clone(&stop);
     signals::on_interrupt(move || on_signal.store(true, Ordering::Relaxed))?;
     let options = MineOptions {
