@@ -182,18 +182,10 @@ fn condense(text: &str) -> String {
     one_line(&(out + " (see --help)"))
 }
 
-/// `text` with every control character escaped, so an error is one line and a value typed
-/// (or received) with terminal escapes cannot repaint the screen.
+/// An error or usage text as the one line a failure prints, every control character visible
+/// (errors can quote a pool's or a node's words).
 fn one_line(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    sha256d_mining::sanitize::for_terminal_max(text, 4000)
 }
 
 fn hash(header: &str) -> Result<(), Error> {
@@ -250,7 +242,7 @@ mod tests {
 
     #[test]
     fn one_line_escapes_control_characters() {
-        assert_eq!(one_line("a\nb\u{1b}[2J\tc"), "a\\nb\\u{1b}[2J\\tc");
+        assert_eq!(one_line("a\nb\u{1b}[2J\tc"), "a b\\x1b[2J c");
         assert_eq!(one_line("plain, ünïcode"), "plain, ünïcode");
     }
 

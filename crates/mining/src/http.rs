@@ -7,7 +7,7 @@
 //! bodies delimited by the close, 1xx interim replies) and the caps would all stay here; it
 //! would replace some sixty lines for a dependency and a fixed-size header array.
 
-use crate::rpc::one_line;
+use crate::sanitize::for_terminal;
 use sha256d::{Error, ErrorKind};
 
 /// The most header bytes (status line, headers, chunk-size lines and trailers together) a
@@ -202,7 +202,10 @@ impl ResponseParser {
                     .split_once(':')
                     .filter(|(n, _)| is_token(n))
                     .ok_or_else(|| {
-                        Error::parse(format!("bad header line in the reply: {}", one_line(text)))
+                        Error::parse(format!(
+                            "bad header line in the reply: {}",
+                            for_terminal(text)
+                        ))
                     })?;
                 self.headers
                     .push((name.to_owned(), value.trim().to_owned()));
@@ -218,7 +221,10 @@ impl ResponseParser {
                 }
                 .filter(|_| size.bytes().all(|b| b.is_ascii_hexdigit()))
                 .ok_or_else(|| {
-                    Error::parse(format!("bad chunk size in the reply: {}", one_line(text)))
+                    Error::parse(format!(
+                        "bad chunk size in the reply: {}",
+                        for_terminal(text)
+                    ))
                 })?;
                 if size == 0 {
                     self.state = State::Trailers;
@@ -248,7 +254,7 @@ impl ResponseParser {
         let bad = || {
             Error::parse(format!(
                 "the reply does not start with an HTTP status line: {}",
-                one_line(text)
+                for_terminal(text)
             ))
         };
         let rest = text.strip_prefix("HTTP/1.").ok_or_else(bad)?;
@@ -263,7 +269,7 @@ impl ResponseParser {
             .ok()
             .filter(|c| (100..600).contains(c))
             .ok_or_else(bad)?;
-        self.reason = one_line(parts.next().unwrap_or(""));
+        self.reason = for_terminal(parts.next().unwrap_or(""));
         Ok(())
     }
 
@@ -298,7 +304,7 @@ impl ResponseParser {
             {
                 return Err(Error::parse(format!(
                     "bad Content-Length in the reply: {}",
-                    one_line(&lengths.join(", "))
+                    for_terminal(&lengths.join(", "))
                 )));
             }
             match first.parse::<usize>() {

@@ -4,6 +4,10 @@
 use sha256d::hazmat::sha256d;
 use sha256d::{CompactTarget, Header, Target};
 
+/// How far past a job's time ntime may roll: pools and nodes refuse headers more than two
+/// hours (7200 s) ahead of their clock, and the margin covers clock differences.
+pub const NTIME_ROLL: u32 = 7000;
+
 /// A job: what a Stratum `mining.notify` carries, plus the targets and limits that go with it.
 /// A getblocktemplate template is turned into the same shape (its coinbase split around an
 /// extranonce, its transactions folded into a merkle branch).

@@ -21,6 +21,7 @@
 //! - [`ErrorKind::Io`]: any other socket error.
 
 use crate::http::{Response, ResponseParser};
+use crate::sanitize::for_terminal;
 use serde_json::Value;
 use sha256d::{Error, ErrorKind};
 use std::fmt;
@@ -554,8 +555,8 @@ fn reply_body(body: &[u8], method: &str, url: &str) -> Result<Value, CallError> 
         Some(error) => {
             let code = error.get("code").and_then(Value::as_i64).unwrap_or(0);
             let message = match error.get("message").and_then(Value::as_str) {
-                Some(m) => one_line(m),
-                None => one_line(&error.to_string()),
+                Some(m) => for_terminal(m),
+                None => for_terminal(&error.to_string()),
             };
             let kind = if is_not_ready(code) {
                 ErrorKind::Unavailable
@@ -576,20 +577,6 @@ fn reply_body(body: &[u8], method: &str, url: &str) -> Result<Value, CallError> 
             "the reply from {url} to {method} has neither a result nor an error"
         ))
     })
-}
-
-/// Collapses a peer's text to one printable line of bounded length.
-pub(crate) fn one_line(text: &str) -> String {
-    const MAX: usize = 300;
-    let mut out: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(MAX)
-        .collect();
-    if text.chars().count() > MAX {
-        out.push('…');
-    }
-    out.trim().to_owned()
 }
 
 #[cfg(test)]

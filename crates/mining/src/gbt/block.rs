@@ -3,19 +3,13 @@
 //! extranonce into a [`Job`], and the serialized block for `submitblock`. No I/O.
 
 use super::template::Template;
+use crate::job::NTIME_ROLL;
 use crate::{merkle_branch, Job, Share};
 use sha256d::hazmat::sha256d;
-use sha256d::Error;
-
-/// BIP320's general-purpose version bits: what the miner may roll on mainnet.
-pub const BIP320_MASK: u32 = 0x1fff_e000;
+use sha256d::{Error, BIP320_VERSION_MASK};
 
 /// The most a scriptSig may hold (consensus: `bad-cb-length` outside 2..=100).
 const MAX_SCRIPT_SIG: usize = 100;
-
-/// How far past the template's time a job may roll ntime: nodes reject blocks more than two
-/// hours ahead of their clock, less a margin for clock skew between miner and node.
-pub(crate) const NTIME_ROLL: u32 = 7000;
 
 /// How a [`Template`]'s coinbase is built.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,7 +88,7 @@ impl Template {
         // its signals and stay as they are.
         let version_mask = if coinbase.version_rolling && self.version & 0xe000_0000 == 0x2000_0000
         {
-            BIP320_MASK & !self.version
+            BIP320_VERSION_MASK & !self.version
         } else {
             0
         };
@@ -429,7 +423,7 @@ mod tests {
         assert_eq!(job.id, "7");
         assert_eq!(job.prev_hash, template.prev_hash);
         assert_eq!(job.version, 0x2000_0000);
-        assert_eq!(job.version_mask, BIP320_MASK);
+        assert_eq!(job.version_mask, BIP320_VERSION_MASK);
         assert_eq!(job.bits, CompactTarget::from_consensus(0x207f_ffff));
         assert_eq!((job.ntime, job.ntime_max), (1_700_000_600, 1_700_007_600));
         assert_eq!(job.share_target, job.block_target);
@@ -451,7 +445,7 @@ mod tests {
         json["version"] = json!(0x2000_4000);
         let signalling = Template::from_json(&json).expect("valid");
         let job = signalling.job("s", &coinbase_options()).expect("valid");
-        assert_eq!(job.version_mask, BIP320_MASK & !0x4000);
+        assert_eq!(job.version_mask, BIP320_VERSION_MASK & !0x4000);
         json["version"] = json!(4);
         let old = Template::from_json(&json).expect("valid");
         assert_eq!(

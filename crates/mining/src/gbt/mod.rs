@@ -22,10 +22,11 @@ mod submit;
 mod template;
 mod watch;
 
-pub use block::{push_varint, CoinbaseOptions, BIP320_MASK};
+pub use block::{push_varint, CoinbaseOptions};
 pub use template::{Template, TemplateTx, MAX_TRANSACTIONS};
 
-use crate::rpc::{is_not_ready, one_line, Auth, CallError, RpcClient, STOP_CHECK};
+use crate::rpc::{is_not_ready, Auth, CallError, RpcClient, STOP_CHECK};
+use crate::sanitize::for_terminal;
 use crate::{Event, Job, Share, Source, Verdict};
 use block::extranonce1;
 use serde_json::{json, Value};
@@ -169,7 +170,7 @@ fn best_block(client: &RpcClient, deadline: Duration) -> Result<[u8; 32], CallEr
             CallError::Transport(Error::parse(format!(
                 "{} answered getbestblockhash with {}",
                 client.url(),
-                one_line(&best.to_string())
+                for_terminal(&best.to_string())
             )))
         })
 }

@@ -5,7 +5,7 @@
 //! the node never takes can still be submitted by hand.
 
 use super::watch::MAX_BACKOFF;
-use crate::rpc::one_line;
+use crate::sanitize::for_terminal;
 use crate::{Share, Verdict};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -179,10 +179,10 @@ impl Blocks {
                 Verdict::Accepted
             }
             Answer::Result(Value::String(reason)) => {
-                rejected(one_line(&reason), stale_reason(&reason))
+                rejected(for_terminal(&reason), stale_reason(&reason))
             }
             Answer::Result(other) => rejected(
-                format!("submitblock answered {}", one_line(&other.to_string())),
+                format!("submitblock answered {}", for_terminal(&other.to_string())),
                 false,
             ),
             Answer::Refused(message) => rejected(message, false),

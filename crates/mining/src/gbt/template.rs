@@ -3,7 +3,7 @@
 //! (bits against target, curtime against mintime), so that work is never spent on a block the
 //! node would refuse.
 
-use super::block::NTIME_ROLL;
+use crate::job::NTIME_ROLL;
 use serde_json::Value;
 use sha256d::hazmat::hex;
 use sha256d::hazmat::sha256d;

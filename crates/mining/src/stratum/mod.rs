@@ -51,9 +51,7 @@ const MAX_EXTRANONCE1: usize = 32;
 /// pool (which judges them stale) rather than being dropped here.
 const JOB_HISTORY: usize = 64;
 
-/// How far ntime may roll past the job's: pools accept up to now + 7200 s, and the margin
-/// covers clock differences between miner and pool.
-pub const NTIME_ROLL: u32 = 7000;
+pub use crate::job::NTIME_ROLL;
 
 /// The most submissions waiting for their verdict. Pools answer in milliseconds, so a backlog
 /// this long means the pool stopped answering; refusing more keeps memory bounded.
