@@ -51,6 +51,22 @@ pub struct Share {
 }
 
 impl Share {
+    /// A share of nonce `nonce` on [`Job::blank`], for unit tests.
+    #[cfg(test)]
+    pub(crate) fn blank(nonce: u32, is_block: bool) -> Share {
+        let job = std::sync::Arc::new(Job::blank());
+        let mut header = job.header(&[0; 4], 0);
+        header.nonce = nonce;
+        Share {
+            hash: header.block_hash(),
+            job,
+            extranonce2: vec![0; 4],
+            header,
+            is_block,
+            stale: false,
+        }
+    }
+
     /// The version bits a pool wants in `mining.submit`: only the bits rolled inside the mask.
     pub fn version_bits(&self) -> u32 {
         self.header.version & self.job.version_mask

@@ -669,8 +669,6 @@ impl Source for PoolSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Job;
-    use std::sync::Arc;
 
     fn url(text: &str) -> PoolUrl {
         PoolUrl::parse(text).expect("valid test URL")
@@ -716,20 +714,6 @@ mod tests {
         }
     }
 
-    fn share(nonce: u32) -> Share {
-        let job = Arc::new(Job::blank());
-        let mut header = job.header(&[0; 4], 0);
-        header.nonce = nonce;
-        Share {
-            hash: header.block_hash(),
-            job,
-            extranonce2: vec![0; 4],
-            header,
-            is_block: false,
-            stale: false,
-        }
-    }
-
     /// A pool that accepts the connection and never answers: shares wait for it, but no more
     /// than the queue holds.
     #[test]
@@ -746,7 +730,7 @@ mod tests {
         }
         let mut events = Vec::new();
         for nonce in 0..=MAX_QUEUED_SHARES as u32 {
-            events.extend(src.submit(share(nonce)).expect("not fatal"));
+            events.extend(src.submit(Share::blank(nonce, false)).expect("not fatal"));
         }
         match &events[..] {
             [Event::Verdict {

@@ -170,22 +170,6 @@ fn lost(share: Share, reason: String) -> Event {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Job;
-    use std::sync::Arc;
-
-    fn share(nonce: u32, is_block: bool) -> Share {
-        let job = Arc::new(Job::blank());
-        let mut header = job.header(&[0; 4], 0);
-        header.nonce = nonce;
-        Share {
-            hash: header.block_hash(),
-            job,
-            extranonce2: vec![0; 4],
-            header,
-            is_block,
-            stale: false,
-        }
-    }
 
     fn lost_reason(event: &Event) -> (u32, &str) {
         match event {
@@ -211,16 +195,16 @@ mod tests {
     #[test]
     fn blocks_go_first_and_only_shares_make_room() {
         let mut q = ShareQueue::new();
-        assert_eq!(q.push(share(1, true)).as_ref().map(lost_reason), None);
+        assert_eq!(q.push(Share::blank(1, true)).as_ref().map(lost_reason), None);
         for nonce in 100..100 + MAX_QUEUED_SHARES as u32 {
-            assert!(q.push(share(nonce, false)).is_none());
+            assert!(q.push(Share::blank(nonce, false)).is_none());
         }
         assert!(
-            q.push(share(2, true)).is_none(),
+            q.push(Share::blank(2, true)).is_none(),
             "a block takes no share's room"
         );
         let lost = q
-            .push(share(999, false))
+            .push(Share::blank(999, false))
             .expect("the queue is full of shares");
         assert_eq!(
             lost_reason(&lost),
@@ -240,9 +224,9 @@ mod tests {
     fn blocks_are_bounded_only_where_every_share_is_one() {
         let mut q = ShareQueue::new();
         for nonce in 0..MAX_QUEUED_BLOCKS as u32 {
-            assert!(q.push(share(nonce, true)).is_none());
+            assert!(q.push(Share::blank(nonce, true)).is_none());
         }
-        let lost = q.push(share(u32::MAX, true)).expect("over the block cap");
+        let lost = q.push(Share::blank(u32::MAX, true)).expect("over the block cap");
         assert_eq!(
             lost_reason(&lost),
             (
@@ -257,7 +241,7 @@ mod tests {
     #[test]
     fn a_share_the_connection_dies_on_is_sent_three_times_then_lost() {
         let mut q = ShareQueue::new();
-        let s = share(7, false);
+        let s = Share::blank(7, false);
         let mut sends_seen = Vec::new();
         let mut events = Vec::new();
         q.push(s.clone());
@@ -285,7 +269,7 @@ mod tests {
     #[test]
     fn unanswered_shares_go_back_ahead_of_newer_ones_and_answers_clear_them() {
         let mut q = ShareQueue::new();
-        let (a, b, c) = (share(1, false), share(2, false), share(3, false));
+        let (a, b, c) = (Share::blank(1, false), Share::blank(2, false), Share::blank(3, false));
         q.sent(&a, 0);
         q.sent(&b, 0);
         q.answered(&b);
