@@ -19,6 +19,10 @@ pub(crate) struct EmulateArgs {
     /// Zero bits every reported nonce has before the ticket mask (real chips: 32).
     #[arg(long, default_value_t = 32)]
     ticket_bits: u32,
+    /// Ticks each BM1370 version batch runs past its deadline (silicon: about 130; 0 keeps a
+    /// slow emulated stick from spending most of each short window past it).
+    #[arg(long, default_value_t = 130)]
+    overrun_ticks: u32,
     /// Seed for fault injection.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -30,17 +34,20 @@ pub(crate) struct EmulateArgs {
 
 /// Runs the emulator for the CLI: prints `pty: PATH` first, then serves until unplugged.
 pub(crate) fn run(args: EmulateArgs) -> Result<(), Error> {
+    let emu = |e: emulator::Error| Error::invalid(e.message());
     let config = Config {
-        protocol: args.protocol.parse()?,
+        protocol: args.protocol.parse().map_err(emu)?,
         chips: args.chips.max(1),
         hashrate: args.hashrate,
         ticket_bits: args.ticket_bits,
+        overrun_ticks: args.overrun_ticks,
         seed: args.seed,
         faults: args
             .fault
             .iter()
             .map(|f| f.parse())
-            .collect::<Result<_, _>>()?,
+            .collect::<Result<_, _>>()
+            .map_err(emu)?,
     };
     if config.chips > 256 {
         return Err(Error::invalid("at most 256 chips on a chain"));
@@ -53,4 +60,5 @@ pub(crate) fn run(args: EmulateArgs) -> Result<(), Error> {
         // The line is what scripts wait for; push it out now, not when the buffer fills.
         let _ = std::io::stdout().flush();
     })
+    .map_err(|e| Error::new(sha256d::ErrorKind::Io, e.message()))
 }

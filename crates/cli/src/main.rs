@@ -171,18 +171,34 @@ fn search(args: SearchArgs) -> Result<(), Error> {
                 "found": found,
                 "hashes": summary.hashes,
                 "seconds": seconds,
+                "hardware_errors": summary.hardware_errors,
+                "known_answer_misses": summary.known_answer_misses,
+                "incomplete": summary.incomplete,
             })
         );
     } else {
         eprintln!(
-            "{} found in {} hashes, {:.3} s, {:.2} MH/s ({}: {})",
+            "{} found in {} hashes, {:.3} s, {:.2} MH/s, {} hardware errors, {} known-answer \
+             misses ({}: {})",
             summary.found,
             summary.hashes,
             seconds,
             summary.hashes as f64 / seconds.max(1e-9) / 1e6,
+            summary.hardware_errors,
+            summary.known_answer_misses,
             engine.name(),
             engine.describe()
         );
+    }
+    if summary.incomplete {
+        return Err(Error::new(
+            ErrorKind::Device,
+            format!(
+                "the results may be incomplete: the device had {} hardware errors and missed {} \
+                 known answers that re-sweeping did not clear",
+                summary.hardware_errors, summary.known_answer_misses
+            ),
+        ));
     }
     Ok(())
 }
