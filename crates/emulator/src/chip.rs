@@ -111,8 +111,9 @@ pub(super) struct Clock {
 
 /// Decodes a 0x08 write, or `None` where the chip's PLL cannot run it. BM1370 stores the post
 /// dividers minus one, needs FBDIV 0xA0..=0xEF, a VCO of 1600..=3200 MHz flagged 0x50 at or
-/// above 2400 MHz (0x40 below), and the first post divider at least the second; BM1397 stores
-/// them as they are under a 0x40 flag, FBDIV 0x10..=0xF0 (the range gekko's solver keeps to).
+/// above 2400 MHz (0x40 below), and the first post divider at least the second (mujina);
+/// BM1397 stores them as they are under a 0x40 flag, FBDIV 0x10..=0xF0 (gekko's solver's
+/// range), either post divider the larger.
 fn decode_pll(protocol: Protocol, v: u32) -> Option<Clock> {
     let flag = v >> 24;
     let fb = u64::from((v >> 16) & 0xfff);
@@ -126,13 +127,15 @@ fn decode_pll(protocol: Protocol, v: u32) -> Option<Clock> {
         p2 += 1;
         let vco = 25.0 * fb as f64 / refdiv as f64;
         let want_flag = if vco >= 2400.0 { 0x50 } else { 0x40 };
-        if !(0xa0..=0xef).contains(&fb) || !(1600.0..=3200.0).contains(&vco) || flag != want_flag {
+        if !(0xa0..=0xef).contains(&fb)
+            || !(1600.0..=3200.0).contains(&vco)
+            || flag != want_flag
+            || p1 < p2
+        {
             return None;
         }
     } else if !(0x10..=0xf0).contains(&fb) || flag != 0x40 || p1 == 0 || p2 == 0 {
-        return None;
-    }
-    if p1 < p2 {
+        // gekko writes post dividers 2 and 5 for 200 MHz: no order rule on this chip.
         return None;
     }
     let div = refdiv * p1 * p2;
@@ -594,12 +597,89 @@ mod tests {
         let mid = midstate_from_wire(&golden[..32]);
         let rest = rest_from_tail(&golden[52..]);
         assert!(zero_bits(&mid, &with_nonce(&rest, 0x0001_87a2)) >= 53);
-        let mut chain = Chain::new(Protocol::Icarus, 1, 32);
+        let mut chain = Chain::new(Protocol::Icarus, 1, 32, 0);
         let mut work = Box::new([0u8; 64]);
         work.copy_from_slice(&golden);
         chain.command(Command::IcarusWork(work));
         let hits = chain.sweep(100_259);
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].frame, [0x00, 0x01, 0x87, 0xa2]);
+    }
+
+    fn write(chain: &mut Chain, register: u8, value: u32) {
+        chain.command(Command::Write {
+            all: true,
+            chip: 0,
+            register,
+            value,
+        });
+    }
+
+    /// A BM1370 full-header job for genesis with version 0x20000000.
+    fn genesis_job() -> Vec<u8> {
+        let h = hex::decode(
+            "0000002000000000000000000000000000000000000000000000000000000000\
+             000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa\
+             4b1e5e4a29ab5f49ffff001d00000000",
+        )
+        .expect("hex");
+        let mut body = vec![0x08, 0x01, 0, 0, 0, 0];
+        body.extend_from_slice(&h[72..76]);
+        body.extend_from_slice(&h[68..72]);
+        body.extend_from_slice(&unreverse_words(&h[36..68]));
+        body.extend_from_slice(&unreverse_words(&h[4..36]));
+        body.extend_from_slice(&h[..4]);
+        body
+    }
+
+    #[test]
+    fn hash_counting_number_zero_halts_and_a_tick_sweeps_by_the_pll() {
+        let mut chain = Chain::new(Protocol::Bm1370, 1, 8, 0);
+        write(&mut chain, 0x18, 0xf000_c100);
+        write(&mut chain, 0x0c, 0x8000_0000);
+        chain.command(Command::Job(genesis_job()));
+        assert!(!chain.busy(), "register 0x10 is 0 out of reset: no hashing");
+        assert_eq!(chain.log.halted_jobs, 1);
+        // 525 MHz (FB 168, REF 2, post dividers 4 and 1): 42 counters per core per tick.
+        write(&mut chain, 0x08, 0x40a8_0230);
+        write(&mut chain, 0x10, 1);
+        chain.command(Command::Job(genesis_job()));
+        assert!(chain.busy());
+        let Some(Active {
+            sweep: Sweep::Bm1370 { window, start, .. },
+            ..
+        }) = &chain.active
+        else {
+            panic!("a BM1370 job is active");
+        };
+        assert_eq!((*window, *start), (42, 0));
+    }
+
+    #[test]
+    fn pll_writes_no_chip_can_run_are_refused_and_jumps_are_logged() {
+        let mut chain = Chain::new(Protocol::Bm1370, 1, 32, 0);
+        // 0x50 claims a VCO of 2400 MHz or more; FB 168 / REF 2 is 2100.
+        write(&mut chain, 0x08, 0x50a8_0230);
+        // FB 0xF0 is past the BM1370's 0xEF.
+        write(&mut chain, 0x08, 0x40f0_0230);
+        assert_eq!(chain.log.pll_rejects, 2);
+        // The old driver's single write: post dividers stored minus one make it 1050 MHz.
+        write(&mut chain, 0x08, 0x40a8_0210);
+        assert_eq!((chain.log.pll_jumps, chain.log.max_mhz), (1, 1050.0));
+        let mut bm1397 = Chain::new(Protocol::Bm1397, 1, 32, 0);
+        // gekko's 200 MHz: FB 0xA0, REF 2, post dividers 2 and 5 as they are.
+        write(&mut bm1397, 0x08, 0x40a0_0225);
+        assert_eq!((bm1397.log.pll_rejects, bm1397.log.max_mhz), (0, 200.0));
+    }
+
+    #[test]
+    fn a_job_with_a_nonzero_starting_nonce_is_ignored() {
+        let mut chain = Chain::new(Protocol::Bm1370, 1, 8, 0);
+        write(&mut chain, 0x10, 1);
+        let mut job = genesis_job();
+        job[2] = 7;
+        chain.command(Command::Job(job));
+        assert!(!chain.busy());
+        assert_eq!(chain.log.nonzero_start_jobs, 1);
     }
 }

@@ -288,6 +288,8 @@ fn serve(pty: &pty::Pty, config: &Config, stats: &Stats, stop: &AtomicBool) -> R
     let mut out: VecDeque<Outgoing> = VecDeque::new();
     let mut job_start = Instant::now();
     let mut buf = [0u8; 4096];
+    // The host's line rate now, before its last change, and when it changed.
+    let mut host_baud = (0u32, 0u32, Instant::now());
     // Hash in slices of about 2 ms so input is read promptly.
     let slice = (config.hashrate / 500.0).max(64.0) as u64;
     let unplug_after = config.faults.iter().find_map(|f| match f {
@@ -326,9 +328,20 @@ fn serve(pty: &pty::Pty, config: &Config, stats: &Stats, stop: &AtomicBool) -> R
         let wait = if chain.busy() { 0 } else { 1 };
         let n = pty.read(&mut buf, wait);
         if n > 0 {
-            let line_ok = pty
-                .host_termios()
-                .is_some_and(|l| l.raw && baud_close(l.baud, chain.baud()));
+            // A pty has no line rate, so bytes written just before the host changed its rate
+            // are read after the change: for a moment, the old rate still counts.
+            let line = pty.host_termios();
+            if let Some(l) = &line {
+                if l.baud != host_baud.0 {
+                    host_baud = (l.baud, host_baud.0, Instant::now());
+                }
+            }
+            let recent = host_baud.2.elapsed() < Duration::from_millis(250);
+            let line_ok = line.is_some_and(|l| {
+                l.raw
+                    && (baud_close(l.baud, chain.baud())
+                        || (recent && baud_close(host_baud.1, chain.baud())))
+            });
             if !line_ok {
                 stats.line_rejects.fetch_add(1, Ordering::Relaxed);
             } else {

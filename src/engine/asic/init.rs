@@ -156,6 +156,8 @@ fn bm1370(b: &Bringup) -> Vec<Step> {
     }
     s.extend([
         w(reg::FAST_UART, val::BM1370_FAST_BAUD),
+        // Let the write leave at the old rate before the host's line changes.
+        ms(20),
         Step::HostBaud(fast_host_baud(Protocol::Bm1370)),
         w(reg::VERSION_MASK, version_mask_value(0x1fff_e000)),
     ]);

@@ -157,6 +157,9 @@ pub struct Settings {
     /// Clean repeats of each sweep that must add nothing before it counts as complete (0: a
     /// sweep without visible faults is trusted).
     pub confirm_sweeps: u32,
+    /// Ticks each BM1370 version batch runs past its deadline before the next begins (mujina
+    /// measured about 130); later batches of a job are waited for that much longer.
+    pub overrun_ticks: u32,
 }
 
 impl Settings {
@@ -171,6 +174,7 @@ impl Settings {
             frequency_mhz: mhz,
             ramp_pause: Duration::from_millis(100),
             confirm_sweeps: 1,
+            overrun_ticks: 130,
         }
     }
 }

@@ -205,9 +205,12 @@ pub fn solve_pll(protocol: Protocol, mhz: f64) -> Option<Pll> {
 }
 
 /// The frequencies a ramp from `from` to `to` MHz visits, in 6.25 MHz steps, ending at `to`.
+/// A ramp to where the chip already is still writes `to` once: the power-on PLL value is not
+/// documented, only the clock ESP-Miner assumes it gives.
 pub fn ramp(from: f64, to: f64) -> alloc::vec::Vec<f64> {
     let mut out = alloc::vec::Vec::new();
     if (to - from).abs() < 1e-6 {
+        out.push(to);
         return out;
     }
     let up = to > from;
@@ -309,7 +312,7 @@ mod tests {
     fn the_ramp_climbs_in_quarter_steps_from_power_on() {
         let r = ramp(POWER_ON_MHZ, 525.0);
         assert_eq!((r.len(), r[0], r[r.len() - 1]), (76, 56.25, 525.0));
-        assert_eq!(ramp(200.0, 200.0), alloc::vec::Vec::<f64>::new());
+        assert_eq!(ramp(200.0, 200.0), [200.0]);
         assert_eq!(ramp(50.0, 60.0), [56.25, 60.0]);
         assert_eq!(ticket_mask(8), 0xff);
         assert_eq!(ticket_mask(10), 0xc0ff);

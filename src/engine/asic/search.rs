@@ -172,11 +172,18 @@ impl<'a> Search<'a> {
                         if ctl.is_cancelled() {
                             break;
                         }
+                        // Every batch but the last runs its whole window and the overrun;
+                        // the last only has to reach the window's end.
+                        let overrun = u64::from(self.settings.overrun_ticks);
+                        let full = regs::counters_for(
+                            sweep.hcn.saturating_add(self.settings.overrun_ticks),
+                            pll,
+                        );
+                        let ticks = (batches - 1) * (u64::from(sweep.hcn) + overrun)
+                            + u64::from(sweep.hcn);
                         let cost = Cost {
-                            positions: batches * per_counter * sweep.counters,
-                            silicon: Duration::from_secs_f64(
-                                (batches * u64::from(sweep.hcn)) as f64 / regs::CRYSTAL_HZ,
-                            ),
+                            positions: per_counter * ((batches - 1) * full + sweep.counters),
+                            silicon: Duration::from_secs_f64(ticks as f64 / regs::CRYSTAL_HZ),
                             covered: range_len * count / share,
                         };
                         let header = self.work.header_bytes(version, 0);
@@ -522,8 +529,17 @@ impl<'a> Search<'a> {
         if !self.s.known.due(self.now()) {
             return Ok(());
         }
+        let mut garbled = 0;
         loop {
-            if self.known_answer(hits)? {
+            let faults = self.faults;
+            let answered = self.known_answer(hits)?;
+            // A reply garbled on the way is a link fault, not a stick that cannot hash: try
+            // again before counting a miss.
+            if !answered && self.faults > faults && garbled < 2 {
+                garbled += 1;
+                continue;
+            }
+            if answered {
                 bump(&self.stats.known_answers);
                 let now = self.now();
                 self.s.known.pass(now);
