@@ -31,9 +31,10 @@ fn main() {
         .unwrap_or(30);
     let rate = 400_000.0;
     let ticket = 8;
-    let mut c = Config::new(Protocol::Bm1370);
+    let mut c = Config::new(emulator::Protocol::Bm1370);
     c.hashrate = rate;
     c.ticket_bits = ticket;
+    c.overrun_ticks = 0;
     let emu = emulator::spawn(c).expect("a pty");
     let engine = AsicEngine::new(
         emu.path(),
@@ -42,6 +43,10 @@ fn main() {
             hashrate: rate,
             ticket_bits: ticket,
             known_answer_every: None,
+            frequency_mhz: 50.0,
+            ramp_pause: Duration::from_millis(1),
+            confirm_sweeps: 0,
+            overrun_ticks: 0,
         },
     )
     .expect("engine");

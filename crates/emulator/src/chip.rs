@@ -218,7 +218,12 @@ pub(super) struct Chain {
 }
 
 impl Chain {
-    pub(super) fn new(protocol: Protocol, chips: usize, ticket_bits: u32, overrun_ticks: u32) -> Self {
+    pub(super) fn new(
+        protocol: Protocol,
+        chips: usize,
+        ticket_bits: u32,
+        overrun_ticks: u32,
+    ) -> Self {
         let mut regs = vec![[0u32; 256]; chips.max(1)];
         for r in &mut regs {
             r[0] = match protocol {

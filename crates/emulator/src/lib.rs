@@ -172,7 +172,10 @@ impl Stats {
 
     /// Every frame the host sent (decoded or rejected), in order, as it came in.
     pub fn frames(&self) -> Vec<Vec<u8>> {
-        self.frames.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.frames
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// What the chip made of the host's register writes.
@@ -290,8 +293,9 @@ fn serve(pty: &pty::Pty, config: &Config, stats: &Stats, stop: &AtomicBool) -> R
     let mut buf = [0u8; 4096];
     // The host's line rate now, before its last change, and when it changed.
     let mut host_baud = (0u32, 0u32, Instant::now());
-    // Hash in slices of about 2 ms so input is read promptly.
+    // Hash in slices of about 2 ms so input is read promptly, and keep at most 100 ms behind.
     let slice = (config.hashrate / 500.0).max(64.0) as u64;
+    let backlog = (config.hashrate / 10.0).max(64.0) as u64;
     let unplug_after = config.faults.iter().find_map(|f| match f {
         Fault::Unplug(n) => Some(*n),
         _ => None,
@@ -355,7 +359,8 @@ fn serve(pty: &pty::Pty, config: &Config, stats: &Stats, stop: &AtomicBool) -> R
             // Everything the chip found before this command arrived goes out first: a new job
             // aborts the old one only from now on, and a register read fences earlier nonces.
             let now = Instant::now();
-            emit.extend(chain.sweep(due_positions(job_start, now)));
+            let done = chain.active.as_ref().map_or(0, |a| a.done);
+            emit.extend(chain.sweep(due_positions(job_start, now).min(done + slice)));
             match cmd {
                 Command::Rejected => {
                     stats.rejected.fetch_add(1, Ordering::Relaxed);
@@ -386,7 +391,16 @@ fn serve(pty: &pty::Pty, config: &Config, stats: &Stats, stop: &AtomicBool) -> R
             }
         }
         if chain.busy() {
-            let target = due_positions(job_start, Instant::now());
+            let mut target = due_positions(job_start, Instant::now());
+            // A starved emulator falls behind its hashrate. It then runs slower, as a slow
+            // stick does, rather than hashing a backlog while commands wait: a chip answers
+            // register reads however busy its cores are.
+            let done = chain.active.as_ref().map_or(0, |a| a.done);
+            if target > done + backlog {
+                let behind = target - done - backlog;
+                job_start += Duration::from_secs_f64(behind as f64 / config.hashrate);
+                target = done + backlog;
+            }
             let done = chain.active.as_ref().map_or(0, |a| a.done);
             let before = done;
             let hits = chain.sweep(target.min(done + slice));

@@ -135,25 +135,23 @@ const GENESIS: &str = "010000000000000000000000000000000000000000000000000000000
 /// one 0x08 value per 6.25 MHz step, as its solver picks them (post dividers minus one, flag
 /// 0x50 at a VCO of 2400 MHz or more).
 const BM1370_RAMP: [u32; 76] = [
-    0x40BD0265, 0x40AF0264, 0x40A50254, 0x40A80263, 0x40B60263, 0x40A80253, 0x40B40253,
-    0x40A00243, 0x40AA0243, 0x40A20252, 0x40AB0252, 0x40B40252, 0x40BD0252, 0x40A50242,
-    0x40A10261, 0x40A80261, 0x40AF0261, 0x40B60261, 0x40A20251, 0x40A80251, 0x40AE0251,
-    0x40B40251, 0x40BA0251, 0x40A00241, 0x40A50241, 0x40AA0241, 0x40AF0241, 0x40B40241,
-    0x40B90241, 0x40BE0241, 0x50C30241, 0x40A00231, 0x40A40231, 0x40A80231, 0x40AC0231,
-    0x40B00231, 0x40B40231, 0x40A10260, 0x40BC0231, 0x40A80260, 0x50C40231, 0x40AF0260,
-    0x50CC0231, 0x40B60260, 0x50D40231, 0x40A20250, 0x40A50250, 0x40A80250, 0x40AB0250,
-    0x40AE0250, 0x40B10250, 0x40B40250, 0x40B70250, 0x40BA0250, 0x40BD0250, 0x40A00240,
-    0x50C30250, 0x40A50240, 0x50C90250, 0x40AA0240, 0x50CF0250, 0x40AF0240, 0x50D50250,
-    0x40B40240, 0x50DB0250, 0x40B90240, 0x50E10250, 0x40BE0240, 0x50E70250, 0x50C30240,
-    0x50ED0250, 0x40A00230, 0x40A20230, 0x40A40230, 0x40A60230, 0x40A80230,
+    0x40BD0265, 0x40AF0264, 0x40A50254, 0x40A80263, 0x40B60263, 0x40A80253, 0x40B40253, 0x40A00243,
+    0x40AA0243, 0x40A20252, 0x40AB0252, 0x40B40252, 0x40BD0252, 0x40A50242, 0x40A10261, 0x40A80261,
+    0x40AF0261, 0x40B60261, 0x40A20251, 0x40A80251, 0x40AE0251, 0x40B40251, 0x40BA0251, 0x40A00241,
+    0x40A50241, 0x40AA0241, 0x40AF0241, 0x40B40241, 0x40B90241, 0x40BE0241, 0x50C30241, 0x40A00231,
+    0x40A40231, 0x40A80231, 0x40AC0231, 0x40B00231, 0x40B40231, 0x40A10260, 0x40BC0231, 0x40A80260,
+    0x50C40231, 0x40AF0260, 0x50CC0231, 0x40B60260, 0x50D40231, 0x40A20250, 0x40A50250, 0x40A80250,
+    0x40AB0250, 0x40AE0250, 0x40B10250, 0x40B40250, 0x40B70250, 0x40BA0250, 0x40BD0250, 0x40A00240,
+    0x50C30250, 0x40A50240, 0x50C90250, 0x40AA0240, 0x50CF0250, 0x40AF0240, 0x50D50250, 0x40B40240,
+    0x50DB0250, 0x40B90240, 0x50E10250, 0x40BE0240, 0x50E70250, 0x50C30240, 0x50ED0250, 0x40A00230,
+    0x40A20230, 0x40A40230, 0x40A60230, 0x40A80230,
 ];
 
 /// The same ramp for BM1397 to gekko's 200 MHz Compac F clock (post dividers as they are).
 const BM1397_RAMP: [u32; 24] = [
-    0x403F0272, 0x403C0262, 0x40420262, 0x403C0252, 0x40410252, 0x40460252, 0x403C0242,
-    0x40400242, 0x40440242, 0x403F0271, 0x404C0242, 0x403C0261, 0x403F0261, 0x40420261,
-    0x40450261, 0x403C0251, 0x404B0261, 0x40410251, 0x40510261, 0x40460251, 0x40570261,
-    0x403C0241, 0x403E0241, 0x40400241,
+    0x403F0272, 0x403C0262, 0x40420262, 0x403C0252, 0x40410252, 0x40460252, 0x403C0242, 0x40400242,
+    0x40440242, 0x403F0271, 0x404C0242, 0x403C0261, 0x403F0261, 0x40420261, 0x40450261, 0x403C0251,
+    0x404B0261, 0x40410251, 0x40510261, 0x40460251, 0x40570261, 0x403C0241, 0x403E0241, 0x40400241,
 ];
 
 /// A broadcast register write frame.
@@ -222,7 +220,12 @@ fn bm1397_reference() -> Vec<Vec<u8>> {
         w(0x18, 0x0000_6131),
     ]);
     for &v in &BM1397_RAMP {
-        f.extend([w(0x70, 0x0F0F_0F00), w(0x70, 0x0F0F_0F00), w(0x08, v), w(0x08, v)]);
+        f.extend([
+            w(0x70, 0x0F0F_0F00),
+            w(0x70, 0x0F0F_0F00),
+            w(0x08, v),
+            w(0x08, v),
+        ]);
     }
     f.push(bytes("55AA52050000 0A"));
     f
@@ -448,7 +451,11 @@ fn faults_at_five_percent_never_pass_for_a_complete_result() {
     let want = portable().search(&work).expect("portable");
     assert!(want.len() > 5, "{}", want.len());
     let mut complete = 0;
-    for fault in [Fault::Drop(0.05), Fault::BadCrc(0.05), Fault::WrongNonce(0.05)] {
+    for fault in [
+        Fault::Drop(0.05),
+        Fault::BadCrc(0.05),
+        Fault::WrongNonce(0.05),
+    ] {
         for seed in 0..3 {
             let mut c = config(Protocol::Bm1370, 8, vec![fault]);
             c.seed = seed;
@@ -465,7 +472,10 @@ fn faults_at_five_percent_never_pass_for_a_complete_result() {
             }
         }
     }
-    assert!(complete >= 3, "re-sweeping clears most faults: {complete} of 9");
+    assert!(
+        complete >= 3,
+        "re-sweeping clears most faults: {complete} of 9"
+    );
 }
 
 #[test]
@@ -473,7 +483,11 @@ fn corrupted_replies_are_counted_and_never_returned() {
     let emu = emulate(
         Protocol::Bm1370,
         8,
-        vec![Fault::Garbage(0.2), Fault::BadCrc(0.2), Fault::WrongNonce(0.2)],
+        vec![
+            Fault::Garbage(0.2),
+            Fault::BadCrc(0.2),
+            Fault::WrongNonce(0.2),
+        ],
     );
     let asic = engine(&emu, Protocol::Bm1370, 8);
     let work = bm1370_work();
@@ -483,14 +497,21 @@ fn corrupted_replies_are_counted_and_never_returned() {
         .unwrap_or_else(|e| panic!("faults short of unplugging do not fail the search: {e}"));
     got.sort_unstable();
     let want = portable().search(&work).expect("portable");
-    assert!(got.iter().all(|f| want.contains(f)), "a wrong result got through");
+    assert!(
+        got.iter().all(|f| want.contains(f)),
+        "a wrong result got through"
+    );
     assert!(summary.hardware_errors > 0);
     assert!(asic.stats().resweeps.load(Relaxed) > 0);
 }
 
 #[test]
 fn slow_replies_lose_nothing() {
-    let emu = emulate(Protocol::Bm1370, 8, vec![Fault::Slow(Duration::from_millis(30))]);
+    let emu = emulate(
+        Protocol::Bm1370,
+        8,
+        vec![Fault::Slow(Duration::from_millis(30))],
+    );
     let asic = engine(&emu, Protocol::Bm1370, 8);
     let work = bm1370_work();
     let mut got = Vec::new();
@@ -587,5 +608,8 @@ fn open_needs_a_device_and_protocol() {
             .starts_with("the asic engine needs a device path and a protocol"),
         "{err}"
     );
-    assert!(!err.message().contains("--"), "no CLI flags in a library error: {err}");
+    assert!(
+        !err.message().contains("--"),
+        "no CLI flags in a library error: {err}"
+    );
 }

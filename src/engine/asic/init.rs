@@ -89,7 +89,12 @@ pub fn before_discovery(protocol: Protocol) -> Vec<Step> {
     match protocol {
         // The version-rolling enable also switches replies to the 11-byte form discovery reads.
         Protocol::Bm1370 => (0..3)
-            .map(|_| Step::Send(write_all(reg::VERSION_MASK, version_mask_value(0x1fff_e000))))
+            .map(|_| {
+                Step::Send(write_all(
+                    reg::VERSION_MASK,
+                    version_mask_value(0x1fff_e000),
+                ))
+            })
             .collect(),
         _ => Vec::new(),
     }

@@ -150,6 +150,9 @@ mod tests {
         p.pass(2.0);
         assert!(!p.due(5.0) && p.due(12.0));
         assert!(!p.miss(13.0) && !p.miss(14.0) && p.miss(15.0));
-        assert_eq!(Policy::deadline(Duration::from_millis(20)), Duration::from_millis(330));
+        assert_eq!(
+            Policy::deadline(Duration::from_millis(20)),
+            Duration::from_millis(330)
+        );
     }
 }

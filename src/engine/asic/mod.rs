@@ -139,7 +139,6 @@ pub fn parse_replies(protocol: Protocol, bytes: &[u8]) -> Parsed {
     }
 }
 
-
 /// How the engine treats its stick.
 #[derive(Clone, Debug)]
 pub struct Settings {

@@ -202,7 +202,9 @@ impl Session {
             .map(|f| regs::solve_pll(protocol, f))
             .collect::<Option<_>>()
             .ok_or_else(|| {
-                Error::invalid(format!("no PLL setting reaches {mhz} MHz on a {protocol:?}"))
+                Error::invalid(format!(
+                    "no PLL setting reaches {mhz} MHz on a {protocol:?}"
+                ))
             })?;
         let bringup = Bringup {
             chips,
@@ -258,8 +260,8 @@ impl Session {
         let zero = settings.ticket_bits.min(32);
         let limit = if zero >= 32 { 0 } else { u32::MAX >> zero };
         let sweep = f64::from(super::ICARUS_GOLDEN_COUNTER) * 1.5 / settings.hashrate;
-        let wait = Duration::from_millis(300)
-            .max(Duration::from_secs_f64(sweep.min(60.0)) + known::SLACK);
+        let wait =
+            Duration::from_millis(300).max(Duration::from_secs_f64(sweep.min(60.0)) + known::SLACK);
         for _ in 0..2 {
             self.port.flush()?;
             self.rx.clear();

@@ -93,7 +93,12 @@ fn leading_zero_bits(le: &[u8; 32]) -> u32 {
 }
 
 impl<'a> Search<'a> {
-    pub fn new(s: &'a mut Session, settings: &'a Settings, stats: &'a Stats, work: &'a Work) -> Self {
+    pub fn new(
+        s: &'a mut Session,
+        settings: &'a Settings,
+        stats: &'a Stats,
+        work: &'a Work,
+    ) -> Self {
         Search {
             s,
             settings,
@@ -153,8 +158,10 @@ impl<'a> Search<'a> {
                 let mask = self.work.version_mask();
                 let on_chip = rolls > 1 && mask & !0x1fff_e000 == 0;
                 let chip_mask = if on_chip { mask } else { 0 };
-                self.s
-                    .set_register(reg::VERSION_MASK, super::init::version_mask_value(chip_mask))?;
+                self.s.set_register(
+                    reg::VERSION_MASK,
+                    super::init::version_mask_value(chip_mask),
+                )?;
                 let jobs: Vec<(u32, u64)> = if on_chip {
                     vec![(self.work.header().version & !mask, rolls)]
                 } else {
@@ -179,8 +186,8 @@ impl<'a> Search<'a> {
                             sweep.hcn.saturating_add(self.settings.overrun_ticks),
                             pll,
                         );
-                        let ticks = (batches - 1) * (u64::from(sweep.hcn) + overrun)
-                            + u64::from(sweep.hcn);
+                        let ticks =
+                            (batches - 1) * (u64::from(sweep.hcn) + overrun) + u64::from(sweep.hcn);
                         let cost = Cost {
                             positions: per_counter * ((batches - 1) * full + sweep.counters),
                             silicon: Duration::from_secs_f64(ticks as f64 / regs::CRYSTAL_HZ),
@@ -234,7 +241,13 @@ impl<'a> Search<'a> {
     /// Sweeps one job until a sweep is clean (no faults) and, with confirmation on, until the
     /// configured number of further clean sweeps has added nothing: a nonce a stick drops
     /// without a trace is then lost only if every sweep drops it.
-    fn sweep(&mut self, spec: &Spec, cost: Cost, ctl: &Control, hits: &mut Hits<'_>) -> Result<(), Error> {
+    fn sweep(
+        &mut self,
+        spec: &Spec,
+        cost: Cost,
+        ctl: &Control,
+        hits: &mut Hits<'_>,
+    ) -> Result<(), Error> {
         let confirm = self.settings.confirm_sweeps;
         let mut quiet = 0;
         let mut sweeps = 0;
@@ -297,7 +310,8 @@ impl<'a> Search<'a> {
                     golden: None,
                     known: None,
                 });
-                self.s.send(&ffi::bm1397_job((id * 4) as u8, 0, header, &mids))
+                self.s
+                    .send(&ffi::bm1397_job((id * 4) as u8, 0, header, &mids))
             }
             Spec::Bm1370 {
                 header,
@@ -342,7 +356,12 @@ impl<'a> Search<'a> {
     }
 
     /// Services replies until the chips have had time for `cost`; returns the time given.
-    fn run_job(&mut self, cost: Cost, ctl: &Control, hits: &mut Hits<'_>) -> Result<Duration, Error> {
+    fn run_job(
+        &mut self,
+        cost: Cost,
+        ctl: &Control,
+        hits: &mut Hits<'_>,
+    ) -> Result<Duration, Error> {
         let sent = Instant::now();
         let deadline = sent + self.wait_for(cost);
         let icarus = self.s.protocol == Protocol::Icarus;
@@ -446,7 +465,13 @@ impl<'a> Search<'a> {
         hits.hardware_error();
     }
 
-    fn nonce(&mut self, wire: [u8; 4], b7: u8, version_bits: u16, hits: &mut Hits<'_>) -> Result<(), Error> {
+    fn nonce(
+        &mut self,
+        wire: [u8; 4],
+        b7: u8,
+        version_bits: u16,
+        hits: &mut Hits<'_>,
+    ) -> Result<(), Error> {
         let nonce = u32::from_le_bytes(wire);
         let (slot, first) = match self.s.protocol {
             Protocol::Icarus => (0, 0),
@@ -592,7 +617,8 @@ impl<'a> Search<'a> {
             protocol => {
                 let v = self.s.vector(self.settings.ticket_bits);
                 // The answer clears the hard-wired bits, not necessarily the search's mask.
-                self.s.set_register(reg::TICKET_MASK, regs::ticket_mask(0))?;
+                self.s
+                    .set_register(reg::TICKET_MASK, regs::ticket_mask(0))?;
                 let id = self.s.take_slot(Job {
                     header: v.header,
                     versions: vec![v.version],
@@ -605,7 +631,8 @@ impl<'a> Search<'a> {
                     let pll = self.pll()?;
                     let w = plan::bm1370_windows(&(n..n + 1), pll, 0)[0];
                     self.bm1370_window(w)?;
-                    self.s.send(&ffi::bm1370_job((id << 3) as u8, 0, &v.header))?;
+                    self.s
+                        .send(&ffi::bm1370_job((id << 3) as u8, 0, &v.header))?;
                     Cost {
                         positions: regs::BM1370_CORES * regs::BM1370_BATCH * w.counters,
                         silicon: Duration::from_secs_f64(f64::from(w.hcn) / regs::CRYSTAL_HZ),
