@@ -247,11 +247,11 @@ fn target_bits(bits: u32) -> Target {
     Target::from_le_bytes(le)
 }
 
-const RATE: f64 = 200_000.0;
-/// What the engine is told the stick does: half the emulated rate, so a test machine busy
-/// enough to slow the emulator down does not make it a stick slower than configured (which the
-/// engine rightly reports as an error).
-const ENGINE_RATE: f64 = RATE / 2.0;
+const RATE: f64 = 120_000.0;
+/// What the engine is told the stick does: a quarter of the emulated rate, so a test machine
+/// busy enough to slow the emulator down does not make it a stick slower than configured
+/// (which the engine rightly reports as an error).
+const ENGINE_RATE: f64 = RATE / 4.0;
 
 fn emu_protocol(p: Protocol) -> emulator::Protocol {
     match p {

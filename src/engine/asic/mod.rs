@@ -203,6 +203,9 @@ pub struct Stats {
     pub resweeps: AtomicU64,
     /// Sweeps whose faults repeated sweeping did not clear.
     pub unresolved: AtomicU64,
+    /// Sweeps that ended with no reply from their tail where several were due: the stick
+    /// was slower than configured, and the sweep was repeated with more time.
+    pub short_sweeps: AtomicU64,
 }
 
 fn bump(c: &AtomicU64) {

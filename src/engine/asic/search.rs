@@ -55,6 +55,41 @@ enum Spec {
     },
 }
 
+/// Where the current job's replies lie in the chip's sweep order, for the tail check.
+#[derive(Clone, Copy)]
+enum Geom {
+    Bm1370 {
+        slot: usize,
+        start: u32,
+        /// Counter values per batch, overrun included.
+        full: u64,
+        mask: u32,
+    },
+    Bm1397 {
+        slot: usize,
+        n: u64,
+    },
+}
+
+/// Replies a completed sweep would still have sent past the last one seen, on average, before
+/// the sweep counts as cut short (a stick slower than its configured rate): the chance of
+/// such a gap by luck is e^-4, about 2%, and then only costs a longer re-sweep.
+const TAIL_REPLIES: f64 = 4.0;
+
+/// Gathers the bits of `v` under `mask` into the low bits (the inverse of depositing).
+fn gather(v: u32, mask: u32) -> u64 {
+    let (mut out, mut m, mut i) = (0u64, mask, 0);
+    while m != 0 {
+        let bit = m & m.wrapping_neg();
+        if v & bit != 0 {
+            out |= 1 << i;
+        }
+        i += 1;
+        m &= m - 1;
+    }
+    out
+}
+
 pub(super) struct Search<'a> {
     s: &'a mut Session,
     settings: &'a Settings,
@@ -71,6 +106,11 @@ pub(super) struct Search<'a> {
     /// Faults seen (garbled frames, nonces that fail the re-hash): a sweep that saw one is
     /// swept again.
     faults: u64,
+    geom: Option<Geom>,
+    /// The furthest position in the current job's sweep a verified reply came from.
+    reached: Option<u64>,
+    /// How much longer than the configured rate allows sweeps are given, after one fell short.
+    stretch: f64,
 }
 
 fn limit_for(zero_bits: u32) -> u32 {
@@ -111,6 +151,9 @@ impl<'a> Search<'a> {
             fence_sent: None,
             last_answer: Instant::now(),
             faults: 0,
+            geom: None,
+            reached: None,
+            stretch: 1.0,
         }
     }
 
@@ -263,7 +306,15 @@ impl<'a> Search<'a> {
                 return Ok(());
             }
             sweeps += 1;
-            let faulty = self.faults > faults;
+            // No reply from the end of the sweep where several were due: the stick did not get
+            // there in the time it was given. Sweep again, for longer.
+            let gap = cost.positions.saturating_sub(self.reached.unwrap_or(0)) as f64;
+            let short = gap * (-f64::from(self.need)).exp2() > TAIL_REPLIES;
+            if short {
+                bump(&self.stats.short_sweeps);
+                self.stretch = (self.stretch * 2.0).min(16.0);
+            }
+            let faulty = self.faults > faults || short;
             let fresh = self.delivered.len() > found;
             if sweeps > 1 && !faulty && !fresh {
                 quiet += 1;
@@ -286,7 +337,7 @@ impl<'a> Search<'a> {
 
     fn wait_for(&self, cost: Cost) -> Duration {
         let by_rate = cost.positions as f64 / self.settings.hashrate;
-        let secs = by_rate.max(cost.silicon.as_secs_f64()) * 1.1;
+        let secs = by_rate.max(cost.silicon.as_secs_f64()) * 1.1 * self.stretch;
         Duration::from_secs_f64(secs.min(1e9)) + JOB_SLACK
     }
 
@@ -310,6 +361,11 @@ impl<'a> Search<'a> {
                     golden: None,
                     known: None,
                 });
+                self.geom = Some(Geom::Bm1397 {
+                    slot: id,
+                    n: versions.len() as u64,
+                });
+                self.reached = None;
                 self.s
                     .send(&ffi::bm1397_job((id * 4) as u8, 0, header, &mids))
             }
@@ -328,6 +384,23 @@ impl<'a> Search<'a> {
                     golden: None,
                     known: None,
                 });
+                let pll = self.pll()?;
+                let mask = self
+                    .s
+                    .written
+                    .iter()
+                    .find(|w| w.0 == reg::VERSION_MASK)
+                    .map_or(0, |w| w.1 & 0xffff);
+                self.geom = Some(Geom::Bm1370 {
+                    slot: id,
+                    start: sweep.offset << 9,
+                    full: regs::counters_for(
+                        sweep.hcn.saturating_add(self.settings.overrun_ticks),
+                        pll,
+                    ),
+                    mask,
+                });
+                self.reached = None;
                 self.s.send(&ffi::bm1370_job((id << 3) as u8, 0, header))
             }
             Spec::Icarus { header, version } => {
@@ -513,6 +586,38 @@ impl<'a> Search<'a> {
             self.invalid(hits);
             return Ok(());
         };
+        let be = u64::from(nonce.swap_bytes());
+        let pos = match self.geom {
+            Some(Geom::Bm1370 {
+                slot: s,
+                start,
+                full,
+                mask,
+            }) if s == slot => {
+                let r = gather(u32::from(version_bits), mask);
+                let per_step = regs::BM1370_CORES * regs::BM1370_BATCH;
+                let counter_mask = (1u64 << regs::BM1370_COUNTER_BITS) - 1;
+                let step = (be.wrapping_sub(u64::from(start))) & counter_mask;
+                let core = be >> regs::BM1370_COUNTER_BITS;
+                let batch = r / regs::BM1370_BATCH;
+                Some(
+                    batch * per_step * full
+                        + step * per_step
+                        + core * regs::BM1370_BATCH
+                        + r % regs::BM1370_BATCH,
+                )
+            }
+            Some(Geom::Bm1397 { slot: s, n }) if s == slot => {
+                let m = job.versions.iter().position(|&v| v == version).unwrap_or(0) as u64;
+                let counter = be & ((1 << regs::BM1397_COUNTER_BITS) - 1);
+                let core = be >> regs::BM1397_COUNTER_BITS;
+                Some(counter * regs::BM1397_CORES * n + core * n + m)
+            }
+            _ => None,
+        };
+        if let Some(p) = pos {
+            self.reached = Some(self.reached.map_or(p, |r| r.max(p)));
+        }
         if job.known.is_some() {
             if let Some(Some(j)) = self.s.slots.get_mut(slot) {
                 if let Some((want, answered)) = &mut j.known {
