@@ -217,14 +217,3 @@ fn bm1397(b: &Bringup) -> Vec<Step> {
     }
     s
 }
-
-/// Just the frames of a step list, in order: what a chip would see.
-pub fn frames(steps: &[Step]) -> Vec<Vec<u8>> {
-    steps
-        .iter()
-        .filter_map(|s| match s {
-            Step::Send(f) => Some(f.clone()),
-            _ => None,
-        })
-        .collect()
-}

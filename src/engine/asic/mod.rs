@@ -1,7 +1,7 @@
 //! The `asic` engine: USB mining sticks (Icarus, BM1397, BM1366/68/70) driven through a thin C
 //! driver, with every policy decision in Rust and every returned nonce re-hashed on the host.
 //!
-//! The pieces: [`regs`] names the registers and does the PLL and deadline arithmetic, `init`
+//! The pieces: `regs` names the registers and does the PLL and deadline arithmetic, `init`
 //! lists the reference bring-up, `plan` turns a work's nonces into sweeps in the chip's own
 //! order, `known` is the known-answer policy, `search` runs a search, and `port` is the thin
 //! blocking shell over the serial line.
@@ -27,12 +27,11 @@ mod init;
 mod known;
 mod plan;
 mod port;
-pub mod regs;
+mod regs;
 mod search;
 
 pub use discover::{discover, Candidate};
 pub use ffi::{bm1370_job, bm1397_job, command, crc16, crc5, icarus_work, Reply};
-pub use init::{after_discovery, before_discovery, frames, Bringup, Step};
 
 use crate::{sha256, Error, ErrorKind, Work};
 use alloc::{format, string::String, vec::Vec};

@@ -232,11 +232,6 @@ pub fn ramp(from: f64, to: f64) -> alloc::vec::Vec<f64> {
     out
 }
 
-/// Counter values each BM1370 core advances per crystal tick at `pll`: two per hash clock.
-pub fn counters_per_tick(pll: Pll) -> f64 {
-    2.0 * f64::from(pll.fb) / f64::from(pll.refdiv * pll.post1 * pll.post2)
-}
-
 /// The fewest ticks register 0x10 must hold for each BM1370 core to sweep `counters` values
 /// at `pll` (the divider form, exact in integers).
 pub fn hcn_for(counters: u64, pll: Pll) -> u32 {
