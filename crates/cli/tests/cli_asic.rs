@@ -171,6 +171,34 @@ fn a_stick_that_hashes_wrongly_makes_search_fail_in_one_line() {
 }
 
 #[test]
+fn hashrates_no_stick_has_are_one_line_errors_not_panics_or_hangs() {
+    let emu = Emulator::start("bm1370");
+    for rate in ["1e-10", "1e-6", "0", "1e300"] {
+        let o = sha256d(&[
+            "search",
+            "--header",
+            GENESIS,
+            "--target",
+            TARGET,
+            "--nonces",
+            "0..4",
+            "--engine",
+            "asic",
+            "--device",
+            &emu.path,
+            "--protocol",
+            "bm1370",
+            "--hashrate",
+            rate,
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{rate}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.lines().count(), 1, "{rate}: {err}");
+        assert!(err.contains("hashrate must be between"), "{rate}: {err}");
+    }
+}
+
+#[test]
 fn asic_without_a_device_names_the_flag() {
     let o = sha256d(&[
         "search", "--engine", "asic", "--header", GENESIS, "--target", TARGET, "--json",

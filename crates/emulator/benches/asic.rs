@@ -36,20 +36,15 @@ fn main() {
     c.ticket_bits = ticket;
     c.overrun_ticks = 0;
     let emu = emulator::spawn(c).expect("a pty");
-    let engine = AsicEngine::new(
-        emu.path(),
-        Protocol::Bm1370,
-        Settings {
-            hashrate: rate,
-            ticket_bits: ticket,
-            known_answer_every: None,
-            frequency_mhz: 50.0,
-            ramp_pause: Duration::from_millis(1),
-            confirm_sweeps: 0,
-            overrun_ticks: 0,
-        },
-    )
-    .expect("engine");
+    let mut settings = Settings::new(Protocol::Bm1370);
+    settings.hashrate = rate;
+    settings.ticket_bits = ticket;
+    settings.known_answer_every = None;
+    settings.frequency_mhz = 50.0;
+    settings.ramp_pause = Duration::from_millis(1);
+    settings.confirm_sweeps = 0;
+    settings.overrun_ticks = 0;
+    let engine = AsicEngine::new(emu.path(), Protocol::Bm1370, settings).expect("engine");
     let mut header = Header::from_hex(GENESIS).expect("genesis");
     header.version = 0x2000_0000;
     let mut le = [0xffu8; 32];

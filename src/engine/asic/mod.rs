@@ -45,6 +45,7 @@ use super::{Control, Engine, Hits};
 
 /// A stick's wire protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Protocol {
     /// Icarus / Block Erupter: 64-byte work, 4-byte nonce replies.
     Icarus,
@@ -138,8 +139,9 @@ pub fn parse_replies(protocol: Protocol, bytes: &[u8]) -> Parsed {
     }
 }
 
-/// How the engine treats its stick.
+/// How the engine treats its stick. Start from [`Settings::new`].
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Settings {
     /// Hashes per second the stick does; jobs are timed by it, so it must not overstate.
     pub hashrate: f64,
