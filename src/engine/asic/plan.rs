@@ -132,6 +132,44 @@ pub fn icarus_end(range: &Range<u64>) -> u64 {
         .unwrap_or(0)
 }
 
+/// Gathers the bits of `v` under `mask` into the low bits (the inverse of depositing): a
+/// BM1370 reply's version bits back to the chip's roll counter.
+pub fn gather(v: u32, mask: u32) -> u64 {
+    let (mut out, mut m, mut i) = (0u64, mask, 0);
+    while m != 0 {
+        let bit = m & m.wrapping_neg();
+        if v & bit != 0 {
+            out |= 1 << i;
+        }
+        i += 1;
+        m &= m - 1;
+    }
+    out
+}
+
+/// Where in a BM1370 job's sweep (counting positions as `Sweep` costs them: batch, then
+/// counter step, then core, then version slot) the chip found `nonce` with roll counter `r`,
+/// for a window starting at counter `start` with `full` counters per batch.
+pub fn bm1370_position(nonce: u32, r: u64, start: u32, full: u64) -> u64 {
+    let be = u64::from(nonce.swap_bytes());
+    let per_step = regs::BM1370_CORES * regs::BM1370_BATCH;
+    let counter_mask = (1u64 << regs::BM1370_COUNTER_BITS) - 1;
+    let step = be.wrapping_sub(u64::from(start)) & counter_mask;
+    let core = be >> regs::BM1370_COUNTER_BITS;
+    (r / regs::BM1370_BATCH) * per_step * full
+        + step * per_step
+        + core * regs::BM1370_BATCH
+        + r % regs::BM1370_BATCH
+}
+
+/// Where in a BM1397 job's sweep (counter, then core, then midstate `m` of `n`) `nonce` lies.
+pub fn bm1397_position(nonce: u32, m: u64, n: u64) -> u64 {
+    let be = u64::from(nonce.swap_bytes());
+    let counter = be & ((1 << regs::BM1397_COUNTER_BITS) - 1);
+    let core = be >> regs::BM1397_COUNTER_BITS;
+    counter * regs::BM1397_CORES * n + core * n + m
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,5 +220,16 @@ mod tests {
             Some(1 << 24)
         );
         assert_eq!(icarus_end(&(0..2)), 0x0100_0001);
+    }
+
+    #[test]
+    fn reply_positions_follow_the_chips_order() {
+        // Nonce 3: core 1, counter 2^24; roll counter 17 is batch 1, slot 1.
+        let full = 42;
+        let at = bm1370_position(3, 17, 1 << 24, full);
+        assert_eq!(at, 2048 * full + 16 + 1);
+        assert_eq!(gather(0b1010_0000, 0b1111_0000), 0b1010);
+        // BM1397 nonce 0x0300_0001 (bytes 01 00 00 03): core 1, counter 3, midstate 2 of 4.
+        assert_eq!(bm1397_position(0x0300_0001, 2, 4), 3 * 256 * 4 + 4 + 2);
     }
 }

@@ -76,20 +76,6 @@ enum Geom {
 /// such a gap by luck is e^-4, about 2%, and then only costs a longer re-sweep.
 const TAIL_REPLIES: f64 = 4.0;
 
-/// Gathers the bits of `v` under `mask` into the low bits (the inverse of depositing).
-fn gather(v: u32, mask: u32) -> u64 {
-    let (mut out, mut m, mut i) = (0u64, mask, 0);
-    while m != 0 {
-        let bit = m & m.wrapping_neg();
-        if v & bit != 0 {
-            out |= 1 << i;
-        }
-        i += 1;
-        m &= m - 1;
-    }
-    out
-}
-
 pub(super) struct Search<'a> {
     s: &'a mut Session,
     settings: &'a Settings,
@@ -586,32 +572,21 @@ impl<'a> Search<'a> {
             self.invalid(hits);
             return Ok(());
         };
-        let be = u64::from(nonce.swap_bytes());
         let pos = match self.geom {
             Some(Geom::Bm1370 {
                 slot: s,
                 start,
                 full,
                 mask,
-            }) if s == slot => {
-                let r = gather(u32::from(version_bits), mask);
-                let per_step = regs::BM1370_CORES * regs::BM1370_BATCH;
-                let counter_mask = (1u64 << regs::BM1370_COUNTER_BITS) - 1;
-                let step = (be.wrapping_sub(u64::from(start))) & counter_mask;
-                let core = be >> regs::BM1370_COUNTER_BITS;
-                let batch = r / regs::BM1370_BATCH;
-                Some(
-                    batch * per_step * full
-                        + step * per_step
-                        + core * regs::BM1370_BATCH
-                        + r % regs::BM1370_BATCH,
-                )
-            }
+            }) if s == slot => Some(plan::bm1370_position(
+                nonce,
+                plan::gather(u32::from(version_bits), mask),
+                start,
+                full,
+            )),
             Some(Geom::Bm1397 { slot: s, n }) if s == slot => {
                 let m = job.versions.iter().position(|&v| v == version).unwrap_or(0) as u64;
-                let counter = be & ((1 << regs::BM1397_COUNTER_BITS) - 1);
-                let core = be >> regs::BM1397_COUNTER_BITS;
-                Some(counter * regs::BM1397_CORES * n + core * n + m)
+                Some(plan::bm1397_position(nonce, m, n))
             }
             _ => None,
         };
