@@ -27,7 +27,7 @@ pub(crate) struct EmulateArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// A fault to inject (repeatable): garbage=P, drop=P, bad-crc=P, wrong-nonce=P, slow=MS,
-    /// unplug=N, hang=N.
+    /// unplug=N, hang=N, miss-baud=N.
     #[arg(long)]
     fault: Vec<String>,
 }

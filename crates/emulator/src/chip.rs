@@ -213,6 +213,8 @@ pub(super) struct Chain {
     mhz: f64,
     /// BM1370 without an enabled nonce offset: where the last sweep's counters stopped.
     float_start: u32,
+    /// Baud-rate writes still to be missed (a fault).
+    pub(super) miss_baud_writes: u32,
     pub(super) log: ChipLog,
     pub(super) active: Option<Active>,
 }
@@ -246,6 +248,7 @@ impl Chain {
             clock: None,
             mhz: silicon::POWER_ON_MHZ,
             float_start: 0,
+            miss_baud_writes: 0,
             log: ChipLog {
                 max_mhz: silicon::POWER_ON_MHZ,
                 ..ChipLog::default()
@@ -322,6 +325,14 @@ impl Chain {
                 register,
                 value,
             } => {
+                let baud_register = match self.protocol {
+                    Protocol::Bm1370 => 0x28,
+                    _ => 0x18,
+                };
+                if register == baud_register && self.miss_baud_writes > 0 {
+                    self.miss_baud_writes -= 1;
+                    return out;
+                }
                 let targets = self.addressed(all, chip);
                 if register == 0x08 && !targets.is_empty() && self.protocol != Protocol::Icarus {
                     self.write_pll(value);

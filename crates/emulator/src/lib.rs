@@ -58,6 +58,9 @@ pub enum Fault {
     Unplug(u64),
     /// After this many nonce replies the stick stops answering but stays plugged in.
     Hang(u64),
+    /// The chip misses its first N baud-rate writes (a glitch on the line as the rate
+    /// changes), so the host's first switch to the fast rate finds no chip there.
+    MissBaud(u32),
 }
 
 impl core::str::FromStr for Fault {
@@ -69,7 +72,7 @@ impl core::str::FromStr for Fault {
         let bad = || {
             Error::new(format!(
                 "fault {s:?}: expected garbage=P, drop=P, bad-crc=P, wrong-nonce=P, slow=MS, \
-                 unplug=N or hang=N"
+                 unplug=N, hang=N or miss-baud=N"
             ))
         };
         let (name, value) = s.split_once('=').ok_or_else(bad)?;
@@ -89,6 +92,7 @@ impl core::str::FromStr for Fault {
             "slow" => Fault::Slow(Duration::from_millis(n()?)),
             "unplug" => Fault::Unplug(n()?),
             "hang" => Fault::Hang(n()?),
+            "miss-baud" => Fault::MissBaud(n()?.min(u64::from(u32::MAX)) as u32),
             _ => return Err(bad()),
         })
     }
@@ -286,6 +290,14 @@ fn serve(pty: &pty::Pty, config: &Config, stats: &Stats, stop: &AtomicBool) -> R
         config.ticket_bits,
         config.overrun_ticks,
     );
+    chain.miss_baud_writes = config
+        .faults
+        .iter()
+        .find_map(|f| match f {
+            Fault::MissBaud(n) => Some(*n),
+            _ => None,
+        })
+        .unwrap_or(0);
     let mut decoder = Decoder::new(config.protocol);
     let mut faults = Injector::new(config);
     let mut out: VecDeque<Outgoing> = VecDeque::new();
@@ -330,17 +342,23 @@ fn serve(pty: &pty::Pty, config: &Config, stats: &Stats, stop: &AtomicBool) -> R
             out.pop_front();
         }
         let wait = if chain.busy() { 0 } else { 1 };
-        let n = pty.read(&mut buf, wait);
-        if n > 0 {
-            // A pty has no line rate, so bytes written just before the host changed its rate
-            // are read after the change: for a moment, the old rate still counts.
-            let line = pty.host_termios();
-            if let Some(l) = &line {
+        // A pty has no line rate, so bytes written just before the host changed its rate are
+        // read after the change: for a moment, the old rate still counts. The change is noted
+        // when it happens, not when the next bytes come.
+        let mut note = |line: &Option<pty::HostLine>| {
+            if let Some(l) = line {
                 if l.baud != host_baud.0 {
                     host_baud = (l.baud, host_baud.0, Instant::now());
                 }
             }
-            let recent = host_baud.2.elapsed() < Duration::from_millis(250);
+        };
+        note(&pty.host_termios());
+        let n = pty.read(&mut buf, wait);
+        if n > 0 {
+            // The settings the bytes were written under are at least as new as these.
+            let line = pty.host_termios();
+            note(&line);
+            let recent = host_baud.2.elapsed() < Duration::from_millis(30);
             let line_ok = line.is_some_and(|l| {
                 l.raw
                     && (baud_close(l.baud, chain.baud())
@@ -453,7 +471,7 @@ impl Injector {
                 Fault::BadCrc(p) => f.bad_crc = p,
                 Fault::WrongNonce(p) => f.wrong = p,
                 Fault::Slow(d) => f.delay = d,
-                Fault::Unplug(_) | Fault::Hang(_) => {}
+                Fault::Unplug(_) | Fault::Hang(_) | Fault::MissBaud(_) => {}
             }
         }
         f

@@ -197,8 +197,9 @@ fn bm1370_reference() -> Vec<Vec<u8>> {
     // slice's last counters.
     f.push(w(0x10, 798_916));
     f.push(bytes("55AA51090028113002 00 03"));
-    f.push(bytes("55AA510900A49000FFFF1C"));
+    // Not in ESP-Miner: this driver counts the chips again at the new rate before going on.
     f.push(bytes("55AA52050000 0A"));
+    f.push(bytes("55AA510900A49000FFFF1C"));
     f
 }
 
@@ -218,6 +219,8 @@ fn bm1397_reference() -> Vec<Vec<u8>> {
         w(0x68, 0xC070_0111),
         w(0x28, 0x0600_000F),
         w(0x18, 0x0000_6131),
+        // Not in gekko: this driver counts the chips again at the new rate before going on.
+        bytes("55AA52050000 0A"),
     ]);
     for &v in &BM1397_RAMP {
         f.extend([
@@ -227,7 +230,6 @@ fn bm1397_reference() -> Vec<Vec<u8>> {
             w(0x08, v),
         ]);
     }
-    f.push(bytes("55AA52050000 0A"));
     f
 }
 
@@ -311,6 +313,15 @@ fn bring_up(protocol: Protocol) -> (Vec<Vec<u8>>, emulator::ChipLog) {
         .with_nonces(0..0)
         .expect("an empty range is valid work");
     asic.search(&work).expect("bring-up succeeds");
+    // The last writes need no answer: give the emulator a moment to have read them.
+    let until = Instant::now() + Duration::from_secs(5);
+    let want = match protocol {
+        Protocol::Bm1370 => bm1370_reference().len(),
+        _ => bm1397_reference().len(),
+    };
+    while emu.stats().frames().len() < want && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     (emu.stats().frames(), emu.stats().chip())
 }
 
@@ -329,6 +340,30 @@ fn bm1397_bring_up_is_gekkos_with_a_ramp() {
     assert_eq!(frames, bm1397_reference());
     assert_eq!((chip.pll_rejects, chip.pll_jumps), (0, 0));
     assert_eq!(chip.max_mhz, 200.0);
+}
+
+#[test]
+fn a_missed_baud_change_is_retried_before_it_is_an_error() {
+    for protocol in [Protocol::Bm1370, Protocol::Bm1397] {
+        let emu = emulate(protocol, 8, vec![Fault::MissBaud(1)]);
+        let asic = engine(&emu, protocol, 8);
+        let work = Work::new(header(), target_bits(8))
+            .with_nonces(0..64)
+            .expect("valid work");
+        assert_eq!(
+            asic.search(&work)
+                .unwrap_or_else(|e| panic!("{protocol:?}: the second try reaches the chip: {e}")),
+            portable().search(&work).expect("portable"),
+            "{protocol:?}"
+        );
+        let baud = if protocol == Protocol::Bm1370 {
+            w(0x28, 0x1130_0200)
+        } else {
+            w(0x18, 0x0000_6131)
+        };
+        let sent = emu.stats().frames().iter().filter(|f| **f == baud).count();
+        assert_eq!(sent, 2, "{protocol:?}: written once, missed, written again");
+    }
 }
 
 #[test]

@@ -269,7 +269,7 @@ impl Port {
         Ok(())
     }
 
-    /// Discards unread input and unsent output.
+    /// Discards input the device sent that has not been read.
     pub fn flush(&self) -> Result<(), Error> {
         // SAFETY: `fd` is open for the life of `self`.
         let rc = unsafe { asic_flush(self.fd) };

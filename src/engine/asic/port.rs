@@ -165,7 +165,14 @@ impl Session {
             match s {
                 Step::Send(f) => self.send(f)?,
                 Step::Pause(d) => std::thread::sleep(*d),
-                Step::HostBaud(b) => self.port.set_baud(*b)?,
+                Step::HostBaud(b) => {
+                    self.port.set_baud(*b)?;
+                    // Everything after the switch goes out at the new rate: make sure the
+                    // chips are there before sending it.
+                    if self.chips > 0 {
+                        self.verify_baud(self.chips, *b)?;
+                    }
+                }
             }
         }
         Ok(())
@@ -219,7 +226,10 @@ impl Session {
         self.run(&steps)?;
         self.pll = bringup.ramp.last().copied();
         self.written.clear();
-        self.verify_baud(chips, fast)
+        if at_fast {
+            self.verify_baud(chips, fast)?;
+        }
+        Ok(())
     }
 
     /// Counts the chips again at the fast rate; a failed switch is retried (back to 115200,
@@ -231,12 +241,15 @@ impl Session {
             (reg::MISC_CONTROL, regs::val::BM1397_FAST_BAUD)
         };
         let mut again = 0;
+        // Bytes still in flight at the old rate arrive garbled at the new one: let them pass.
+        std::thread::sleep(Duration::from_millis(50));
         for attempt in 0..BAUD_TRIES {
             if attempt > 0 {
                 self.port.set_baud(115_200)?;
                 self.send(&init::write_all(baud_reg, baud_value))?;
                 std::thread::sleep(Duration::from_millis(20));
                 self.port.set_baud(fast)?;
+                std::thread::sleep(Duration::from_millis(50));
                 self.port.flush()?;
                 self.rx.clear();
             }

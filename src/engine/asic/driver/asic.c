@@ -263,7 +263,8 @@ int asic_set_baud(int fd, uint32_t baud)
 
 int asic_flush(int fd)
 {
-    return tcflush(fd, TCIOFLUSH) == 0 ? 0 : -errno;
+    /* Input only: a frame written but not yet read by the device must still arrive. */
+    return tcflush(fd, TCIFLUSH) == 0 ? 0 : -errno;
 }
 
 long asic_write_all(int fd, const uint8_t *buf, size_t len, int timeout_ms)
