@@ -200,6 +200,9 @@ pub struct Stats {
     pub known_answers: AtomicU64,
     /// See [`Stats::known_answers`].
     pub known_answers_missed: AtomicU64,
+    /// Known answers that came after their deadline (counted as missed too): the stick is
+    /// slower than configured, and sweeps after it are given more time.
+    pub late_known_answers: AtomicU64,
     /// Sweeps repeated (faults seen, or confirmation).
     pub resweeps: AtomicU64,
     /// Sweeps whose faults repeated sweeping did not clear.
