@@ -388,16 +388,16 @@ fn bm1370_matches_portable_with_and_without_on_chip_rolling() {
     let asic = engine(&emu, Protocol::Bm1370, 8);
     // Even nonces at counter 0 of each core, odd ones at 2^24: two windows, two batches.
     let work = Work::new(header(), target_bits(9))
-        .with_nonces(0..256)
+        .with_nonces(0..128)
         .and_then(|w| w.with_version_rolling(0x1fff_e000, 32))
         .expect("valid work");
     let want = portable().search(&work).expect("portable");
-    assert!(want.len() > 10, "{}", want.len());
+    assert!(want.len() > 5, "{}", want.len());
     assert_eq!(asic.search(&work).expect("asic"), want);
     // A mask outside BIP320's bits: one job per version, rolling off.
     let work = Work::new(header(), target_bits(8))
         .with_nonces(0..64)
-        .and_then(|w| w.with_version_rolling(0x0000_0ff0, 4))
+        .and_then(|w| w.with_version_rolling(0x0000_0ff0, 2))
         .expect("valid work");
     assert_eq!(
         asic.search(&work).expect("asic"),

@@ -299,6 +299,9 @@ impl<'a> Search<'a> {
             if short {
                 bump(&self.stats.short_sweeps);
                 self.stretch = (self.stretch * 2.0).min(16.0);
+            } else {
+                // A sweep that reached its end: the extra time can shrink again.
+                self.stretch = (self.stretch * 0.75).max(1.0);
             }
             let faulty = self.faults > faults || short;
             let fresh = self.delivered.len() > found;
