@@ -1,9 +1,27 @@
-//! Compiles the ASIC stick driver (C) when the `asic` feature is on; otherwise does nothing.
+//! Compiles the ASIC stick driver (C) under feature `asic`, and generates the WGSL kernel
+//! from the crate's own constants under feature `gpu`.
+
+#[cfg(feature = "gpu")]
+#[path = "src/sha256/consts.rs"]
+mod consts;
+#[cfg(feature = "gpu")]
+#[path = "build/wgsl.rs"]
+mod wgsl;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     #[cfg(feature = "asic")]
     asic_driver();
+    #[cfg(feature = "gpu")]
+    gpu_kernel();
+}
+
+#[cfg(feature = "gpu")]
+fn gpu_kernel() {
+    println!("cargo:rerun-if-changed=build/wgsl.rs");
+    println!("cargo:rerun-if-changed=src/sha256/consts.rs");
+    let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    std::fs::write(out.join("sha256d.wgsl"), wgsl::sha256d_wgsl()).expect("OUT_DIR is writable");
 }
 
 #[cfg(feature = "asic")]

@@ -8,10 +8,8 @@
 use sha256d::{Control, Header, Target, Work};
 use std::time::Instant;
 
-const GENESIS: &str = "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";
-
 fn main() -> Result<(), sha256d::Error> {
-    let header = Header::from_hex(GENESIS)?;
+    let header = Header::genesis();
     let target = Target::from_compact(header.bits)?;
     let end = u64::from(header.nonce) + 1_000;
     let start = if std::env::args().any(|a| a == "--full") {

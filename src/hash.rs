@@ -1,17 +1,38 @@
 //! A double SHA-256 result.
 
-use crate::{hex, Error};
-use core::fmt;
+use crate::{hex, Error, Target};
+use core::{fmt, str::FromStr};
 
 /// 32 bytes of double SHA-256 in internal byte order (as hashed, as compared to targets as a
-/// little-endian number). `Display` shows it reversed, as block explorers do.
+/// little-endian number). `Display` shows it reversed, as block explorers do, and [`FromStr`]
+/// reads that form back.
+///
+/// ```
+/// use sha256d::Hash;
+///
+/// let genesis: Hash = "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f".parse()?;
+/// assert_eq!(genesis.leading_zero_bits(), 43);
+/// assert!(genesis.difficulty() > 2536.0);
+/// # Ok::<(), sha256d::Error>(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Hash(pub [u8; 32]);
 
 impl Hash {
+    /// Wraps bytes in internal order.
+    pub const fn from_byte_array(bytes: [u8; 32]) -> Self {
+        Hash(bytes)
+    }
+
     /// The bytes in internal order.
     pub fn to_byte_array(self) -> [u8; 32] {
         self.0
+    }
+
+    /// The share difficulty this hash proves, `DIFFICULTY_1 / hash` as pools count it: a share
+    /// meets a pool's difficulty `d` when this is at least `d`. Infinite for the zero hash.
+    pub fn difficulty(&self) -> f64 {
+        Target::from_le_bytes(self.0).difficulty_float()
     }
 
     /// Parses the displayed (reversed, explorer-style) hex form.
@@ -40,6 +61,15 @@ impl fmt::Display for Hash {
         let mut rev = self.0;
         rev.reverse();
         f.write_str(&hex::encode(&rev))
+    }
+}
+
+impl FromStr for Hash {
+    type Err = Error;
+
+    /// The displayed (explorer-style) hex form, as [`Hash::from_display_hex`].
+    fn from_str(text: &str) -> Result<Self, Error> {
+        Self::from_display_hex(text)
     }
 }
 

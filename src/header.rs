@@ -2,9 +2,24 @@
 
 use crate::{hex, sha256, CompactTarget, Error, Hash};
 use alloc::{format, string::String};
+use core::str::FromStr;
 
 /// A Bitcoin block header. Fields hold their values; [`Header::to_bytes`] gives the
-/// little-endian wire form that is hashed.
+/// little-endian wire form that is hashed, and [`FromStr`] reads its 160 hex digits.
+///
+/// ```
+/// use sha256d::Header;
+///
+/// let genesis: Header = sha256d::GENESIS_HEADER_HEX.parse()?;
+/// assert_eq!(genesis.nonce, 2_083_236_893);
+/// assert_eq!(genesis.bits.to_consensus(), 0x1d00ffff);
+/// assert_eq!(
+///     genesis.block_hash().to_string(),
+///     "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f"
+/// );
+/// assert_eq!(genesis.to_hex(), sha256d::GENESIS_HEADER_HEX);
+/// # Ok::<(), sha256d::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Header {
     /// Block version; BIP9/BIP320 use its bits as signals and version-rolling space.
@@ -72,8 +87,26 @@ impl Header {
         hex::encode(&self.to_bytes())
     }
 
+    /// The genesis block's header (mainnet, height 0).
+    pub fn genesis() -> Self {
+        Self::from_hex(GENESIS_HEADER_HEX).expect("GENESIS_HEADER_HEX is a valid header")
+    }
+
     /// The block hash: double SHA-256 of the wire form.
     pub fn block_hash(&self) -> Hash {
         Hash(sha256::sha256d_header(&self.to_bytes()))
     }
 }
+
+impl FromStr for Header {
+    type Err = Error;
+
+    /// 160 hex digits of wire form, as [`Header::from_hex`].
+    fn from_str(text: &str) -> Result<Self, Error> {
+        Self::from_hex(text)
+    }
+}
+
+/// The mainnet genesis block's header, 160 hex digits of wire form: the first known answer of
+/// every engine (nonce 2083236893, hash `000000000019d6…e26f`).
+pub const GENESIS_HEADER_HEX: &str = "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";

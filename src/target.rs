@@ -3,7 +3,7 @@
 
 use crate::{hex, Error, Hash};
 use alloc::{format, string::String};
-use core::{cmp::Ordering, fmt};
+use core::{cmp::Ordering, fmt, str::FromStr};
 
 /// The compact (`nBits`) encoding of a target, as stored in a header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -37,6 +37,21 @@ impl fmt::Display for CompactTarget {
 
 /// A 256-bit unsigned target. A hash meets it when the hash, read as a little-endian number,
 /// is less than or equal to it.
+///
+/// ```
+/// use sha256d::{CompactTarget, Header, Target};
+///
+/// // From a header's nBits, a pool difficulty, or 64 hex digits as explorers show them.
+/// let bits = Target::from_compact(CompactTarget::from_consensus(0x1d00ffff))?;
+/// assert_eq!(bits, Target::DIFFICULTY_1);
+/// assert_eq!(Target::from_difficulty(1.0)?, Target::DIFFICULTY_1);
+/// let hex: Target = "00000000ffff0000000000000000000000000000000000000000000000000000".parse()?;
+/// assert_eq!(hex, bits);
+///
+/// // Inclusive: a hash meets a target when, read as a little-endian number, it is not above it.
+/// assert!(bits.is_met_by(&Header::genesis().block_hash()));
+/// # Ok::<(), sha256d::Error>(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Target {
     /// Little-endian 64-bit limbs: `limbs[0]` is least significant.
@@ -304,6 +319,25 @@ fn div_wide(v: Wide, d: u64) -> Wide {
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_be_hex())
+    }
+}
+
+impl FromStr for Target {
+    type Err = Error;
+
+    /// 64 hex digits, most significant first, as [`Target::from_be_hex`] (and as `Display`
+    /// writes it).
+    fn from_str(text: &str) -> Result<Self, Error> {
+        Self::from_be_hex(text)
+    }
+}
+
+impl FromStr for CompactTarget {
+    type Err = Error;
+
+    /// 8 hex digits, as [`CompactTarget::from_hex`].
+    fn from_str(text: &str) -> Result<Self, Error> {
+        Self::from_hex(text)
     }
 }
 

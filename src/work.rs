@@ -4,6 +4,9 @@ use crate::{Error, Hash, Header, Target};
 use alloc::format;
 use core::ops::Range;
 
+/// The version bits BIP320 leaves to miners (`0x1fffe000`): the mask pools grant for rolling.
+pub const BIP320_VERSION_MASK: u32 = 0x1fff_e000;
+
 /// The default cap on how many results one search may return.
 pub const DEFAULT_MAX_RESULTS: usize = 1_000_000;
 
@@ -12,6 +15,20 @@ pub const DEFAULT_MAX_RESULTS: usize = 1_000_000;
 ///
 /// With rolling, version `k` (for `k` in `0..rolls`) is `(header.version & !mask) |
 /// deposit(k, mask)`: the bits of `k` placed into the mask's set bits from the lowest up.
+///
+/// ```
+/// use sha256d::{Header, Target, Work, BIP320_VERSION_MASK};
+///
+/// let work = Work::new(Header::genesis(), Target::from_difficulty(1e-6)?)
+///     .with_nonces(0..1 << 12)?
+///     .with_version_rolling(BIP320_VERSION_MASK, 4)?;
+/// assert_eq!(work.total_hashes(), 4 << 12);
+/// assert_eq!(work.version(1), 0x0000_2001); // bit 13 is the mask's lowest
+/// let found = sha256d::best().search(&work)?;
+/// assert!(found.iter().all(|f| work.target().is_met_by(&f.hash)));
+/// assert!(found.windows(2).all(|w| (w[0].version, w[0].nonce) < (w[1].version, w[1].nonce)));
+/// # Ok::<(), sha256d::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Work {
     header: Header,
@@ -24,6 +41,8 @@ pub struct Work {
 
 /// One hit: a version and nonce whose header hash meets the work's target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct Found {
     /// The (possibly rolled) header version.
     pub version: u32,
@@ -31,6 +50,17 @@ pub struct Found {
     pub nonce: u32,
     /// The block hash with that version and nonce, re-hashed on the host.
     pub hash: Hash,
+}
+
+impl Found {
+    /// A hit of `version` and `nonce` whose block hash is `hash`.
+    pub fn new(version: u32, nonce: u32, hash: Hash) -> Self {
+        Found {
+            version,
+            nonce,
+            hash,
+        }
+    }
 }
 
 /// Places the low bits of `k` into the set bits of `mask`, lowest first (x86's `pdep`).

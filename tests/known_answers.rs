@@ -53,11 +53,7 @@ fn every_engine_refinds_every_real_nonce() {
         // Regtest's target is met by half of all hashes, so compare whole sets, and check the
         // real nonce is among them.
         let want = oracle(&work);
-        let real = Found {
-            version: h.header.version,
-            nonce: h.header.nonce,
-            hash: h.header.block_hash(),
-        };
+        let real = Found::new(h.header.version, h.header.nonce, h.header.block_hash());
         assert!(
             want.contains(&real),
             "{}: oracle misses the real nonce",

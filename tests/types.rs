@@ -159,7 +159,7 @@ fn difficulty_is_exact_for_fractional_values() {
 
 #[test]
 fn header_hex_errors_name_the_problem() {
-    let genesis = "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";
+    let genesis = sha256d::GENESIS_HEADER_HEX;
     let h = Header::from_hex(genesis).expect("valid");
     assert_eq!(h.to_hex(), genesis);
     assert_eq!(Header::from_bytes(&h.to_bytes()), h);

@@ -1,11 +1,19 @@
 //! Lines from a Stratum pool, fed to the client in each stage of a session, and pool URLs.
-//! Nothing may panic; what the client accepts must leave it able to build and submit shares.
+//! Nothing may panic; what the client accepts must leave it able to build and submit shares;
+//! no text it hands the operator holds a control character, and neither does the sanitiser's
+//! or the reject-reason normaliser's output for any input.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use sha256d_mining::net::{LineReader, ReadLine};
-use sha256d_mining::stratum::{Client, Config};
-use sha256d_mining::{PoolUrl, Share};
+use sha256d_mining::reject::reject_key;
+use sha256d_mining::sanitize::{for_terminal, MAX_TERMINAL_TEXT};
+use sha256d_mining::stratum::{Client, ClientEvent, Config};
+use sha256d_mining::{PoolUrl, Share, Verdict};
+
+fn assert_printable(text: &str) {
+    assert!(!text.chars().any(char::is_control), "{text:?}");
+}
 
 const NOTIFY: &str = r#"{"id":null,"method":"mining.notify","params":["6","9ee1813dcfcbab96dcb73b55f988b4f3b7ea0645e360a83efad6b15d1c1f4e5f","0100000001000000000000000000000000000000000000000000000000000000000000ffffffff200167045ea5026b08","0f2f456c6f506f6f6c2e436c6f75642f00000000",["8b897b8e448ce75c507d5f3ae910f0fee28ca3ea7312ef6dc311f0dc095484be"],"20000000","207fffff","6b02a55e",false]}"#;
 
@@ -17,6 +25,11 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(url) = PoolUrl::parse(text) {
             assert_eq!(PoolUrl::parse(&url.to_string()), Ok(url));
         }
+        let shown = for_terminal(text);
+        assert_printable(&shown);
+        // The longest escape, \u{10ffff}, is ten characters.
+        assert!(shown.chars().count() <= 10 * MAX_TERMINAL_TEXT + 1);
+        assert_printable(&reject_key(text));
     }
 
     let rolling = mode & 1 != 0;
@@ -46,8 +59,20 @@ fuzz_target!(|data: &[u8]| {
     let mut reader = LineReader::new();
     let mut src = rest;
     while let Ok(ReadLine::Line(line)) = reader.read_line(&mut src) {
-        if client.handle_line(&line).is_err() {
+        let Ok(events) = client.handle_line(&line) else {
             break;
+        };
+        for event in &events {
+            match event {
+                ClientEvent::Notice(text) | ClientEvent::AuthorizationFailed(text) => {
+                    assert_printable(text)
+                }
+                ClientEvent::Verdict {
+                    verdict: Verdict::Rejected { reason, .. },
+                    ..
+                } => assert_printable(reason),
+                _ => {}
+            }
         }
     }
     client.take_outgoing();

@@ -9,15 +9,14 @@ pub mod asic;
 pub mod cpu;
 #[cfg(feature = "gpu")]
 pub mod gpu;
+mod kind;
 
 use crate::{sha256, Error, ErrorKind, Found, Hash, Work};
 use alloc::{boxed::Box, format, string::String, vec::Vec};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 pub use cpu::CpuEngine;
-
-/// Every engine name, in the order `engines` lists them. Tools script against these.
-pub const ENGINE_NAMES: &[&str] = &["sha-ni", "arm-sha2", "avx2", "portable", "gpu", "asic"];
+pub use kind::{EngineKind, ENGINE_NAMES};
 
 /// Shared between a running search and whoever watches it: cancellation and progress.
 #[derive(Debug, Default)]
@@ -55,6 +54,7 @@ impl Control {
 
 /// How a finished (or cancelled) streaming search went.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Summary {
     /// Hashes done.
     pub hashes: u64,
@@ -74,6 +74,7 @@ pub struct Summary {
 
 /// What the host re-hash made of a nonce an engine offered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Offer {
     /// It meets the work's target; it was delivered.
     Found,
@@ -175,6 +176,26 @@ impl<'a> Hits<'a> {
 
 /// A nonce-search engine. Implementors provide [`Engine::run`]; callers use
 /// [`Engine::search`] or [`Engine::search_stream`].
+///
+/// ```
+/// use sha256d::{Control, Engine, Header, Options, Target, Work};
+/// use std::sync::Arc;
+///
+/// let engine = sha256d::open("portable", &Options::default())?;
+/// let work = Work::new(Header::genesis(), Target::from_difficulty(1e-4)?).with_nonces(0..1 << 16)?;
+///
+/// // Every hit, verified on the host, in ascending order.
+/// let all = engine.search(&work)?;
+///
+/// // The same hits as they arrive, with a hash count another thread can read and a cancel.
+/// let ctl = Arc::new(Control::new());
+/// let mut streamed = Vec::new();
+/// let summary = engine.search_stream(&work, &ctl, &mut |f| streamed.push(*f))?;
+/// streamed.sort_unstable();
+/// assert_eq!(streamed, all);
+/// assert_eq!((summary.hashes, summary.hardware_errors), (1 << 16, 0));
+/// # Ok::<(), sha256d::Error>(())
+/// ```
 pub trait Engine: Send + Sync {
     /// The engine's fixed name (`portable`, `sha-ni`, `avx2`, `arm-sha2`, `gpu`, `asic`).
     fn name(&self) -> &'static str;
@@ -257,6 +278,7 @@ pub struct Options {
 
 /// Whether one engine can run here.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Status {
     /// The engine's name.
     pub name: &'static str,
@@ -266,52 +288,76 @@ pub struct Status {
 
 /// Every engine this crate knows, with whether it can run here and why not.
 pub fn engines() -> Vec<Status> {
-    ENGINE_NAMES
+    EngineKind::ALL
         .iter()
-        .map(|&name| Status {
-            name,
-            availability: open(name, &Options::default())
+        .map(|&kind| Status {
+            name: kind.name(),
+            availability: open_kind(kind, &Options::default())
                 .map(|e| e.describe())
                 .map_err(|e| String::from(e.message())),
         })
         .collect()
 }
 
-/// Opens the engine called `name`.
+/// Opens the engine called `name` (one of [`ENGINE_NAMES`]).
 pub fn open(name: &str, options: &Options) -> Result<Box<dyn Engine>, Error> {
-    if let Some(backend) = sha256::Backend::ALL.iter().find(|b| b.name() == name) {
-        return Ok(Box::new(CpuEngine::new(*backend, options.threads)?));
+    open_kind(name.parse()?, options)
+}
+
+/// Opens an engine of `kind`.
+pub fn open_kind(kind: EngineKind, options: &Options) -> Result<Box<dyn Engine>, Error> {
+    match kind {
+        EngineKind::Gpu => open_gpu(options),
+        EngineKind::Asic => open_asic(options),
+        cpu => match sha256::Backend::ALL.iter().find(|b| b.kind() == cpu) {
+            Some(backend) => Ok(Box::new(CpuEngine::new(*backend, options.threads)?)),
+            None => Err(Error::new(
+                ErrorKind::Unavailable,
+                if cpu == EngineKind::ArmSha2 {
+                    "not an aarch64 build"
+                } else {
+                    "not an x86-64 build"
+                },
+            )),
+        },
     }
-    match name {
-        "sha-ni" | "avx2" => Err(Error::new(ErrorKind::Unavailable, "not an x86-64 build")),
-        "arm-sha2" => Err(Error::new(ErrorKind::Unavailable, "not an aarch64 build")),
-        #[cfg(feature = "gpu")]
-        "gpu" => Ok(Box::new(gpu::GpuEngine::new(
-            options,
-            gpu::GpuConfig::default(),
-        )?)),
-        #[cfg(not(feature = "gpu"))]
-        "gpu" => Err(Error::new(
-            ErrorKind::Unavailable,
-            "built without the `gpu` feature",
-        )),
-        #[cfg(all(feature = "asic", target_os = "linux"))]
-        "asic" => Ok(Box::new(asic::open(options)?)),
-        #[cfg(all(feature = "asic", not(target_os = "linux")))]
-        "asic" => Err(Error::new(
-            ErrorKind::Unavailable,
-            "the `asic` engine needs Linux (termios rates, sysfs discovery)",
-        )),
-        #[cfg(not(feature = "asic"))]
-        "asic" => Err(Error::new(
-            ErrorKind::Unavailable,
-            "built without the `asic` feature",
-        )),
-        _ => Err(Error::invalid(format!(
-            "unknown engine {name:?}; known engines: {}",
-            ENGINE_NAMES.join(", ")
-        ))),
-    }
+}
+
+#[cfg(feature = "gpu")]
+fn open_gpu(options: &Options) -> Result<Box<dyn Engine>, Error> {
+    Ok(Box::new(gpu::GpuEngine::new(
+        options,
+        gpu::GpuConfig::default(),
+    )?))
+}
+
+#[cfg(not(feature = "gpu"))]
+fn open_gpu(_: &Options) -> Result<Box<dyn Engine>, Error> {
+    Err(Error::new(
+        ErrorKind::Unavailable,
+        "built without the `gpu` feature",
+    ))
+}
+
+#[cfg(all(feature = "asic", target_os = "linux"))]
+fn open_asic(options: &Options) -> Result<Box<dyn Engine>, Error> {
+    Ok(Box::new(asic::open(options)?))
+}
+
+#[cfg(all(feature = "asic", not(target_os = "linux")))]
+fn open_asic(_: &Options) -> Result<Box<dyn Engine>, Error> {
+    Err(Error::new(
+        ErrorKind::Unavailable,
+        "the `asic` engine needs Linux (termios rates, sysfs discovery)",
+    ))
+}
+
+#[cfg(not(feature = "asic"))]
+fn open_asic(_: &Options) -> Result<Box<dyn Engine>, Error> {
+    Err(Error::new(
+        ErrorKind::Unavailable,
+        "built without the `asic` feature",
+    ))
 }
 
 /// The fastest CPU engine this machine can run, on every core.

@@ -12,7 +12,7 @@
 // zipped iterators.
 #![allow(clippy::needless_range_loop)]
 
-use super::{Prehash, HASH_BITS, HEADER_BITS, IV, K, PAD_WORD};
+use super::{Prehash, HASH_PAD, HASH_PAD_KW, HEADER_PAD, HEADER_PAD_KW, IV, K};
 use alloc::vec::Vec;
 use core::arch::aarch64::{
     uint32x4_t, vaddq_u32, vgetq_lane_u32, vld1q_u32, vsetq_lane_u32, vsha256h2q_u32,
@@ -74,28 +74,6 @@ impl Job {
         }
     }
 }
-
-/// K + W, four rounds per row, for the rounds from `first` whose words `w` are all padding.
-const fn padding_kw<const Q: usize>(first: usize, w: [[u32; 4]; Q]) -> [[u32; 4]; Q] {
-    let mut out = w;
-    let mut q = 0;
-    while q < Q {
-        let mut j = 0;
-        while j < 4 {
-            out[q][j] = K[first + 4 * q + j].wrapping_add(w[q][j]);
-            j += 1;
-        }
-        q += 1;
-    }
-    out
-}
-
-/// Block-2 words 4..16: W4 = 0x80000000, W5..15 = 0, W15 = 640.
-const HEADER_PAD: [[u32; 4]; 3] = [[PAD_WORD, 0, 0, 0], [0; 4], [0, 0, 0, HEADER_BITS]];
-/// Second-hash words 8..16: W8 = 0x80000000, W9..15 = 0, W15 = 256.
-const HASH_PAD: [[u32; 4]; 2] = [[PAD_WORD, 0, 0, 0], [0, 0, 0, HASH_BITS]];
-const HEADER_PAD_KW: [[u32; 4]; 3] = padding_kw(4, HEADER_PAD);
-const HASH_PAD_KW: [[u32; 4]; 2] = padding_kw(8, HASH_PAD);
 
 /// `N` streams' working state.
 struct State<const N: usize> {
@@ -205,9 +183,7 @@ fn last_words<const N: usize>(isa: ArmSha2, job: &Job, nonces: [u32; N]) -> [u32
 #[derive(Clone, Copy)]
 struct ArmSha2(());
 
-// The NEON intrinsics are safe functions on Rust >= 1.87 (NEON is baseline on AArch64) but
-// unsafe ones on the crate's minimum version, hence `allow(unused_unsafe)` on their wrappers.
-// The SHA2 ones are `inline(always)` with `target_feature(enable = "sha2")`, which these
+// The SHA2 intrinsics are `inline(always)` with `target_feature(enable = "sha2")`, which these
 // wrappers cannot repeat on stable Rust; they reach the intrinsics' code only once inlined into
 // `scan_streams`, which enables the feature, so the lint's concern does not apply.
 #[allow(unknown_lints, inline_always_mismatching_target_features)]
@@ -234,21 +210,18 @@ impl ArmSha2 {
 
     /// `a` with lane 3 replaced by `w`.
     #[inline(always)]
-    #[allow(unused_unsafe)]
     fn set_last(self, a: uint32x4_t, w: u32) -> uint32x4_t {
         // SAFETY: `self` proves NEON.
         unsafe { vsetq_lane_u32::<3>(w, a) }
     }
 
     #[inline(always)]
-    #[allow(unused_unsafe)]
     fn last_lane(self, a: uint32x4_t) -> u32 {
         // SAFETY: `self` proves NEON.
         unsafe { vgetq_lane_u32::<3>(a) }
     }
 
     #[inline(always)]
-    #[allow(unused_unsafe)]
     fn add(self, a: uint32x4_t, b: uint32x4_t) -> uint32x4_t {
         // SAFETY: `self` proves NEON.
         unsafe { vaddq_u32(a, b) }

@@ -16,7 +16,10 @@
 // zipped iterators.
 #![allow(clippy::needless_range_loop)]
 
-use super::{small_s0, small_s1, Prehash, HASH_BITS, HEADER_BITS, IV, K, PAD_WORD};
+use super::{
+    small_s0, small_s1, Prehash, HASH_BITS, HASH_PAD_KW, HEADER_BITS, HEADER_PAD_KW, IV, K,
+    PAD_WORD,
+};
 use alloc::vec::Vec;
 use core::arch::x86_64::{
     __m128i, _mm_add_epi32, _mm_alignr_epi8, _mm_cvtsi128_si32, _mm_set_epi32,
@@ -100,29 +103,6 @@ impl Job {
         }
     }
 }
-
-/// K + W, four rounds per row, for the rounds from `first` whose words `w` are all padding.
-const fn padding_kw<const Q: usize>(first: usize, w: [[u32; 4]; Q]) -> [[u32; 4]; Q] {
-    let mut out = w;
-    let mut q = 0;
-    while q < Q {
-        let mut j = 0;
-        while j < 4 {
-            out[q][j] = K[first + 4 * q + j].wrapping_add(w[q][j]);
-            j += 1;
-        }
-        q += 1;
-    }
-    out
-}
-
-/// Rounds 4..16 of the header's second block: W4 = 0x80000000, W5..15 = 0, W15 = 640.
-const HEADER_PAD_KW: [[u32; 4]; 3] = padding_kw(
-    4,
-    [[PAD_WORD, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, HEADER_BITS]],
-);
-/// Rounds 8..16 of the second hash: W8 = 0x80000000, W9..15 = 0, W15 = 256.
-const HASH_PAD_KW: [[u32; 4]; 2] = padding_kw(8, [[PAD_WORD, 0, 0, 0], [0, 0, 0, HASH_BITS]]);
 
 /// Two streams' worth of working state.
 #[derive(Clone, Copy)]
@@ -294,8 +274,6 @@ fn last_words<const N: usize>(isa: ShaNi, job: &Job, nonces: [u32; N]) -> [u32; 
 #[derive(Clone, Copy)]
 struct ShaNi(());
 
-// The SSE2 intrinsics are safe functions on Rust >= 1.87 (SSE2 is baseline on x86-64) but
-// unsafe ones on the crate's minimum version, hence `allow(unused_unsafe)` on their wrappers.
 impl ShaNi {
     /// # Safety
     /// The CPU must support sha, sse2, ssse3 and sse4.1.
@@ -306,14 +284,12 @@ impl ShaNi {
 
     /// A vector with `w[i]` in lane `i`.
     #[inline(always)]
-    #[allow(unused_unsafe)]
     fn set(self, w: [u32; 4]) -> __m128i {
         // SAFETY: `self` proves SSE2.
         unsafe { _mm_set_epi32(w[3] as i32, w[2] as i32, w[1] as i32, w[0] as i32) }
     }
 
     #[inline(always)]
-    #[allow(unused_unsafe)]
     fn add(self, a: __m128i, b: __m128i) -> __m128i {
         // SAFETY: `self` proves SSE2.
         unsafe { _mm_add_epi32(a, b) }
@@ -321,7 +297,6 @@ impl ShaNi {
 
     /// Lanes 2 and 3 moved to 0 and 1, where `sha256rnds2` reads its two K + W.
     #[inline(always)]
-    #[allow(unused_unsafe)]
     fn high_pair(self, a: __m128i) -> __m128i {
         // SAFETY: `self` proves SSE2.
         unsafe { _mm_shuffle_epi32::<0x0e>(a) }
@@ -329,7 +304,6 @@ impl ShaNi {
 
     /// Lanes in reverse order.
     #[inline(always)]
-    #[allow(unused_unsafe)]
     fn reverse(self, a: __m128i) -> __m128i {
         // SAFETY: `self` proves SSE2.
         unsafe { _mm_shuffle_epi32::<0x1b>(a) }
@@ -337,7 +311,6 @@ impl ShaNi {
 
     /// `[a2, a3, b2, b3]`.
     #[inline(always)]
-    #[allow(unused_unsafe)]
     fn unpack_hi(self, a: __m128i, b: __m128i) -> __m128i {
         // SAFETY: `self` proves SSE2.
         unsafe { _mm_unpackhi_epi64(a, b) }
@@ -345,14 +318,12 @@ impl ShaNi {
 
     /// `[a0, a1, b0, b1]`.
     #[inline(always)]
-    #[allow(unused_unsafe)]
     fn unpack_lo(self, a: __m128i, b: __m128i) -> __m128i {
         // SAFETY: `self` proves SSE2.
         unsafe { _mm_unpacklo_epi64(a, b) }
     }
 
     #[inline(always)]
-    #[allow(unused_unsafe)]
     fn low_word(self, a: __m128i) -> u32 {
         // SAFETY: `self` proves SSE2.
         unsafe { _mm_cvtsi128_si32(a) as u32 }

@@ -45,7 +45,7 @@ pub fn genesis() -> Header {
 pub fn cpu_engines() -> Vec<Box<dyn Engine>> {
     let mut out = Vec::new();
     for name in ENGINE_NAMES {
-        if !sha256d::sha256::Backend::ALL
+        if !sha256d::hazmat::Backend::ALL
             .iter()
             .any(|b| b.name() == *name)
         {
@@ -81,13 +81,16 @@ pub fn oracle(work: &Work) -> Vec<Found> {
             let digest: [u8; 32] = Sha256::digest(Sha256::digest(bytes)).into();
             let block_hash = <bitcoin::BlockHash as bitcoin::hashes::Hash>::from_byte_array(digest);
             if target.is_met_by(block_hash) {
-                out.push(Found {
-                    version,
-                    nonce: nonce as u32,
-                    hash: Hash(digest),
-                });
+                out.push(Found::new(version, nonce as u32, Hash(digest)));
             }
         }
     }
     out
+}
+
+/// Whether timing contracts are held to their exact figures: only with `SHA256D_QUIET_MACHINE=1`,
+/// on a machine doing nothing else. Elsewhere (CI, a loaded laptop, qemu) the always-on tests
+/// use bounds that scheduling noise cannot break.
+pub fn quiet_machine() -> bool {
+    std::env::var("SHA256D_QUIET_MACHINE").is_ok_and(|v| v == "1")
 }

@@ -3,6 +3,7 @@
 //! median) next to the reference code a user would otherwise write with the `sha2` crate, so
 //! the ratios hold on a noisy machine.
 
+use crate::values;
 use clap::Args;
 use serde_json::{json, Value};
 use sha2::Digest;
@@ -13,11 +14,11 @@ use std::time::Instant;
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Seconds of timed runs per engine (after warm-up).
-    #[arg(long, default_value_t = 5.0)]
+    /// Seconds of timed runs per engine (after warm-up), 0.01 to 3600.
+    #[arg(long, default_value_t = 5.0, value_parser = values::bench_seconds)]
     seconds: f64,
-    /// CPU threads for the CPU engines and the reference rows.
-    #[arg(long)]
+    /// CPU threads for the CPU engines and the reference rows, at most four per core.
+    #[arg(long, value_parser = values::threads)]
     threads: Option<usize>,
     /// Only these engines (repeatable). Default: every available engine.
     #[arg(long)]
@@ -52,12 +53,6 @@ impl Row {
 }
 
 pub fn run(args: BenchArgs) -> Result<(), Error> {
-    if !(args.seconds.is_finite() && args.seconds > 0.0) {
-        return Err(Error::new(
-            ErrorKind::InvalidInput,
-            "--seconds must be positive",
-        ));
-    }
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -72,7 +67,7 @@ pub fn run(args: BenchArgs) -> Result<(), Error> {
             Ok(e) => engines.push(e),
             Err(e) if args.engine.is_empty() => {
                 if !args.json {
-                    eprintln!("skipping {name}: {e}");
+                    errln!("skipping {name}: {e}");
                 }
             }
             Err(e) => return Err(e),
@@ -113,7 +108,7 @@ pub fn run(args: BenchArgs) -> Result<(), Error> {
         }
     }
     if !args.json {
-        eprintln!(
+        errln!(
             "{} engines agree on {} results over {} hashes; timing {} runs of ~{:.1} s each",
             engines.len(),
             expected.len(),
@@ -222,7 +217,7 @@ fn naive(header: &[u8; 80], nonces: std::ops::Range<u32>) -> u32 {
 /// The better loop a user of `sha2` would write: midstate, then `compress256` on pre-padded
 /// blocks, two compressions per nonce.
 fn midstate(header: &[u8; 80], nonces: std::ops::Range<u32>) -> u32 {
-    let mut mid = sha256d::sha256::IV;
+    let mut mid = sha256d::hazmat::IV;
     let first: [u8; 64] = header[..64].try_into().expect("80-byte header");
     sha2::block_api::compress256(&mut mid, &[first]);
     let mut block2 = [0u8; 64];
@@ -240,7 +235,7 @@ fn midstate(header: &[u8; 80], nonces: std::ops::Range<u32>) -> u32 {
         for (chunk, w) in block3[..32].chunks_exact_mut(4).zip(s) {
             chunk.copy_from_slice(&w.to_be_bytes());
         }
-        let mut s2 = sha256d::sha256::IV;
+        let mut s2 = sha256d::hazmat::IV;
         sha2::block_api::compress256(&mut s2, &[block3]);
         best = best.min(s2[7].swap_bytes());
     }
@@ -323,12 +318,19 @@ fn report(rows: &[Row], reference: &[Row], agreed: usize, as_json: bool) {
             "agreed_results": agreed,
             "clock_mhz": mhz,
         });
-        println!("{out}");
+        outln!("{out}");
         return;
     }
-    println!(
+    outln!(
         "{:<14} {:>7} {:>10} {:>10} {:>10} {:>9} {:>11} {:>10}",
-        "engine", "threads", "MH/s", "min", "max", "x midst.", "cyc/nonce", "MH/cpu-s"
+        "engine",
+        "threads",
+        "MH/s",
+        "min",
+        "max",
+        "x midst.",
+        "cyc/nonce",
+        "MH/cpu-s"
     );
     for r in rows.iter().chain(reference) {
         let min = r.runs.iter().copied().fold(f64::INFINITY, f64::min);
@@ -341,7 +343,7 @@ fn report(rows: &[Row], reference: &[Row], agreed: usize, as_json: bool) {
             .map_or("-".to_string(), |c| {
                 format!("{:.2}", r.hashes as f64 / 1e6 / c)
             });
-        println!(
+        outln!(
             "{:<14} {:>7} {:>10.2} {:>10.2} {:>10.2} {:>9.2} {:>11} {:>10}",
             r.name,
             r.threads,
@@ -354,6 +356,6 @@ fn report(rows: &[Row], reference: &[Row], agreed: usize, as_json: bool) {
         );
     }
     if let Some(c) = mhz {
-        println!("(cycles per nonce at the OS's nominal {c:.0} MHz, per thread)");
+        outln!("(cycles per nonce at the OS's nominal {c:.0} MHz, per thread)");
     }
 }

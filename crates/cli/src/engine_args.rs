@@ -1,12 +1,13 @@
 //! The engine flags `search` and `mine` share.
 
+use crate::values;
 use clap::Args;
 use sha256d::{Engine, Error, Options};
 
 #[derive(Args)]
 pub struct EngineArgs {
-    /// CPU threads. Default: one per core.
-    #[arg(long)]
+    /// CPU threads, at most four per core. Default: one per core.
+    #[arg(long, value_parser = values::threads)]
     threads: Option<usize>,
     /// `asic` engine: the stick's serial device (`sha256d engines` lists candidates).
     #[arg(long, value_name = "PATH")]
@@ -16,11 +17,11 @@ pub struct EngineArgs {
     protocol: Option<String>,
     /// `asic` engine: the stick's hashes per second, which times its jobs (never set it above
     /// the real rate). Default: typical for the protocol.
-    #[arg(long, value_name = "H")]
+    #[arg(long, value_name = "H", value_parser = values::hashrate)]
     hashrate: Option<f64>,
     /// `asic` engine: zero bits the chips hard-wire into reported nonces (32 on silicon; the
     /// emulator's `--ticket-bits`).
-    #[arg(long, value_name = "Z")]
+    #[arg(long, value_name = "Z", value_parser = values::ticket_bits)]
     ticket_bits: Option<u32>,
 }
 
@@ -29,10 +30,24 @@ impl EngineArgs {
     pub fn open(&self, name: Option<&str>) -> Result<Box<dyn Engine>, Error> {
         let mut options = Options::default();
         options.threads = self.threads;
-        options.asic_device = self.device.clone();
-        options.asic_protocol = self.protocol.clone();
-        options.asic_hashrate = self.hashrate;
-        options.asic_ticket_bits = self.ticket_bits;
+        #[cfg(feature = "asic")]
+        {
+            options.asic_device = self.device.clone();
+            options.asic_protocol = self.protocol.clone();
+            options.asic_hashrate = self.hashrate;
+            options.asic_ticket_bits = self.ticket_bits;
+        }
+        #[cfg(not(feature = "asic"))]
+        if self.device.is_some()
+            || self.protocol.is_some()
+            || self.hashrate.is_some()
+            || self.ticket_bits.is_some()
+        {
+            return Err(Error::new(
+                sha256d::ErrorKind::Unavailable,
+                "the asic flags need a build with the `asic` feature",
+            ));
+        }
         match (name, self.threads) {
             // The library says what is missing; the flags that supply it are the CLI's to name.
             (Some("asic"), _) if self.device.is_none() || self.protocol.is_none() => {
@@ -44,7 +59,7 @@ impl EngineArgs {
                 })
             }
             (Some(name), _) => sha256d::open(name, &options),
-            (None, Some(_)) => sha256d::open(sha256d::sha256::Backend::detect().name(), &options),
+            (None, Some(_)) => sha256d::open(sha256d::hazmat::Backend::detect().name(), &options),
             (None, None) => Ok(sha256d::best()),
         }
     }

@@ -1,28 +1,60 @@
 //! `sha256d`: search, hash and benchmark Bitcoin proof-of-work from the command line.
 //!
 //! The subcommands and their flags are an interface other tools script against: keep them
-//! stable.
+//! stable. Every failure, a bad flag included, is one line `error: ...` on stderr and exit
+//! status 1.
+
+/// `println!` that ends the program with the usual one-line error when stdout is gone (`|
+/// head`), where `println!` would panic.
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::write_out(format_args!($($arg)*)) };
+}
+
+/// `eprintln!` that carries on when stderr is closed, where `eprintln!` would panic.
+macro_rules! errln {
+    ($($arg:tt)*) => { $crate::write_err(format_args!($($arg)*)) };
+}
 
 mod bench;
 #[cfg(target_os = "linux")]
 mod emulate;
 mod engine_args;
+mod logging;
+mod manual;
 mod mine;
 mod progress;
+mod search;
+mod secret;
+mod signals;
+mod values;
 
-use clap::{ArgGroup, Args, Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use serde_json::json;
-use sha256d::{CompactTarget, Control, Error, ErrorKind, Header, Target, Work};
+use sha256d::{Error, Header};
+use std::fmt::Arguments;
+use std::io::Write;
 use std::process::ExitCode;
-use std::time::Instant;
+
+/// The version line: crate version, the commit it was built from and the features built in
+/// (both from build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SHA256D_GIT_COMMIT"),
+    ", features: ",
+    env!("SHA256D_FEATURES"),
+    ")"
+);
 
 #[derive(Parser)]
 #[command(
     name = "sha256d",
-    version,
+    version = VERSION,
     about = "Bitcoin proof-of-work nonce search"
 )]
 struct Cli {
+    #[command(flatten)]
+    log: logging::LogArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -35,7 +67,7 @@ enum Command {
         header: String,
     },
     /// Find every nonce (and rolled version) whose hash meets a target.
-    Search(SearchArgs),
+    Search(search::SearchArgs),
     /// List every engine, whether it can run here, and why not.
     Engines {
         /// Print JSON instead of a table.
@@ -49,157 +81,115 @@ enum Command {
     /// Emulate a USB ASIC stick on a pseudo-terminal (prints `pty: PATH` first).
     #[cfg(target_os = "linux")]
     Emulate(emulate::EmulateArgs),
-}
-
-#[derive(Args)]
-#[command(group(ArgGroup::new("goal").required(true)))]
-struct SearchArgs {
-    /// The 80-byte header, hex (its nonce is ignored).
-    #[arg(long)]
-    header: String,
-    /// Target as 64 hex digits, most significant first (as explorers show hashes).
-    #[arg(long, group = "goal")]
-    target: Option<String>,
-    /// Target in compact form (nBits), 8 hex digits, e.g. 1d00ffff.
-    #[arg(long, group = "goal")]
-    bits: Option<String>,
-    /// Target as a pool difficulty (1 = 0x00000000ffff0000...).
-    #[arg(long, group = "goal", allow_negative_numbers = true)]
-    difficulty: Option<f64>,
-    /// Nonce range A..B, half-open; B may be 4294967296. Default: every nonce.
-    #[arg(long, value_name = "A..B")]
-    nonces: Option<String>,
-    /// Version-rolling mask, 8 hex digits (BIP320 pools use 1fffe000).
-    #[arg(long, value_name = "HEX8", requires = "rolls")]
-    version_mask: Option<String>,
-    /// How many versions to roll through the mask.
-    #[arg(long, requires = "version_mask")]
-    rolls: Option<u64>,
-    /// Engine name (see `sha256d engines`). Default: the fastest CPU engine.
-    #[arg(long)]
-    engine: Option<String>,
-    #[command(flatten)]
-    engines: engine_args::EngineArgs,
-    /// Fail instead of returning more than this many results.
-    #[arg(long, default_value_t = sha256d::DEFAULT_MAX_RESULTS)]
-    max_results: usize,
-    /// Print one JSON object instead of text.
-    #[arg(long)]
-    json: bool,
+    /// Print a shell completion script, e.g. `sha256d completions bash > sha256d.bash`.
+    Completions {
+        /// The shell: bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), for `sha256d` or one subcommand: `sha256d man | man -l -`.
+    Man {
+        /// A subcommand's page instead of the main one.
+        subcommand: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
+    logging::init(&cli.log);
+    let done = |r: Result<(), Error>| r.map(|()| ExitCode::SUCCESS);
     let result = match cli.command {
-        Command::Hash { header } => hash(&header),
-        Command::Search(args) => search(args),
-        Command::Engines { json } => engines(json),
-        Command::Bench(args) => bench::run(args),
-        Command::Mine(args) => mine::run(*args),
+        Command::Hash { header } => done(hash(&header)),
+        Command::Search(args) => search::run(args),
+        Command::Engines { json } => done(engines(json)),
+        Command::Bench(args) => done(bench::run(args)),
+        Command::Mine(args) => done(mine::run(*args)),
         #[cfg(target_os = "linux")]
-        Command::Emulate(args) => emulate::run(args),
+        Command::Emulate(args) => done(emulate::run(args)),
+        Command::Completions { shell } => done(manual::completions(shell, &mut Cli::command())),
+        Command::Man { subcommand } => done(manual::man(&Cli::command(), subcommand.as_deref())),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {}", one_line(&e.to_string()));
             ExitCode::FAILURE
         }
     }
 }
 
+/// One line on stdout; see [`outln`].
+fn write_out(line: Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+        errln!("error: cannot write to stdout: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// One line on stderr; see [`errln`].
+fn write_err(line: Arguments<'_>) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// Help and version go to stdout with status 0; every other clap error is condensed into the
+/// one `error: ...` line (with clap's tips) and status 1 that every failure here gets.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            // Nothing useful is left to do if stdout is gone.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        // Bare `sha256d`: the help (on stderr), as the answer to a question, but still a failure.
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            return ExitCode::FAILURE;
+        }
+        _ => {}
+    }
+    errln!("error: {}", condense(&e.render().to_string()));
+    ExitCode::FAILURE
+}
+
+/// Clap's multi-line error text as one line: the message, the items listed under it, and its
+/// tips; not the usage block, which `--help` shows.
+fn condense(text: &str) -> String {
+    let mut out = String::new();
+    let mut listing = false;
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if line.starts_with("Usage:") || line.starts_with("For more information") {
+            break;
+        }
+        if out.is_empty() {
+            out.push_str(line.strip_prefix("error: ").unwrap_or(line));
+            listing = out.ends_with(':');
+        } else if let Some(tip) = line.strip_prefix("tip: ") {
+            out.push_str("; ");
+            out.push_str(tip);
+        } else {
+            out.push_str(if listing { " " } else { ", " });
+            out.push_str(line);
+            listing = false;
+        }
+    }
+    if out.is_empty() {
+        out.push_str("bad command line");
+    }
+    one_line(&(out + " (see --help)"))
+}
+
+/// An error or usage text as the one line a failure prints, every control character visible
+/// (errors can quote a pool's or a node's words).
+fn one_line(text: &str) -> String {
+    sha256d_mining::sanitize::for_terminal_max(text, 4000)
+}
+
 fn hash(header: &str) -> Result<(), Error> {
-    println!("{}", Header::from_hex(header)?.block_hash());
-    Ok(())
-}
-
-fn target_of(args: &SearchArgs) -> Result<Target, Error> {
-    if let Some(t) = &args.target {
-        Target::from_be_hex(t)
-    } else if let Some(b) = &args.bits {
-        Target::from_compact(CompactTarget::from_hex(b)?)
-    } else if let Some(d) = args.difficulty {
-        Target::from_difficulty(d)
-    } else {
-        Err(Error::new(
-            ErrorKind::InvalidInput,
-            "give one of --target, --bits or --difficulty",
-        ))
-    }
-}
-
-fn search(args: SearchArgs) -> Result<(), Error> {
-    let header = Header::from_hex(&args.header)?;
-    let mut work = Work::new(header, target_of(&args)?).with_max_results(args.max_results);
-    if let Some(n) = &args.nonces {
-        work = work.with_nonces(sha256d::parse_nonce_range(n)?)?;
-    }
-    if let (Some(mask), Some(rolls)) = (&args.version_mask, args.rolls) {
-        let mask = u32::from_be_bytes(sha256d::hex::decode_array(
-            mask.trim_start_matches("0x"),
-            "--version-mask",
-        )?);
-        work = work.with_version_rolling(mask, rolls)?;
-    }
-    let engine = args.engines.open(args.engine.as_deref())?;
-
-    let ctl = Control::new();
-    let started = Instant::now();
-    let mut found = Vec::new();
-    let summary = progress::while_running(&ctl, work.total_hashes(), !args.json, || {
-        engine.search_stream(&work, &ctl, &mut |f| {
-            if !args.json {
-                println!(
-                    "found version={:08x} nonce={} hash={}",
-                    f.version, f.nonce, f.hash
-                );
-            }
-            found.push(*f);
-        })
-    })?;
-    let seconds = started.elapsed().as_secs_f64();
-    found.sort_unstable();
-    if args.json {
-        let found: Vec<_> = found
-            .iter()
-            .map(|f| json!({"version": f.version, "nonce": f.nonce, "hash": f.hash.to_string()}))
-            .collect();
-        println!(
-            "{}",
-            json!({
-                "engine": engine.name(),
-                "found": found,
-                "hashes": summary.hashes,
-                "seconds": seconds,
-                "hardware_errors": summary.hardware_errors,
-                "known_answer_misses": summary.known_answer_misses,
-                "incomplete": summary.incomplete,
-            })
-        );
-    } else {
-        eprintln!(
-            "{} found in {} hashes, {:.3} s, {:.2} MH/s, {} hardware errors, {} known-answer \
-             misses ({}: {})",
-            summary.found,
-            summary.hashes,
-            seconds,
-            summary.hashes as f64 / seconds.max(1e-9) / 1e6,
-            summary.hardware_errors,
-            summary.known_answer_misses,
-            engine.name(),
-            engine.describe()
-        );
-    }
-    if summary.incomplete {
-        return Err(Error::new(
-            ErrorKind::Device,
-            format!(
-                "the results may be incomplete: the device had {} hardware errors and missed {} \
-                 known answers that re-sweeping did not clear",
-                summary.hardware_errors, summary.known_answer_misses
-            ),
-        ));
-    }
+    outln!("{}", Header::from_hex(header)?.block_hash());
     Ok(())
 }
 
@@ -213,14 +203,51 @@ fn engines(as_json: bool) -> Result<(), Error> {
                 Err(why) => json!({"name": s.name, "available": false, "detail": why}),
             })
             .collect();
-        println!("{}", json!({ "engines": rows }));
+        outln!("{}", json!({ "engines": rows }));
     } else {
         for s in &list {
             match &s.availability {
-                Ok(d) => println!("{:<10} available      {d}", s.name),
-                Err(why) => println!("{:<10} not available  {why}", s.name),
+                Ok(d) => outln!("{:<10} available      {d}", s.name),
+                Err(why) => outln!("{:<10} not available  {why}", s.name),
             }
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_errors_condense_to_one_line_with_their_tips() {
+        assert_eq!(
+            condense(
+                "error: unexpected argument '--nonce' found\n\n  tip: a similar argument \
+                 exists: '--nonces'\n\nUsage: sha256d search --nonces <A..B>\n\nFor more \
+                 information, try '--help'.\n"
+            ),
+            "unexpected argument '--nonce' found; a similar argument exists: '--nonces' (see --help)"
+        );
+        assert_eq!(
+            condense(
+                "error: the following required arguments were not provided:\n  --header \
+                 <HEADER>\n  <--target <TARGET>|--bits <BITS>>\n\nUsage: sha256d search\n"
+            ),
+            "the following required arguments were not provided: --header <HEADER>, \
+             <--target <TARGET>|--bits <BITS>> (see --help)"
+        );
+        assert_eq!(condense(""), "bad command line (see --help)");
+    }
+
+    #[test]
+    fn one_line_escapes_control_characters() {
+        assert_eq!(one_line("a\nb\u{1b}[2J\tc"), "a b\\x1b[2J c");
+        assert_eq!(one_line("plain, ünïcode"), "plain, ünïcode");
+    }
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

@@ -1,6 +1,8 @@
 //! `sha256d mine`: shares for a Stratum pool, or blocks for a node through getblocktemplate.
 
 use crate::engine_args::EngineArgs;
+use crate::progress::{si, StatusLine};
+use crate::{secret, signals, values};
 use clap::{ArgGroup, Args};
 use serde_json::json;
 use sha256d::{Engine, Error, ErrorKind};
@@ -8,12 +10,17 @@ use sha256d_mining::gbt::{SoloOptions, SoloSource};
 use sha256d_mining::net::{PoolUrl, TlsSettings};
 use sha256d_mining::pool::{PoolConfig, PoolOptions, PoolSource};
 use sha256d_mining::rpc::Auth;
-use sha256d_mining::{address, mine, MineOptions, Source, Stats, MAX_LISTED_BLOCKS};
-use std::io::{IsTerminal, Write};
+use sha256d_mining::{address, mine, sanitize, MineOptions, Source, Stats, MAX_LISTED_BLOCKS};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// Where `--pass` can come from instead of the command line.
+const POOL_PASS_VAR: &str = "SHA256D_POOL_PASS";
+/// Where `--rpc-pass` can come from instead of the command line.
+const RPC_PASS_VAR: &str = "SHA256D_RPC_PASS";
 
 #[derive(Args)]
 #[command(group(ArgGroup::new("source").required(true).args(["pool", "node"])))]
@@ -26,27 +33,44 @@ pub struct MineArgs {
     /// Pool worker name (often ADDRESS.WORKER or ACCOUNT.WORKER).
     #[arg(long, value_name = "U")]
     user: Option<String>,
-    /// Pool password (most pools ignore it).
-    #[arg(long, value_name = "P", default_value = "x")]
-    pass: String,
+    /// Pool password (most pools ignore it; default x). Other local users can read it in
+    /// `ps`: prefer --pass-file or SHA256D_POOL_PASS for a real one.
+    #[arg(long, value_name = "P")]
+    pass: Option<String>,
+    /// Read the pool password from this file (one line), or else from SHA256D_POOL_PASS.
+    #[arg(long, value_name = "FILE", conflicts_with = "pass")]
+    pass_file: Option<PathBuf>,
     /// Do not ask the pool for version rolling (BIP310 `mining.configure`).
     #[arg(long)]
     no_version_rolling: bool,
     /// Ask the pool for this share difficulty (`mining.suggest_difficulty`).
-    #[arg(long, value_name = "D")]
+    #[arg(long, value_name = "D", value_parser = values::difficulty)]
     suggest_difficulty: Option<f64>,
     /// Extra CA certificates (PEM) to trust for stratum+ssl:// pools, besides the usual roots.
     #[arg(long, value_name = "FILE")]
     pool_ca: Option<PathBuf>,
+    /// A host a pool's `client.reconnect` may send the miner to, besides the pool's own
+    /// (repeatable). Any other host is refused: following one would hand it the credentials.
+    #[arg(long, value_name = "HOST")]
+    pool_allow_reconnect: Vec<String>,
     /// Node JSON-RPC URL for solo mining, e.g. http://127.0.0.1:18443.
     #[arg(long, value_name = "URL", requires = "address")]
     node: Option<String>,
-    /// Node RPC user.
-    #[arg(long, value_name = "U", requires = "rpc_pass")]
+    /// Node RPC user; the password comes from --rpc-pass, --rpc-pass-file or SHA256D_RPC_PASS.
+    #[arg(long, value_name = "U")]
     rpc_user: Option<String>,
-    /// Node RPC password.
+    /// Node RPC password. Other local users can read it in `ps`: prefer --rpc-pass-file or
+    /// SHA256D_RPC_PASS.
     #[arg(long, value_name = "P", requires = "rpc_user")]
     rpc_pass: Option<String>,
+    /// Read the node RPC password from this file (one line).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "rpc_user",
+        conflicts_with = "rpc_pass"
+    )]
+    rpc_pass_file: Option<PathBuf>,
     /// Node RPC cookie file (`<datadir>/<chain>/.cookie`), instead of user and password.
     #[arg(long, value_name = "FILE")]
     rpc_cookie: Option<PathBuf>,
@@ -59,14 +83,18 @@ pub struct MineArgs {
     #[command(flatten)]
     engines: EngineArgs,
     /// Stop after this many accepted shares.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = values::count)]
     shares: Option<u64>,
     /// Stop after this many accepted blocks.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = values::count)]
     blocks: Option<u64>,
-    /// Stop after this many seconds.
-    #[arg(long, value_name = "S")]
-    time: Option<f64>,
+    /// Stop after this many seconds (at most ten years).
+    #[arg(long, value_name = "S", value_parser = values::run_time)]
+    time: Option<Duration>,
+    /// When stderr is not a terminal (a log file, systemd), log a status line this often, in
+    /// seconds; 0 for none.
+    #[arg(long, value_name = "S", default_value = "60", value_parser = values::status_interval)]
+    status_interval: Duration,
     /// Print a JSON summary object at the end instead of text.
     #[arg(long)]
     json: bool,
@@ -82,11 +110,27 @@ fn open_engines(args: &MineArgs) -> Result<Vec<Box<dyn Engine>>, Error> {
         .collect()
 }
 
-fn open_source(args: &MineArgs) -> Result<Box<dyn Source>, Error> {
+fn open_source(args: &MineArgs, stop: &Arc<AtomicBool>) -> Result<Box<dyn Source>, Error> {
     if let Some(node) = &args.node {
-        let auth = match (&args.rpc_user, &args.rpc_pass, &args.rpc_cookie) {
-            (Some(u), Some(p), None) => Auth::UserPass(u.clone(), p.clone()),
-            (None, None, Some(c)) => Auth::Cookie(c.clone()),
+        let auth = match (&args.rpc_user, &args.rpc_cookie) {
+            (Some(u), None) => {
+                let pass = secret::resolve(
+                    args.rpc_pass.as_deref(),
+                    args.rpc_pass_file.as_deref(),
+                    RPC_PASS_VAR,
+                )?
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::InvalidInput,
+                        format!(
+                            "--rpc-user needs a password: --rpc-pass, --rpc-pass-file or \
+                             {RPC_PASS_VAR}"
+                        ),
+                    )
+                })?;
+                Auth::UserPass(u.clone(), pass)
+            }
+            (None, Some(c)) => Auth::Cookie(c.clone()),
             _ => {
                 return Err(Error::new(
                     ErrorKind::InvalidInput,
@@ -100,13 +144,24 @@ fn open_source(args: &MineArgs) -> Result<Box<dyn Source>, Error> {
             .expect("clap requires --address with --node");
         let mut options = SoloOptions::new(node, auth, address::script_for_address(address)?);
         options.version_rolling = !args.no_version_rolling;
+        // Ctrl-C ends a call to the node at once, and a block waiting for it is saved, not waited for.
+        options.stop = Some(Arc::clone(stop));
         return Ok(Box::new(SoloSource::new(options)?));
     }
     let user = args.user.clone().expect("clap requires --user with --pool");
+    let pass = secret::resolve(
+        args.pass.as_deref(),
+        args.pass_file.as_deref(),
+        POOL_PASS_VAR,
+    )?
+    .unwrap_or_else(|| "x".to_string());
     let pools = args
         .pool
         .iter()
-        .map(|url| Ok(PoolConfig::new(url.parse::<PoolUrl>()?, &user, &args.pass)))
+        .map(|url| {
+            Ok(PoolConfig::new(url.parse::<PoolUrl>()?, &user, &pass)
+                .with_reconnect_hosts(args.pool_allow_reconnect.iter().cloned()))
+        })
         .collect::<Result<Vec<_>, Error>>()?;
     let mut options = PoolOptions::new(pools);
     options.version_rolling = !args.no_version_rolling;
@@ -118,64 +173,38 @@ fn open_source(args: &MineArgs) -> Result<Box<dyn Source>, Error> {
 }
 
 pub fn run(args: MineArgs) -> Result<(), Error> {
-    let time = match args.time {
-        Some(t) if !(t.is_finite() && t > 0.0) => {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                format!("--time wants a positive number of seconds, got {t}"),
-            ))
-        }
-        Some(t) => Some(Duration::from_secs_f64(t)),
-        None => None,
-    };
     let engines = open_engines(&args)?;
-    let mut source = open_source(&args)?;
+    for e in &engines {
+        log::debug!("engine {}: {}", e.name(), e.describe());
+    }
     let stop = Arc::new(AtomicBool::new(false));
+    let mut source = open_source(&args, &stop)?;
     let on_signal = Arc::clone(&stop);
-    // The first Ctrl-C stops like a limit: what was found is still submitted and the summary
-    // printed. A second one, for a peer that never answers, quits at once.
-    ctrlc::set_handler(move || {
-        if on_signal.swap(true, Ordering::Relaxed) {
-            std::process::exit(130);
-        }
-    })
-    .map_err(|e| Error::new(ErrorKind::Io, format!("cannot catch Ctrl-C: {e}")))?;
+    signals::on_interrupt(move || on_signal.store(true, Ordering::Relaxed))?;
     let options = MineOptions {
         shares: args.shares,
         blocks: args.blocks,
-        time,
+        time: args.time,
         stop: Some(stop),
         ..MineOptions::default()
     };
-    let live = std::io::stderr().is_terminal();
+    let live = StatusLine::new();
     let mut last_notice = None;
-    let mut line_drawn = false;
-    let mut last = (0u64, std::time::Instant::now());
+    let mut periodic = Periodic::new(args.status_interval);
     let stats = mine(source.as_mut(), &engines, &options, &mut |stats, notice| {
-        let mut err = std::io::stderr().lock();
-        if line_drawn {
-            let _ = write!(err, "\r{:100}\r", "");
-            line_drawn = false;
-        }
         if let Some(text) = notice {
-            let _ = writeln!(err, "{text}");
-            last_notice = Some(text.to_string());
+            // Notices carry peers' words (pool messages, node errors): never raw to a terminal.
+            let text = sanitize::for_terminal(text);
+            log::info!("{text}");
+            last_notice = Some(text);
         }
-        if live {
-            // The live rate: hashes since the last line, not the whole run's average.
-            let now = std::time::Instant::now();
-            let rate = (stats.hashes - last.0) as f64 / (now - last.1).as_secs_f64().max(1e-3);
-            if notice.is_none() {
-                last = (stats.hashes, now);
-            }
-            let _ = write!(err, "{}", status_line(stats, rate));
-            let _ = err.flush();
-            line_drawn = true;
+        if live.is_shown() {
+            live.set(stats.hashes, status_tail(stats));
+        } else if let Some(rate) = periodic.due(stats.hashes) {
+            log::info!("{} | {}", si(rate, "H/s"), status_tail(stats));
         }
     });
-    if line_drawn {
-        eprint!("\r{:100}\r", "");
-    }
+    drop(live);
     let stats = stats?;
     if stats.jobs == 0 {
         return Err(Error::new(
@@ -189,17 +218,51 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
         ));
     }
     if args.json {
-        println!("{}", summary_json(&stats));
+        outln!("{}", summary_json(&stats));
     } else {
-        eprintln!("{}", summary_text(&stats));
+        errln!("{}", summary_text(&stats));
+    }
+    // The summary is out; the exit status still says the run ended on broken engines.
+    if stats.every_engine_failed() {
+        return Err(Error::new(
+            ErrorKind::Device,
+            format!("every engine failed: {}", stats.engine_failures.join("; ")),
+        ));
     }
     Ok(())
 }
 
-fn status_line(s: &Stats, rate: f64) -> String {
+/// Status lines off a terminal: due every `every`, each with the rate since the last one.
+struct Periodic {
+    every: Duration,
+    last: (u64, Instant),
+}
+
+impl Periodic {
+    fn new(every: Duration) -> Self {
+        Periodic {
+            every,
+            last: (0, Instant::now()),
+        }
+    }
+
+    /// The hashrate since the last line, if a line is due now with `hashes` done.
+    fn due(&mut self, hashes: u64) -> Option<f64> {
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.last.1);
+        if self.every.is_zero() || elapsed < self.every {
+            return None;
+        }
+        let rate = hashes.saturating_sub(self.last.0) as f64 / elapsed.as_secs_f64();
+        self.last = (hashes, now);
+        Some(rate)
+    }
+}
+
+/// The status after the hashrate: engines, share counts, difficulty, best share, blocks.
+fn status_tail(s: &Stats) -> String {
     format!(
-        "{} | {} | A {} R {} S {} | diff {} | best {} | blocks {}",
-        si(rate, "H/s"),
+        "{} | A {} R {} S {} | diff {} | best {} | blocks {}",
         s.engines.join("+"),
         s.accepted,
         s.rejected_total(),
@@ -220,14 +283,6 @@ fn difficulty(d: f64) -> String {
     }
 }
 
-fn si(v: f64, unit: &str) -> String {
-    let (scale, prefix) = [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")]
-        .into_iter()
-        .find(|(scale, _)| v >= *scale)
-        .unwrap_or((1.0, ""));
-    format!("{:.2} {prefix}{unit}", v / scale)
-}
-
 fn summary_json(s: &Stats) -> serde_json::Value {
     json!({
         "source": s.source,
@@ -243,6 +298,12 @@ fn summary_json(s: &Stats) -> serde_json::Value {
         "rejected_total": s.rejected_total(),
         "stale": s.stale,
         "hardware_errors": s.hardware_errors,
+        "shares_found": s.shares_found,
+        "shares_submitted": s.shares_submitted,
+        "dropped": s.dropped.iter().map(|(why, n)| (why.as_str(), n)).collect::<BTreeMap<_, _>>(),
+        "dropped_total": s.dropped_total(),
+        "unanswered": s.unanswered,
+        "engine_failures": s.engine_failures,
         "best_share_difficulty": s.best_share_difficulty,
         "difficulty": s.difficulty,
         "blocks_found": s.blocks_found,
@@ -273,6 +334,19 @@ fn summary_text(s: &Stats) -> String {
     );
     for (reason, n) in &s.rejected {
         out += &format!("\n  rejected {n} x {reason}");
+    }
+    out += &format!(
+        "\nfound {}, submitted {}, unanswered {}, not submitted {}",
+        s.shares_found,
+        s.shares_submitted,
+        s.unanswered,
+        s.dropped_total()
+    );
+    for (why, n) in &s.dropped {
+        out += &format!("\n  not submitted {n} x {why}");
+    }
+    for failure in &s.engine_failures {
+        out += &format!("\n{failure}");
     }
     // On regtest behind a pool nearly every share is a block; list the first few.
     const LISTED: usize = 10;

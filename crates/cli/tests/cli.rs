@@ -7,6 +7,8 @@ const GENESIS: &str = "010000000000000000000000000000000000000000000000000000000
 fn sha256d(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sha256d"))
         .args(args)
+        // The stderr checks below assume the default log filter.
+        .env_remove("RUST_LOG")
         .output()
         .expect("the binary runs")
 }
@@ -155,10 +157,69 @@ fn bad_input_is_one_line_and_a_failure() {
             &["search", "--header", GENESIS, "--target", "12"],
             "64 hex digits",
         ),
+        // Usage errors, which clap alone would print over several lines with status 2.
+        (
+            &["search", "--header", GENESIS],
+            "required arguments were not provided",
+        ),
+        (
+            &[
+                "search", "--header", GENESIS, "--bits", "1d00ffff", "--nonce", "1..2",
+            ],
+            "similar argument exists: '--nonces'",
+        ),
+        (&["bench", "--threads", "0"], "--threads must be at least 1"),
+        (
+            &["bench", "--seconds", "1e300"],
+            "at most 3600 s, got 1e300",
+        ),
+        (
+            &[
+                "mine",
+                "--pool",
+                "stratum+tcp://127.0.0.1:1",
+                "--user",
+                "w",
+                "--time",
+                "1e300",
+            ],
+            "at most 315360000 s",
+        ),
+        (&["mine", "--user", "w"], "--pool <URL>|--node <URL>"),
+        (
+            &[
+                "search",
+                "--header",
+                GENESIS,
+                "--bits",
+                "1d00ffff",
+                "--engine",
+                "asic",
+                "--hashrate",
+                "1e-10",
+            ],
+            "between 1e3 and 1e15",
+        ),
+        (
+            &[
+                "search",
+                "--header",
+                GENESIS,
+                "--bits",
+                "1d00ffff",
+                "--version-mask",
+                "1fffe0",
+                "--rolls",
+                "2",
+            ],
+            "--version-mask must be 8 hex digits",
+        ),
+        (&["frobnicate"], "unrecognized subcommand 'frobnicate'"),
+        (&["man", "frobnicate"], "no subcommand \"frobnicate\""),
     ];
     for (args, needle) in cases {
         let o = sha256d(args);
-        assert!(!o.status.success(), "{args:?} succeeded");
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
         assert!(
@@ -246,4 +307,177 @@ fn forbidding_backends_walks_the_dispatch_down_to_portable() {
         assert_eq!(v["engine"], "avx2");
         assert_eq!(v["found"].as_array().map(Vec::len), Some(1));
     }
+}
+
+#[test]
+fn version_names_the_commit_and_the_features() {
+    let o = sha256d(&["--version"]);
+    assert!(o.status.success());
+    let line = stdout(&o);
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or("unknown".to_string(), |o| {
+            String::from_utf8_lossy(&o.stdout).trim().to_string()
+        });
+    let features: Vec<&str> = [
+        ("asic", cfg!(feature = "asic")),
+        ("gpu", cfg!(feature = "gpu")),
+    ]
+    .into_iter()
+    .filter_map(|(name, on)| on.then_some(name))
+    .collect();
+    let features = if features.is_empty() {
+        "none".to_string()
+    } else {
+        features.join(" ")
+    };
+    assert_eq!(
+        line,
+        format!(
+            "sha256d {} (commit {commit}, features: {features})\n",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+    assert_eq!(stdout(&sha256d(&["-V"])), line);
+}
+
+#[test]
+fn completions_and_man_pages_come_from_the_real_flags() {
+    let bash = sha256d(&["completions", "bash"]);
+    assert!(bash.status.success());
+    let script = stdout(&bash);
+    assert!(script.contains("_sha256d()"), "{script}");
+    for flag in [
+        "--nonces",
+        "--pass-file",
+        "--status-interval",
+        "--rpc-pass-file",
+    ] {
+        assert!(script.contains(flag), "{flag} missing");
+    }
+    assert!(stdout(&sha256d(&["completions", "zsh"])).starts_with("#compdef sha256d"));
+
+    let man = stdout(&sha256d(&["man"]));
+    assert!(man.contains(".TH sha256d 1"), "{man}");
+    assert!(man.contains("completions"), "the subcommands are listed");
+    let search = stdout(&sha256d(&["man", "search"]));
+    assert!(search.contains(".TH sha256d-search 1"), "{search}");
+    assert!(search.contains("\\-\\-nonces"), "{search}");
+}
+
+#[test]
+fn verbose_logs_with_timestamps_and_quiet_keeps_the_summary() {
+    let search = [
+        "search",
+        "--header",
+        GENESIS,
+        "--bits",
+        "1d00ffff",
+        "--nonces",
+        "2083236800..2083236900",
+    ];
+    let o = sha256d(&[&["-v"], &search[..]].concat());
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    let debug = err
+        .lines()
+        .find(|l| l.contains("DEBUG searching 100 hashes on "))
+        .unwrap_or_else(|| panic!("no debug line in {err}"));
+    // 2026-12-01T20:26:06Z DEBUG ...
+    let stamp = debug.split(' ').next().unwrap_or("");
+    assert_eq!(stamp.len(), 20, "{debug}");
+    assert!(
+        stamp.ends_with('Z') && stamp.as_bytes()[10] == b'T',
+        "{debug}"
+    );
+
+    // RUST_LOG alone selects the same lines; the flags win over it.
+    let with_env = |env: &str, extra: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_sha256d"))
+            .args(extra)
+            .args(search)
+            .env("RUST_LOG", env)
+            .output()
+            .expect("the binary runs");
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    assert!(with_env("sha256d=debug", &[]).contains("DEBUG searching"));
+    assert!(!with_env("sha256d=debug", &["-q"]).contains("DEBUG"));
+
+    let o = sha256d(&[&["-q"], &search[..]].concat());
+    assert!(stdout(&o).contains("nonce=2083236893"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "only the summary: {err}");
+    assert!(err.starts_with("1 found in 100 hashes"), "{err}");
+}
+
+#[test]
+fn ctrl_c_stops_a_search_with_its_partial_summary() {
+    use std::io::{BufRead, BufReader, Read};
+    // About one hit per 430,000 hashes, so hits arrive soon and the full range would take
+    // minutes; --max-results leaves room for every one.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sha256d"))
+        .args([
+            "search",
+            "--header",
+            GENESIS,
+            "--difficulty",
+            "0.0001",
+            "--threads",
+            "1",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut out = BufReader::new(child.stdout.take().expect("piped"));
+    let mut first = String::new();
+    // The handler is in place before the search starts, so after a hit SIGINT is caught.
+    out.read_line(&mut first).expect("a found line");
+    assert!(first.starts_with("found version="), "{first}");
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(kill.success());
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).expect("stdout");
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .expect("piped")
+        .read_to_string(&mut err)
+        .expect("stderr");
+    let status = child.wait().expect("it exits");
+    assert_eq!(status.code(), Some(130), "{err}");
+    let summary = err.lines().last().unwrap_or("");
+    assert!(
+        summary.ends_with("; interrupted before the range was done"),
+        "{err}"
+    );
+    let found = 1 + rest.lines().filter(|l| l.starts_with("found ")).count();
+    assert!(
+        summary.starts_with(&format!("{found} found in ")),
+        "{summary}"
+    );
+}
+
+#[test]
+fn search_json_says_whether_it_was_interrupted() {
+    let v = json(&sha256d(&[
+        "search",
+        "--header",
+        GENESIS,
+        "--bits",
+        "1d00ffff",
+        "--nonces",
+        "2083236893..2083236894",
+        "--json",
+    ]));
+    assert_eq!(v["interrupted"], false);
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{mine, summary};
+use common::{mine, mine_with_env, summary};
 
 use sha256d_testkit::testpool::{Settings, TestPool};
 
@@ -96,7 +96,7 @@ fn bad_urls_and_dead_pools_are_clear_errors() {
     assert!(err.contains("error: no work arrived"), "{err}");
 
     let o = mine(&["--user", "w"]);
-    assert_eq!(o.status.code(), Some(2), "clap: a source is required");
+    assert_eq!(o.status.code(), Some(1), "a source is required");
 }
 
 #[test]
@@ -127,4 +127,163 @@ fn ctrl_c_stops_with_a_summary() {
         Some(pool.accepted().len() as u64),
         "every share the pool took is counted: {s}"
     );
+}
+
+/// The password the pool's `mining.authorize` carried on its first connection.
+fn authorized_with(pool: &TestPool) -> String {
+    let (_, line) = pool
+        .received()
+        .into_iter()
+        .find(|(_, line)| line.contains("mining.authorize"))
+        .expect("an authorize request");
+    let v: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+    v["params"][1].as_str().expect("a password").to_string()
+}
+
+#[test]
+fn the_pool_password_comes_from_the_flag_a_file_or_the_environment() {
+    let dir = std::env::temp_dir().join(format!("sha256d-cli-mine-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("pool-pass");
+    std::fs::write(&file, "from-the-file\n").expect("write");
+    let file = file.to_str().expect("UTF-8 path");
+    /// Flags, environment, and the password the pool must see.
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 4] = [
+        (&[], &[], "x"),
+        (
+            &[],
+            &[("SHA256D_POOL_PASS", "from-the-env")],
+            "from-the-env",
+        ),
+        (
+            &["--pass-file", file],
+            &[("SHA256D_POOL_PASS", "from-the-env")],
+            "from-the-file",
+        ),
+        (
+            &["--pass", "from-the-flag"],
+            &[("SHA256D_POOL_PASS", "from-the-env")],
+            "from-the-flag",
+        ),
+    ];
+    for (flags, env, expected) in cases {
+        let pool = TestPool::start(Settings::new("pass"));
+        let url = pool.url();
+        let args = [
+            &[
+                "--pool", &url, "--user", "w1", "--shares", "1", "--time", "60", "--json",
+            ],
+            flags,
+        ]
+        .concat();
+        let o = mine_with_env(&args, env);
+        let s = summary(&o);
+        assert!(s["accepted"].as_u64() >= Some(1), "{s}");
+        assert_eq!(authorized_with(&pool), expected, "{flags:?} {env:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.contains("from-the"), "a password was printed: {err}");
+    }
+
+    let o = mine(
+        &[
+            "--pool",
+            "stratum+tcp://127.0.0.1:1",
+            "--user",
+            "w",
+            "--pass",
+            "p",
+        ]
+        .into_iter()
+        .chain(["--pass-file", file])
+        .collect::<Vec<_>>(),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.starts_with("error: the argument '--pass <P>' cannot be used with"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn rpc_user_without_any_password_is_a_clear_error() {
+    let o = mine_with_env(
+        &[
+            "--node",
+            "http://127.0.0.1:1",
+            "--rpc-user",
+            "u",
+            "--address",
+            "x",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        err,
+        "error: --rpc-user needs a password: --rpc-pass, --rpc-pass-file or SHA256D_RPC_PASS\n"
+    );
+
+    // A file that cannot be read is named; a password from the environment gets past the
+    // check to the address, which is not one.
+    let o = mine_with_env(
+        &[
+            "--node",
+            "http://127.0.0.1:1",
+            "--rpc-user",
+            "u",
+            "--rpc-pass-file",
+            "/nonexistent/rpc-pass",
+            "--address",
+            "x",
+        ],
+        &[],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.starts_with("error: cannot read /nonexistent/rpc-pass: "),
+        "{err}"
+    );
+    let o = mine_with_env(
+        &[
+            "--node",
+            "http://127.0.0.1:1",
+            "--rpc-user",
+            "u",
+            "--address",
+            "x",
+        ],
+        &[("SHA256D_RPC_PASS", "from-the-env")],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("needs a password"), "{err}");
+    assert!(
+        !err.contains("from-the-env"),
+        "a password was printed: {err}"
+    );
+}
+
+#[test]
+fn off_a_terminal_status_lines_are_logged_at_the_interval() {
+    let pool = TestPool::start(Settings::new("status"));
+    let url = pool.url();
+    let base = ["--pool", &url, "--user", "w1", "--time", "4", "--json"];
+    let status_lines = |interval: &str| {
+        let o = mine(&[&base[..], &["--status-interval", interval]].concat());
+        summary(&o);
+        String::from_utf8_lossy(&o.stderr)
+            .lines()
+            .filter(|l| l.contains(" INFO  ") && l.contains("H/s | ") && l.contains(" | A "))
+            .count()
+    };
+    let every_second = status_lines("1");
+    assert!(
+        (1..=5).contains(&every_second),
+        "{every_second} status lines in 4 s"
+    );
+    assert_eq!(status_lines("0"), 0);
 }

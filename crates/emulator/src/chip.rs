@@ -600,7 +600,7 @@ fn with_nonce(rest: &[u8; 12], counter: u32) -> [u8; 16] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sha256d::hex;
+    use sha256d::hazmat::hex;
 
     #[test]
     fn icarus_golden_is_found_at_its_counter() {

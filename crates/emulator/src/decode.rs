@@ -211,7 +211,7 @@ pub fn decode(protocol: Protocol, bytes: &[u8]) -> Vec<Command> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sha256d::hex;
+    use sha256d::hazmat::hex;
 
     #[test]
     fn reference_command_frames_decode() {

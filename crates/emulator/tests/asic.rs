@@ -2,7 +2,9 @@
 #![cfg(target_os = "linux")]
 
 use sha256d::engine::asic::{self, AsicEngine, Protocol, Reply, Settings};
-use sha256d::{hex, sha256, Engine, ErrorKind, Header, Target, Work};
+use sha256d::hazmat as sha256;
+use sha256d::hazmat::hex;
+use sha256d::{Engine, ErrorKind, Header, Target, Work};
 use sha256d_emulator::{self as emulator, Config, Fault};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};

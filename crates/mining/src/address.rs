@@ -1,8 +1,15 @@
 //! Payout addresses to output scripts: base58check (P2PKH, P2SH), bech32 (segwit v0) and
-//! bech32m (v1+, e.g. P2TR) for mainnet, testnet/signet and regtest.
+//! bech32m (v1+, e.g. P2TR) for mainnet, testnet/signet and regtest. The `bs58` and `bech32`
+//! crates decode; this file knows which scripts Bitcoin's addresses stand for and says in
+//! plain words what is wrong with one that does not decode.
 
-use sha256d::sha256::sha256d;
-use sha256d::{hex, Error};
+use bech32::primitives::decode::{
+    CharError, CheckedHrpstring, SegwitHrpstringError, UncheckedHrpstringError,
+};
+use bech32::{Bech32, Bech32m, Fe32};
+use sha256d::hazmat::hex;
+use sha256d::hazmat::sha256d;
+use sha256d::Error;
 
 /// The output script (scriptPubKey) that pays `address`.
 ///
@@ -34,7 +41,20 @@ pub fn script_for_address(address: &str) -> Result<Vec<u8>, Error> {
 }
 
 fn base58_script(address: &str) -> Result<Vec<u8>, Error> {
-    let data = base58_decode(address)?;
+    // Addresses are short; longer text is not one, and base58 decoding is quadratic.
+    if address.is_empty() || address.len() > 100 {
+        return Err(Error::invalid(format!(
+            "{address:?} is not an address (expected base58 or bech32)"
+        )));
+    }
+    let data = bs58::decode(address).into_vec().map_err(|e| {
+        Error::invalid(match e {
+            bs58::decode::Error::InvalidCharacter { character, index } => format!(
+                "{address}: character {character:?} at position {index} is not base58 or bech32"
+            ),
+            other => format!("{address}: not base58 ({other})"),
+        })
+    })?;
     if data.len() < 5 {
         return Err(Error::invalid(format!(
             "{address}: too short to be an address"
@@ -64,136 +84,53 @@ fn base58_script(address: &str) -> Result<Vec<u8>, Error> {
     }
 }
 
-fn base58_decode(text: &str) -> Result<Vec<u8>, Error> {
-    const ALPHABET: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
-    // Addresses are short; longer text is not one, and the quadratic loop below stays cheap.
-    if text.is_empty() || text.len() > 100 {
-        return Err(Error::invalid(format!(
-            "{text:?} is not an address (expected base58 or bech32)"
-        )));
-    }
-    // Big-endian base-256 digits of the number, built one base-58 digit at a time.
-    let mut number: Vec<u8> = Vec::new();
-    for (i, c) in text.bytes().enumerate() {
-        let digit = ALPHABET.iter().position(|&a| a == c).ok_or_else(|| {
-            Error::invalid(format!(
-                "{text}: character {:?} at position {i} is not base58 or bech32",
-                char::from(c)
-            ))
-        })?;
-        let mut carry = digit as u32;
-        for byte in number.iter_mut().rev() {
-            carry += u32::from(*byte) * 58;
-            *byte = carry as u8;
-            carry >>= 8;
-        }
-        while carry > 0 {
-            number.insert(0, carry as u8);
-            carry >>= 8;
-        }
-    }
-    // Each leading '1' is a leading zero byte.
-    let zeros = text.bytes().take_while(|&c| c == b'1').count();
-    let mut out = vec![0u8; zeros];
-    out.extend_from_slice(&number);
-    Ok(out)
-}
-
-const CHARSET: &[u8; 32] = b"qpzry9x8gf2tvdw0s3jn54khce6mua7l";
-const BECH32_CONST: u32 = 1;
-const BECH32M_CONST: u32 = 0x2bc8_30a3;
-
-fn polymod(values: impl Iterator<Item = u8>) -> u32 {
-    const GEN: [u32; 5] = [
-        0x3b6a_57b2,
-        0x2650_8e6d,
-        0x1ea1_19fa,
-        0x3d42_33dd,
-        0x2a14_62b3,
-    ];
-    values.fold(1u32, |chk, v| {
-        let top = chk >> 25;
-        let mut chk = (chk & 0x01ff_ffff) << 5 ^ u32::from(v);
-        for (i, g) in GEN.iter().enumerate() {
-            if top >> i & 1 == 1 {
-                chk ^= g;
-            }
-        }
-        chk
-    })
-}
-
-/// Decodes a BIP173/BIP350 segwit address (`hrp` and `data` cut from its lower-case form)
-/// into its output script.
+/// Decodes a BIP173/BIP350 segwit address whose prefix is `hrp` (and whose lower-case data
+/// part is `data`) into its output script.
 fn segwit_script(address: &str, hrp: &str, data: &str) -> Result<Vec<u8>, Error> {
-    let bad = |why: &str| Error::invalid(format!("{address}: {why}"));
-    if address.len() > 90 {
-        return Err(bad("longer than the 90 characters bech32 allows"));
+    let bad = |why: String| Error::invalid(format!("{address}: {why}"));
+    // The decoder takes the last '1' as the separator, so a stray one would read as a
+    // malformed prefix; ours is known, and so is where the data starts.
+    if data.chars().any(|c| Fe32::from_char(c).is_err()) {
+        return Err(bad("holds a character outside the bech32 alphabet".into()));
     }
-    let has_lower = address.bytes().any(|b| b.is_ascii_lowercase());
-    let has_upper = address.bytes().any(|b| b.is_ascii_uppercase());
-    if has_lower && has_upper {
-        return Err(bad("mixes upper and lower case"));
+    let (got, version, program) =
+        bech32::segwit::decode(address).map_err(|e| bad(segwit_error(address, &e.0)))?;
+    if !got.as_str().eq_ignore_ascii_case(hrp) {
+        return Err(bad(format!("is not for the {hrp} network")));
     }
-    let values: Vec<u8> = data
-        .bytes()
-        .map(|c| CHARSET.iter().position(|&a| a == c).map(|v| v as u8))
-        .collect::<Option<_>>()
-        .ok_or_else(|| bad("holds a character outside the bech32 alphabet"))?;
-    if values.len() < 6 + 1 {
-        return Err(bad("too short"));
-    }
-    let expanded = hrp
-        .bytes()
-        .map(|b| b >> 5)
-        .chain([0])
-        .chain(hrp.bytes().map(|b| b & 31))
-        .chain(values.iter().copied());
-    let constant = polymod(expanded);
-    let (payload, _) = values.split_at(values.len() - 6);
-    let version = payload[0];
-    let want = if version == 0 {
-        BECH32_CONST
-    } else {
-        BECH32M_CONST
+    let op = match version.to_u8() {
+        0 => 0,
+        v => 0x50 + v,
     };
-    if constant != want {
-        return Err(if constant == BECH32_CONST || constant == BECH32M_CONST {
-            bad("uses the wrong checksum variant for its witness version (bech32 for v0, bech32m for v1+)")
-        } else {
-            bad("bad checksum (a typo in the address?)")
-        });
-    }
-    let program = regroup(&payload[1..]).ok_or_else(|| bad("bad padding in the data part"))?;
-    if version > 16 {
-        return Err(bad("witness version above 16"));
-    }
-    if !(2..=40).contains(&program.len()) || version == 0 && ![20, 32].contains(&program.len()) {
-        return Err(bad(&format!(
-            "wrong witness program length {} for version {version}",
-            program.len()
-        )));
-    }
-    let op = if version == 0 { 0 } else { 0x50 + version };
     let mut script = vec![op, program.len() as u8];
     script.extend_from_slice(&program);
     Ok(script)
 }
 
-/// 5-bit groups to bytes; `None` when the padding is longer than 4 bits or not zero.
-fn regroup(values: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(values.len() * 5 / 8);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for &v in values {
-        acc = acc << 5 | u32::from(v);
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
+/// What is wrong with a segwit address, in the words the tests and users see.
+fn segwit_error(address: &str, e: &SegwitHrpstringError) -> String {
+    match e {
+        SegwitHrpstringError::TooLong(_) => "longer than the 90 characters bech32 allows".into(),
+        SegwitHrpstringError::Unchecked(UncheckedHrpstringError::Char(CharError::MixedCase)) => {
+            "mixes upper and lower case".into()
         }
+        SegwitHrpstringError::NoData => "too short".into(),
+        SegwitHrpstringError::InvalidWitnessVersion(_) => "witness version above 16".into(),
+        SegwitHrpstringError::Padding(_) => "bad padding in the data part".into(),
+        SegwitHrpstringError::WitnessLength(e) => format!("wrong witness program length ({e})"),
+        SegwitHrpstringError::Checksum(_) => {
+            let other = CheckedHrpstring::new::<Bech32>(address).is_ok()
+                || CheckedHrpstring::new::<Bech32m>(address).is_ok();
+            if other {
+                "uses the wrong checksum variant for its witness version (bech32 for v0, \
+                 bech32m for v1+)"
+                    .into()
+            } else {
+                "bad checksum (a typo in the address?)".into()
+            }
+        }
+        other => format!("not a segwit address ({other})"),
     }
-    (bits < 5 && acc == 0).then_some(out)
 }
 
 #[cfg(test)]
@@ -326,6 +263,11 @@ mod tests {
             let err = script_for_address(address).expect_err(address);
             assert!(err.message().contains(why), "{address}: {err}");
         }
+        let long = format!("bc1q{}", "q".repeat(90));
+        let err = script_for_address(&long).expect_err("too long");
+        assert!(err.message().contains("longer than the 90"), "{err}");
+        let err = script_for_address("bc1cqqqqqqqqqqqqqqqq").expect_err("version 24");
+        assert!(err.message().contains("witness version above 16"), "{err}");
         // Valid base58check with a version byte that is not Bitcoin's (Litecoin's 48), and
         // a payload of the wrong length.
         let litecoin = bitcoin::base58::encode_check(&[[48u8].as_slice(), &[7; 20]].concat());

@@ -1,8 +1,12 @@
 //! One job shape for every source: the coinbase split around the extranonce, a merkle branch
 //! and the header fields, from which each work unit builds its header.
 
-use sha256d::sha256::sha256d;
+use sha256d::hazmat::sha256d;
 use sha256d::{CompactTarget, Header, Target};
+
+/// How far past a job's time ntime may roll: pools and nodes refuse headers more than two
+/// hours (7200 s) ahead of their clock, and the margin covers clock differences.
+pub const NTIME_ROLL: u32 = 7000;
 
 /// A job: what a Stratum `mining.notify` carries, plus the targets and limits that go with it.
 /// A getblocktemplate template is turned into the same shape (its coinbase split around an
@@ -154,7 +158,7 @@ pub fn merkle_branch(rest: &[[u8; 32]]) -> Vec<[u8; 32]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sha256d::hex;
+    use sha256d::hazmat::hex;
 
     fn h(text: &str) -> [u8; 32] {
         hex::decode_array(text, "hash").expect("test vector is valid hex")

@@ -9,16 +9,22 @@
 #![warn(missing_docs)]
 
 pub mod address;
+mod failover;
 pub mod gbt;
+pub mod http;
 pub mod job;
 pub mod miner;
 pub mod net;
 pub mod pool;
+mod pool_session;
+pub mod reject;
 pub mod rpc;
+pub mod sanitize;
+mod share_queue;
 pub mod stratum;
 
 pub use job::{merkle_branch, merkle_root, Job};
-pub use miner::{mine, AcceptedBlock, MineOptions, Stats, MAX_LISTED_BLOCKS};
+pub use miner::{mine, AcceptedBlock, DropReason, MineOptions, Stats, MAX_LISTED_BLOCKS};
 pub use net::{PoolUrl, TlsSettings};
 pub use pool::{PoolConfig, PoolOptions, PoolSource};
 
@@ -107,10 +113,10 @@ pub trait Source: Send {
     fn poll(&mut self, timeout: Duration) -> Result<Vec<Event>, sha256d::Error>;
 
     /// Submits a share or block; the verdict comes back later from [`Source::poll`] (or at once,
-    /// in the returned events, for sources that know it at once). A pool source returns at
-    /// once; a node source waits for `submitblock`'s answer (its RPC timeout at worst), which
-    /// costs nothing because solo engines pause after a block anyway. An `Err` is fatal, so a
-    /// source reports a share it cannot send as a rejected verdict instead.
+    /// in the returned events, for sources that know it at once). Both sources return at
+    /// once: a pool source queues the share, a node source saves the block to a file and sends
+    /// it from its own thread. An `Err` is fatal, so a source reports a share it cannot send as
+    /// a rejected verdict instead.
     fn submit(&mut self, share: Share) -> Result<Vec<Event>, sha256d::Error>;
 
     /// Whether engines should pause after finding a block until the next job: true for solo

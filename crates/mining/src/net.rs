@@ -71,15 +71,6 @@ impl PoolUrl {
             }
             (host, port)
         };
-        if host.is_empty() {
-            return Err(bad("empty host"));
-        }
-        if !host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._:".contains(&b))
-        {
-            return Err(bad("the host has characters a host name cannot have"));
-        }
         if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad("the port must be a number from 1 to 65535"));
         }
@@ -87,6 +78,31 @@ impl PoolUrl {
             Ok(p) if p != 0 => p,
             _ => return Err(bad("the port must be a number from 1 to 65535")),
         };
+        PoolUrl::new(tls, host, port).map_err(|e| bad(e.message()))
+    }
+
+    /// A URL from its parts, with the host checked as [`PoolUrl::parse`] checks it: a name
+    /// (letters, digits, `-`, `.`, `_`) or an IP address (IPv6 without brackets), at most 255
+    /// characters, and a port other than 0. A pool's `client.reconnect` host goes through
+    /// here, so nothing else can reach a log line or a name lookup.
+    pub fn new(tls: bool, host: &str, port: u16) -> Result<Self, Error> {
+        if host.is_empty() {
+            return Err(Error::parse("empty host"));
+        }
+        if host.len() > 255 {
+            return Err(Error::parse("a host name has at most 255 characters"));
+        }
+        let name_like = host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b));
+        if !name_like && host.parse::<Ipv6Addr>().is_err() {
+            return Err(Error::parse(
+                "the host has characters a host name cannot have",
+            ));
+        }
+        if port == 0 {
+            return Err(Error::parse("the port must be a number from 1 to 65535"));
+        }
         Ok(PoolUrl {
             tls,
             host: host.to_string(),
@@ -304,10 +320,20 @@ pub fn is_full(e: &io::Error) -> bool {
 /// How long a write on a [`connect`]ed connection waits for room in the socket.
 pub const WRITE_WAIT: Duration = Duration::from_millis(2);
 
-/// Connects to `url`, trying each resolved address within `timeout`, and for TLS completes
-/// the handshake (certificate checked against `tls`) before returning.
+/// Connects to `url` and for TLS completes the handshake (certificate checked against `tls`)
+/// before returning, all within `timeout`: the resolved addresses share it, and so does the
+/// handshake, so a host with many dead addresses or a server that trickles its certificate
+/// cannot hold the caller for a multiple of it. (The name lookup itself cannot be timed out;
+/// callers that must not wait for it run `connect` on a thread of its own.)
 pub fn connect(url: &PoolUrl, tls: &TlsSettings, timeout: Duration) -> Result<Conn, Error> {
     let timeout = timeout.max(Duration::from_millis(1));
+    let deadline = Instant::now() + timeout;
+    let out_of_time = || {
+        Error::new(
+            ErrorKind::Io,
+            format!("not connected within {} s", timeout.as_secs_f64()),
+        )
+    };
     let addrs: Vec<_> = (url.host.as_str(), url.port)
         .to_socket_addrs()
         .map_err(|e| Error::new(ErrorKind::Io, format!("cannot resolve {}: {e}", url.host)))?
@@ -315,7 +341,11 @@ pub fn connect(url: &PoolUrl, tls: &TlsSettings, timeout: Duration) -> Result<Co
     let mut last = None;
     let mut sock = None;
     for addr in &addrs {
-        match TcpStream::connect_timeout(addr, timeout) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(out_of_time());
+        }
+        match TcpStream::connect_timeout(addr, left) {
             Ok(s) => {
                 sock = Some(s);
                 break;
@@ -344,8 +374,11 @@ pub fn connect(url: &PoolUrl, tls: &TlsSettings, timeout: Duration) -> Result<Co
     // The handshake happens here, under the connect timeout, so certificate problems show up
     // as a failed connection and later reads never stall in the middle of a handshake.
     let mut sock = sock;
-    let deadline = Instant::now() + timeout;
-    sock.set_write_timeout(Some(timeout))?;
+    sock.set_write_timeout(Some(
+        deadline
+            .saturating_duration_since(Instant::now())
+            .max(WRITE_WAIT),
+    ))?;
     while session.is_handshaking() {
         // The whole handshake, not each read, is held to the timeout: a server that trickles
         // its certificate would otherwise keep the connecting thread for ever.

@@ -1,32 +1,32 @@
 //! A Stratum V1 pool session with an ordered failover list: the [`Source`] a miner uses.
 //!
-//! [`PoolSource`] owns the sockets; the protocol lives in [`Client`]. Connections are opened on
-//! a short-lived helper thread so [`Source::poll`] never blocks longer than its timeout, even
-//! while a TLS handshake with a slow pool is under way; everything else happens inside `poll`.
+//! This file is the I/O shell. The protocol lives in [`Client`], the choice of which pool to
+//! dial and when in the failover policy (`failover.rs`), and the fate of found work across
+//! connections in the share queue (`share_queue.rs`); here they meet the sockets and the
+//! clock. Connections are opened on a short-lived helper thread so [`Source::poll`] never
+//! blocks longer than its timeout, even while a name lookup or a TLS handshake with a slow
+//! pool is under way; everything else happens inside `poll`.
 
-use super::net::{self, Conn, LineReader, PoolUrl, ReadLine, TlsSettings};
-use super::stratum::{Client, ClientEvent, Config, MAX_UNANSWERED_SUBMITS};
-use super::{Event, Share, Source, Verdict};
+use crate::failover::{reconnect_target, show_wait, Decision, Failover, Timing};
+use crate::net::{self, Conn, PoolUrl, ReadLine, TlsSettings};
+use crate::pool_session::Session;
+use crate::sanitize::{for_terminal, for_terminal_max};
+use crate::share_queue::ShareQueue;
+use crate::stratum::{Client, ClientEvent, Config, MAX_UNANSWERED_SUBMITS};
+use crate::{Event, Share, Source, Verdict};
 use sha256d::{Error, ErrorKind, Target};
-use std::collections::VecDeque;
 use std::fmt;
-use std::io::Write;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// Shares waiting for a connection beyond this many are reported as lost, oldest first, so a
-/// long outage cannot grow the queue without end.
-pub const MAX_QUEUED_SHARES: usize = 64;
+pub use crate::share_queue::{MAX_QUEUED_BLOCKS, MAX_QUEUED_SHARES, MAX_RESENDS};
+
+/// A notice is cut to this many characters. Its parts from the pool are cut shorter, and
+/// this bounds the rest (an OS or TLS error, which can quote a certificate).
+const MAX_NOTICE: usize = 1000;
 
 /// While a connection attempt is in flight, reads wake this often to collect its result.
 const ATTEMPT_POLL: Duration = Duration::from_millis(20);
-
-/// A pool that has taken none of our bytes for this long stopped reading; it is left.
-const WRITE_STALL: Duration = Duration::from_secs(10);
-
-/// The most bytes kept for a pool that is slow to read them: a thousand submits. More means
-/// the pool stopped reading; it is left rather than buffered for without end.
-const MAX_UNSENT: usize = 256 * 1024;
 
 /// One pool of the failover list.
 #[derive(Clone, PartialEq, Eq)]
@@ -38,16 +38,33 @@ pub struct PoolConfig {
     pub user: String,
     /// The worker password; never shown.
     pub pass: String,
+    /// Hosts besides the URL's own that the pool may send the miner to with
+    /// `client.reconnect`. A reconnection sends the worker name and password, so by default
+    /// only the same host is followed; a request for any other is refused and logged.
+    pub allow_reconnect_hosts: Vec<String>,
 }
 
 impl PoolConfig {
-    /// Pool `url` with worker `user` and password `pass`.
+    /// Pool `url` with worker `user` and password `pass`, followed on `client.reconnect` only
+    /// to the same host.
     pub fn new(url: PoolUrl, user: impl Into<String>, pass: impl Into<String>) -> Self {
         PoolConfig {
             url,
             user: user.into(),
             pass: pass.into(),
+            allow_reconnect_hosts: Vec::new(),
         }
+    }
+
+    /// Also follows `client.reconnect` to these hosts (names or addresses, as the pool
+    /// writes them).
+    pub fn with_reconnect_hosts<S: Into<String>>(
+        mut self,
+        hosts: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.allow_reconnect_hosts
+            .extend(hosts.into_iter().map(Into::into));
+        self
     }
 }
 
@@ -57,6 +74,7 @@ impl fmt::Debug for PoolConfig {
             .field("url", &self.url.to_string())
             .field("user", &self.user)
             .field("pass", &"<hidden>")
+            .field("allow_reconnect_hosts", &self.allow_reconnect_hosts)
             .finish()
     }
 }
@@ -79,18 +97,25 @@ pub struct PoolOptions {
     pub backoff_min: Duration,
     /// The longest wait between retries of one pool.
     pub backoff_max: Duration,
+    /// How long a session must be authorized and working before its pool's backoff starts
+    /// again from `backoff_min`.
+    pub healthy_after: Duration,
     /// While on a lower pool, how often a preferred pool is tried again.
     pub retry_primary: Duration,
-    /// How long a TCP connect (and TLS handshake) may take.
+    /// How long a connection may take in all: name lookup, TCP connect and TLS handshake.
     pub connect_timeout: Duration,
+    /// How long a pool may take to authorize and send the first job, and, while shares wait
+    /// for their verdicts, to answer one.
+    pub request_timeout: Duration,
     /// A pool silent for this long is taken as gone (pools send work every minute or so).
     pub idle_timeout: Duration,
 }
 
 impl PoolOptions {
     /// `pools` with version rolling on, no suggested difficulty, no extranonce subscription,
-    /// the Mozilla roots for TLS, backoff from 1 s doubling to 30 s, the first pool retried
-    /// every 30 s, 10 s to connect, and 180 s of silence before a reconnect.
+    /// the Mozilla roots for TLS, backoff from 1 s doubling to 30 s and reset after 60 s of
+    /// healthy work, the first pool retried every 30 s, 10 s to connect, 30 s to authorize or
+    /// answer a share, and 180 s of silence before a reconnect.
     pub fn new(pools: Vec<PoolConfig>) -> Self {
         PoolOptions {
             pools,
@@ -100,34 +125,24 @@ impl PoolOptions {
             tls: TlsSettings::default(),
             backoff_min: Duration::from_secs(1),
             backoff_max: Duration::from_secs(30),
+            healthy_after: Duration::from_secs(60),
             retry_primary: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(180),
         }
     }
-}
 
-/// Per-pool retry state.
-struct PoolState {
-    backoff: Duration,
-    next_attempt: Instant,
-    /// Set when the pool's latest answer to `mining.authorize` was a refusal.
-    auth_rejected: Option<String>,
-    /// Where `client.reconnect` sent us, used for the next connection only.
-    redirect: Option<PoolUrl>,
-}
-
-struct Session {
-    index: usize,
-    url: PoolUrl,
-    conn: Conn,
-    reader: LineReader,
-    client: Client,
-    last_heard: Instant,
-    /// Lines the socket had no room for yet, in order.
-    unsent: Vec<u8>,
-    /// Since when bytes have waited to go out; cleared once all are out.
-    stalled_since: Option<Instant>,
+    fn timing(&self) -> Timing {
+        Timing {
+            backoff_min: self.backoff_min,
+            backoff_max: self.backoff_max,
+            retry_primary: self.retry_primary,
+            healthy_after: self.healthy_after,
+            connect_timeout: self.connect_timeout,
+            request_timeout: self.request_timeout,
+        }
+    }
 }
 
 struct Attempt {
@@ -145,25 +160,33 @@ enum Ending {
 /// A Stratum V1 job source over an ordered list of pools.
 ///
 /// [`PoolSource::new`] only checks the options; the first [`Source::poll`] starts connecting
-/// to the first pool. A pool that refuses the connection, drops it, sends garbage or refuses
-/// the credentials is left for the next one, and retried with exponential backoff; while on
-/// a lower pool the preferred ones are retried every [`PoolOptions::retry_primary`], and the
-/// source moves back as soon as one answers. Shares submitted while no pool is usable wait
-/// (at most [`MAX_QUEUED_SHARES`]) and are sent when a connection is back if their job still
-/// exists there; every other share gets a stale rejection, so none is lost silently.
+/// to the first pool. A pool that refuses the connection, drops it, sends garbage, does not
+/// answer in time or refuses the credentials is left for the next one, and retried with a
+/// backoff that keeps doubling until a session with it has been healthy for
+/// [`PoolOptions::healthy_after`]. While on a lower pool the preferred ones are retried every
+/// [`PoolOptions::retry_primary`], and the source moves back as soon as one answers.
+/// `client.reconnect` is followed only to the same host or one in
+/// [`PoolConfig::allow_reconnect_hosts`].
+///
+/// Found work is never dropped silently: shares submitted while no pool is usable wait
+/// (blocks first, at most [`MAX_QUEUED_SHARES`] shares and [`MAX_QUEUED_BLOCKS`] blocks) and
+/// are sent when a connection is back if their job still stands there (the same job and
+/// extranonce1); every other one gets a rejected verdict saying why: stale, pushed out of a
+/// full queue, or sent 1 + [`MAX_RESENDS`] times on connections that dropped before answering.
 ///
 /// `poll` fails only when every pool has refused the credentials and none ever accepted
 /// them; a miner whose pools all go down keeps retrying and reports it as notices.
 pub struct PoolSource {
     opts: PoolOptions,
-    pools: Vec<PoolState>,
+    policy: Failover,
+    /// Per pool: where `client.reconnect` sent us, used until that address fails.
+    redirects: Vec<Option<PoolUrl>>,
+    /// Per pool: the address and subscription id of its last subscribed session, which the
+    /// next connection to that address asks to resume.
+    resume: Vec<Option<(PoolUrl, String)>>,
     session: Option<Session>,
     attempt: Option<Attempt>,
-    queue: VecDeque<Share>,
-    ever_authorized: bool,
-    /// A `client.reconnect` wait: no connection is opened before it ends.
-    hold_until: Option<Instant>,
-    last_probe: Option<Instant>,
+    queue: ShareQueue,
 }
 
 impl fmt::Debug for PoolSource {
@@ -177,7 +200,8 @@ impl fmt::Debug for PoolSource {
 
 impl PoolSource {
     /// A source over `opts.pools`; checks the options (at least one pool, a worker name,
-    /// sane backoff, a readable CA file when one is given) without connecting.
+    /// sane backoff, positive timeouts, a readable CA file when one is given) without
+    /// connecting.
     pub fn new(opts: PoolOptions) -> Result<Self, Error> {
         if opts.pools.is_empty() {
             return Err(Error::invalid("no pool given"));
@@ -191,8 +215,17 @@ impl PoolSource {
                 opts.backoff_min, opts.backoff_max
             )));
         }
-        if opts.connect_timeout.is_zero() || opts.idle_timeout.is_zero() {
-            return Err(Error::invalid("connect and idle timeouts must be positive"));
+        if [
+            opts.connect_timeout,
+            opts.request_timeout,
+            opts.idle_timeout,
+        ]
+        .iter()
+        .any(Duration::is_zero)
+        {
+            return Err(Error::invalid(
+                "connect, request and idle timeouts must be positive",
+            ));
         }
         if let Some(d) = opts.suggest_difficulty {
             Target::from_difficulty(d)?;
@@ -200,44 +233,32 @@ impl PoolSource {
         if opts.pools.iter().any(|p| p.url.tls) {
             opts.tls.client_config()?;
         }
-        let now = Instant::now();
-        let pools = opts
-            .pools
-            .iter()
-            .map(|_| PoolState {
-                backoff: opts.backoff_min,
-                next_attempt: now,
-                auth_rejected: None,
-                redirect: None,
-            })
-            .collect();
         Ok(PoolSource {
+            policy: Failover::new(opts.pools.len(), opts.timing(), Instant::now()),
+            redirects: vec![None; opts.pools.len()],
+            resume: vec![None; opts.pools.len()],
             opts,
-            pools,
             session: None,
             attempt: None,
-            queue: VecDeque::new(),
-            ever_authorized: false,
-            hold_until: None,
-            last_probe: None,
+            queue: ShareQueue::new(),
         })
     }
 
     fn url_of(&self, index: usize) -> PoolUrl {
-        self.pools[index]
-            .redirect
+        self.redirects[index]
             .clone()
             .unwrap_or_else(|| self.opts.pools[index].url.clone())
     }
 
-    fn start_attempt(&mut self, index: usize) {
+    fn start_attempt(&mut self, index: usize, out: &mut Vec<Event>) {
         let url = self.url_of(index);
         let (tx, rx) = mpsc::channel();
         let tls = self.opts.tls.clone();
         let timeout = self.opts.connect_timeout;
         let target = url.clone();
-        // The thread ends on its own within the connect timeout; if the source is gone by
-        // then, the send fails and the connection is dropped.
+        // The thread ends on its own within the connect timeout (or when a stuck name lookup
+        // returns); if the source has moved on by then, the send fails and the connection is
+        // dropped.
         let spawned = std::thread::Builder::new()
             .name("stratum-connect".into())
             .spawn(move || {
@@ -246,54 +267,19 @@ impl PoolSource {
         match spawned {
             Ok(_) => self.attempt = Some(Attempt { index, url, rx }),
             Err(e) => {
-                // Out of threads: count it as a failed attempt, retried after backoff.
-                let mut out = Vec::new();
-                self.pool_failed(
-                    index,
-                    &url,
-                    &format!("cannot start a thread: {e}"),
-                    &mut out,
-                );
+                // Out of threads: a failed attempt, retried after backoff.
+                let now = Instant::now();
+                self.policy.connect_failed(index, now);
+                self.redirects[index] = None;
+                let next = self.next_step(now);
+                out.push(notice(format!(
+                    "pool {url} cannot start a thread: {e}, {next}"
+                )));
             }
         }
     }
 
-    /// Starts a connection when one is due: the first due pool when disconnected, or a
-    /// preferred pool (at most every `retry_primary`) while on a lower one.
-    fn maybe_connect(&mut self, now: Instant) {
-        if self.attempt.is_some() || self.hold_until.is_some_and(|t| now < t) {
-            return;
-        }
-        self.hold_until = None;
-        let limit = self.session.as_ref().map_or(self.pools.len(), |s| s.index);
-        let Some(index) = (0..limit).find(|&i| self.pools[i].next_attempt <= now) else {
-            return;
-        };
-        if self.session.is_some() {
-            if self
-                .last_probe
-                .is_some_and(|t| now < t + self.opts.retry_primary)
-            {
-                return;
-            }
-            self.last_probe = Some(now);
-        }
-        self.start_attempt(index);
-    }
-
-    /// When `maybe_connect` next has something to do, given the index of the pool in use.
-    fn next_wake(&self, current: Option<usize>) -> Option<Instant> {
-        if let Some(t) = self.hold_until {
-            return Some(t);
-        }
-        let limit = current.unwrap_or(self.pools.len());
-        let due = self.pools[..limit].iter().map(|p| p.next_attempt).min()?;
-        match (current, self.last_probe) {
-            (Some(_), Some(t)) => Some(due.max(t + self.opts.retry_primary)),
-            _ => Some(due),
-        }
-    }
-
+    /// Collects the attempt's result if it is in within `wait`.
     fn check_attempt(&mut self, wait: Duration, out: &mut Vec<Event>) {
         let Some(attempt) = &self.attempt else {
             return;
@@ -309,114 +295,84 @@ impl PoolSource {
         let Some(Attempt { index, url, .. }) = self.attempt.take() else {
             return;
         };
+        let now = Instant::now();
         match result {
             Ok(conn) => {
+                self.policy.connected(index, now);
                 if let Some(old) = self.session.take() {
-                    out.push(Event::Notice(format!(
-                        "pool {url} is back; leaving {}",
-                        old.url
-                    )));
-                    let old_index = old.index;
-                    self.close(old);
-                    // Leaving is not the old pool's fault: it may be used again at once.
-                    self.pools[old_index].next_attempt = Instant::now();
+                    out.push(notice(format!("pool {url} is back; leaving {}", old.url)));
+                    self.close(old, out);
                 }
                 let pool = &self.opts.pools[index];
                 let mut config = Config::new(pool.user.clone(), pool.pass.clone());
                 config.version_rolling = self.opts.version_rolling;
                 config.suggest_difficulty = self.opts.suggest_difficulty;
                 config.extranonce_subscribe = self.opts.extranonce_subscribe;
-                self.session = Some(Session {
-                    index,
-                    url,
-                    conn,
-                    reader: LineReader::new(),
-                    client: Client::new(config),
-                    last_heard: Instant::now(),
-                    unsent: Vec::new(),
-                    stalled_since: None,
-                });
+                config.resume = self.resume[index]
+                    .as_ref()
+                    .filter(|(at, _)| *at == url)
+                    .map(|(_, id)| id.clone());
+                let client = Client::new(config);
+                self.session = Some(Session::new(index, url, conn, client, now));
             }
             Err(e) => {
-                let reason = format!("refused: {e}");
-                self.pool_failed(index, &url, &reason, out);
+                self.policy.connect_failed(index, now);
+                self.redirects[index] = None;
+                let next = self.next_step(now);
+                out.push(notice(format!("pool {url} refused: {e}, {next}")));
             }
         }
     }
 
-    /// Records a failure of pool `index` (reached at `url`), schedules its retry and says
-    /// what happens next.
-    fn pool_failed(&mut self, index: usize, url: &PoolUrl, reason: &str, out: &mut Vec<Event>) {
-        let now = Instant::now();
-        let state = &mut self.pools[index];
-        state.next_attempt = now + state.backoff;
-        state.backoff = (state.backoff * 2).min(self.opts.backoff_max);
-        // A redirect is tried once; after a failure the configured address is used again.
-        state.redirect = None;
-        let next = match &self.session {
-            Some(s) => format!("staying on {}", s.url),
-            None => {
-                let (i, at) = (0..self.pools.len())
-                    .map(|i| (i, self.pools[i].next_attempt))
-                    .min_by_key(|&(i, at)| (at.max(now), i))
-                    .expect("PoolSource::new checked there is a pool");
-                format!(
-                    "trying {} in {}",
-                    self.url_of(i),
-                    show_wait(at.saturating_duration_since(now))
-                )
-            }
-        };
-        out.push(Event::Notice(format!("pool {url} {reason}, {next}")));
+    /// What happens next, for a notice after a failure.
+    fn next_step(&self, now: Instant) -> String {
+        if let Some(s) = &self.session {
+            return format!("staying on {}", s.url);
+        }
+        let (index, at) = self.policy.next_dial(now);
+        format!(
+            "trying {} in {}",
+            self.url_of(index),
+            show_wait(at.saturating_duration_since(now))
+        )
     }
 
-    /// Closes a session; its unanswered shares go back to the front of the queue.
-    fn close(&mut self, session: Session) {
+    /// Closes a session; its unanswered shares go back to the queue (or are reported lost
+    /// once they have used up their resends).
+    fn close(&mut self, mut session: Session, out: &mut Vec<Event>) {
         session.conn.shutdown();
-        let mut unanswered = session.client_unanswered();
-        while let Some(share) = unanswered.pop() {
-            self.queue.push_front(share);
-        }
+        // A session that never subscribed (a refused resume among them) leaves nothing to
+        // resume: the next connection starts afresh.
+        self.resume[session.index] = session
+            .client
+            .session_id()
+            .map(|id| (session.url.clone(), id.to_string()));
+        out.extend(self.queue.requeue(session.client.take_unanswered()));
     }
 
     fn end_session(&mut self, session: Session, ending: Ending, out: &mut Vec<Event>) {
         let index = session.index;
         let url = session.url.clone();
-        self.close(session);
+        self.close(session, out);
+        let now = Instant::now();
         match ending {
-            Ending::Failed(reason) => self.pool_failed(index, &url, &reason, out),
+            Ending::Failed(reason) => {
+                self.policy.dropped(now);
+                // A redirect is used until it fails; then the configured address again.
+                self.redirects[index] = None;
+                let next = self.next_step(now);
+                out.push(notice(format!("pool {url} {reason}, {next}")));
+            }
             Ending::Reconnect { url: to, wait } => {
-                out.push(Event::Notice(format!(
-                    "pool {url} asked to reconnect to {to} in {}",
-                    show_wait(wait)
+                let at = self.policy.reconnect_requested(wait, now).unwrap_or(now);
+                out.push(notice(format!(
+                    "pool {url} asked to reconnect to {to} in {}; reconnecting in {}",
+                    show_wait(wait),
+                    show_wait(at.saturating_duration_since(now))
                 )));
-                let now = Instant::now();
-                let state = &mut self.pools[index];
-                state.next_attempt = now + wait;
-                state.redirect = (to != self.opts.pools[index].url).then_some(to);
-                self.hold_until = Some(now + wait);
+                self.redirects[index] = (to != self.opts.pools[index].url).then_some(to);
             }
         }
-        while self.queue.len() > MAX_QUEUED_SHARES {
-            if let Some(share) = self.queue.pop_front() {
-                out.push(lost(share));
-            }
-        }
-    }
-
-    fn fatal(&self) -> Option<Error> {
-        if self.ever_authorized || self.pools.iter().any(|p| p.auth_rejected.is_none()) {
-            return None;
-        }
-        let reasons: Vec<&str> = self
-            .pools
-            .iter()
-            .filter_map(|p| p.auth_rejected.as_deref())
-            .collect();
-        Some(Error::invalid(format!(
-            "every pool rejected the credentials: {}",
-            reasons.join("; ")
-        )))
     }
 
     /// Handles the client's events for the session; returns why it must end, if it must.
@@ -426,37 +382,48 @@ impl PoolSource {
         events: Vec<ClientEvent>,
         out: &mut Vec<Event>,
     ) -> Option<Ending> {
+        let now = Instant::now();
         for ev in events {
             match ev {
-                ClientEvent::Job(job) => out.push(Event::Job(job)),
+                ClientEvent::Job(job) => {
+                    self.policy.work(now);
+                    out.push(Event::Job(job));
+                }
                 ClientEvent::Difficulty(d) => out.push(Event::Difficulty(d)),
                 ClientEvent::Verdict { share, verdict } => {
-                    out.push(Event::Verdict { share, verdict })
+                    self.queue.answered(&share);
+                    self.policy.share_answered(now);
+                    out.push(Event::Verdict { share, verdict });
                 }
-                ClientEvent::Notice(n) => out.push(Event::Notice(format!("{}: {n}", session.url))),
+                ClientEvent::Notice(n) => out.push(notice(format!("{}: {n}", session.url))),
                 ClientEvent::Authorized => {
-                    let state = &mut self.pools[session.index];
-                    state.backoff = self.opts.backoff_min;
-                    state.auth_rejected = None;
-                    self.ever_authorized = true;
-                    out.push(Event::Notice(format!(
+                    self.policy.authorized(now);
+                    out.push(notice(format!(
                         "connected to {} as {}",
                         session.url,
-                        session.client.user()
+                        for_terminal(session.client.user())
                     )));
                 }
                 ClientEvent::AuthorizationFailed(msg) => {
-                    self.pools[session.index].auth_rejected =
-                        Some(format!("{}: {msg}", session.url));
+                    self.policy
+                        .auth_rejected(&format!("{}: {msg}", session.url), now);
                     return Some(Ending::Failed(msg));
                 }
                 ClientEvent::Reconnect { host, port, wait } => {
-                    let url = PoolUrl {
-                        tls: session.url.tls,
-                        host: host.unwrap_or_else(|| session.url.host.clone()),
-                        port: port.unwrap_or(session.url.port),
-                    };
-                    return Some(Ending::Reconnect { url, wait });
+                    let pool = &self.opts.pools[session.index];
+                    match reconnect_target(
+                        &pool.url,
+                        &session.url,
+                        &pool.allow_reconnect_hosts,
+                        host.as_deref(),
+                        port,
+                    ) {
+                        Ok(url) => return Some(Ending::Reconnect { url, wait }),
+                        Err(why) => out.push(notice(format!(
+                            "pool {} asked to reconnect elsewhere; refused, staying: {why}",
+                            session.url
+                        ))),
+                    }
                 }
                 ClientEvent::Subscribed { .. } => {}
             }
@@ -473,8 +440,8 @@ impl PoolSource {
             }
         }
         if session.client.is_ready() {
-            while let Some(share) = self.queue.pop_front() {
-                if let Some(end) = self.submit_on(session, share, out) {
+            while let Some((share, sends)) = self.queue.pop() {
+                if let Some(end) = self.submit_on(session, share, sends, out) {
                     return Some(end);
                 }
             }
@@ -482,26 +449,32 @@ impl PoolSource {
         session.pump().err().map(|e| lost_connection(&e))
     }
 
-    /// Submits `share` on a ready session; returns why the session must end, if it must.
+    /// Submits `share`, sent `sends` times before, on a ready session; returns why the
+    /// session must end, if it must.
     fn submit_on(
         &mut self,
         session: &mut Session,
         share: Share,
+        sends: u32,
         out: &mut Vec<Event>,
     ) -> Option<Ending> {
         if !session.client.knows(&share.job) {
-            out.push(stale_after_reconnect(share));
+            out.push(stale_after_reconnect(share, session.client.extranonce1()));
             return None;
         }
         if session.client.is_backlogged() {
             // The share goes to the next connection with the unanswered ones.
-            self.queue.push_front(share);
+            self.queue.unpop(share, sends);
             return Some(Ending::Failed(format!(
                 "answered none of the last {MAX_UNANSWERED_SUBMITS} shares"
             )));
         }
         match session.client.submit(&share) {
-            Ok(line) => session.send(&line).err().map(|e| lost_connection(&e)),
+            Ok(line) => {
+                self.queue.sent(&share, sends);
+                self.policy.share_sent(Instant::now());
+                session.send(&line).err().map(|e| lost_connection(&e))
+            }
             Err(e) => {
                 out.push(Event::Verdict {
                     share,
@@ -515,21 +488,9 @@ impl PoolSource {
         }
     }
 
-    /// Queues a share for the next usable connection, reporting the oldest as lost past
-    /// [`MAX_QUEUED_SHARES`].
-    fn enqueue(&mut self, share: Share, out: &mut Vec<Event>) {
-        self.queue.push_back(share);
-        while self.queue.len() > MAX_QUEUED_SHARES {
-            if let Some(old) = self.queue.pop_front() {
-                out.push(lost(old));
-            }
-        }
-    }
-
-    /// Runs the session until `deadline`, the first events, or its end.
-    fn service(&mut self, mut session: Session, deadline: Instant, out: &mut Vec<Event>) {
-        let ending = self.service_inner(&mut session, deadline, out);
-        match ending {
+    /// Runs the session until `wake`, the first events, or its end.
+    fn service(&mut self, mut session: Session, wake: Instant, out: &mut Vec<Event>) {
+        match self.service_inner(&mut session, wake, out) {
             None => self.session = Some(session),
             Some(ending) => self.end_session(session, ending, out),
         }
@@ -538,7 +499,7 @@ impl PoolSource {
     fn service_inner(
         &mut self,
         session: &mut Session,
-        deadline: Instant,
+        wake: Instant,
         out: &mut Vec<Event>,
     ) -> Option<Ending> {
         if let Some(end) = self.flush(session, out) {
@@ -552,10 +513,7 @@ impl PoolSource {
                 show_wait(self.opts.idle_timeout)
             )));
         }
-        let mut wake = deadline.min(idle_end);
-        if let Some(t) = self.next_wake(Some(session.index)) {
-            wake = wake.min(t.max(now));
-        }
+        let mut wake = wake.min(idle_end);
         if self.attempt.is_some() {
             wake = wake.min(now + ATTEMPT_POLL);
         }
@@ -605,89 +563,30 @@ fn lost_connection(e: &Error) -> Ending {
     Ending::Failed(format!("lost the connection: {e}"))
 }
 
-impl Session {
-    /// Sends `line`, or keeps it for [`Session::pump`] when the socket has no room.
-    fn send(&mut self, line: &str) -> Result<(), Error> {
-        if self.unsent.len() + line.len() + 1 > MAX_UNSENT {
-            return Err(Error::new(
-                ErrorKind::Io,
-                format!("the pool left {} bytes we sent unread", self.unsent.len()),
-            ));
-        }
-        self.unsent.extend_from_slice(line.as_bytes());
-        self.unsent.push(b'\n');
-        self.pump()
-    }
-
-    /// Writes what the socket takes without waiting; fails once the pool has taken nothing
-    /// for [`WRITE_STALL`].
-    fn pump(&mut self) -> Result<(), Error> {
-        while !self.unsent.is_empty() {
-            match self.conn.write(&self.unsent) {
-                // A TLS connection whose own buffer is full.
-                Ok(0) => break,
-                Ok(n) => {
-                    self.unsent.drain(..n);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) if net::is_full(&e) => break,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        match self.conn.flush() {
-            Err(e) if !net::is_full(&e) => return Err(e.into()),
-            _ => {}
-        }
-        if self.unsent.is_empty() && !self.conn.has_unsent() {
-            self.stalled_since = None;
-            return Ok(());
-        }
-        let since = *self.stalled_since.get_or_insert_with(Instant::now);
-        if since.elapsed() >= WRITE_STALL {
-            return Err(Error::new(
-                ErrorKind::Io,
-                format!(
-                    "the pool left what we sent unread for {}",
-                    show_wait(WRITE_STALL)
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    fn client_unanswered(mut self) -> Vec<Share> {
-        self.client.take_unanswered()
-    }
-}
-
-fn show_wait(d: Duration) -> String {
-    if d < Duration::from_secs(1) {
-        format!("{} ms", d.as_millis())
+/// The verdict on a queued share whose job the new connection does not have. With a new
+/// extranonce1 the pool would rebuild a different coinbase, so even a job id it still knows
+/// cannot take the share.
+fn stale_after_reconnect(share: Share, extranonce1: Option<&[u8]>) -> Event {
+    let reason = if extranonce1.is_some_and(|e| e != share.job.extranonce1.as_slice()) {
+        "stale: the pool gave the new connection another extranonce1, so the share's \
+         coinbase is not one the pool can rebuild"
     } else {
-        format!("{} s", d.as_secs_f64().round())
-    }
-}
-
-fn stale_after_reconnect(share: Share) -> Event {
+        "stale: its job did not survive the reconnection to the pool"
+    };
     Event::Verdict {
         share,
         verdict: Verdict::Rejected {
-            reason: "stale: its job did not survive the reconnection to the pool".into(),
+            reason: reason.into(),
             stale: true,
         },
     }
 }
 
-fn lost(share: Share) -> Event {
-    Event::Verdict {
-        share,
-        verdict: Verdict::Rejected {
-            reason: format!(
-                "not submitted: {MAX_QUEUED_SHARES} newer shares were already waiting for a pool"
-            ),
-            stale: true,
-        },
-    }
+/// A notice for the operator. Everything the source says passes through the sanitiser once
+/// more as a whole, so no error text from below (a TLS failure naming what the certificate
+/// presented, say) reaches a terminal raw either.
+fn notice(text: String) -> Event {
+    Event::Notice(for_terminal_max(&text, MAX_NOTICE))
 }
 
 impl Source for PoolSource {
@@ -695,24 +594,38 @@ impl Source for PoolSource {
         let deadline = Instant::now() + timeout;
         let mut out = Vec::new();
         loop {
-            if let Some(e) = self.fatal() {
-                return Err(e);
-            }
+            // A result that came in between two waits is reported now, before any wait.
             self.check_attempt(Duration::ZERO, &mut out);
-            if let Some(e) = self.fatal() {
-                return Err(e);
+            if !out.is_empty() {
+                return Ok(out);
             }
             let now = Instant::now();
-            self.maybe_connect(now);
-            if let Some(session) = self.session.take() {
-                self.service(session, deadline, &mut out);
-            } else {
-                let wake = self.next_wake(None).map_or(deadline, |t| t.min(deadline));
-                let wait = wake.saturating_duration_since(now);
-                if self.attempt.is_some() {
-                    self.check_attempt(wait, &mut out);
-                } else if !wait.is_zero() {
-                    std::thread::sleep(wait);
+            match self.policy.next(now) {
+                Decision::GiveUp(reason) => return Err(Error::invalid(reason)),
+                Decision::Dial(index) => self.start_attempt(index, &mut out),
+                Decision::Abandon(reason) => {
+                    if let Some(a) = self.attempt.take() {
+                        self.redirects[a.index] = None;
+                        let next = self.next_step(now);
+                        out.push(notice(format!("pool {} {reason}, {next}", a.url)));
+                    }
+                }
+                Decision::Drop(reason) => match self.session.take() {
+                    Some(session) => self.end_session(session, Ending::Failed(reason), &mut out),
+                    // Never out of step, but if it were, the policy must not ask again.
+                    None => {
+                        self.policy.dropped(now);
+                    }
+                },
+                Decision::Wait(until) => {
+                    let wake = until.map_or(deadline, |t| t.min(deadline));
+                    if let Some(session) = self.session.take() {
+                        self.service(session, wake, &mut out);
+                    } else if self.attempt.is_some() {
+                        self.check_attempt(wake.saturating_duration_since(now), &mut out);
+                    } else {
+                        std::thread::sleep(wake.saturating_duration_since(now));
+                    }
                 }
             }
             if !out.is_empty() || Instant::now() >= deadline {
@@ -725,14 +638,14 @@ impl Source for PoolSource {
         let mut out = Vec::new();
         match self.session.take() {
             Some(mut session) if session.client.is_ready() => {
-                match self.submit_on(&mut session, share, &mut out) {
+                match self.submit_on(&mut session, share, 0, &mut out) {
                     Some(ending) => self.end_session(session, ending, &mut out),
                     None => self.session = Some(session),
                 }
             }
             session => {
                 self.session = session;
-                self.enqueue(share, &mut out);
+                out.extend(self.queue.push(share));
             }
         }
         Ok(out)
@@ -743,9 +656,9 @@ impl Source for PoolSource {
             (Some(s), _) => format!(
                 "{} as {} (pool {} of {})",
                 s.url,
-                s.client.user(),
+                for_terminal(s.client.user()),
                 s.index + 1,
-                self.pools.len()
+                self.opts.pools.len()
             ),
             (None, Some(a)) => format!("connecting to {}", a.url),
             (None, None) => "waiting to reconnect".into(),
@@ -841,7 +754,7 @@ mod tests {
                 verdict:
                     Verdict::Rejected {
                         reason,
-                        stale: true,
+                        stale: false,
                     },
             }] => {
                 assert_eq!(share.header.nonce, 0, "the oldest goes");
@@ -857,16 +770,30 @@ mod tests {
     }
 
     #[test]
-    fn poll_with_nothing_listening_keeps_its_timeout_and_reports() {
+    fn poll_with_nothing_listening_reports_at_once_and_keeps_its_timeout() {
         let (_held, addr) = crate::net::refusing_address();
         let pool = PoolConfig::new(url(&format!("stratum+tcp://{addr}")), "w", "x");
         let mut opts = PoolOptions::new(vec![pool]);
         opts.backoff_min = Duration::from_secs(60);
         opts.backoff_max = Duration::from_secs(60);
         let mut src = PoolSource::new(opts).expect("valid");
+        // A poll with no time starts the connection and returns; the refusal then comes in
+        // while nobody waits for it.
+        assert_eq!(src.poll(Duration::ZERO), Ok(vec![]));
+        assert_eq!(
+            src.describe(),
+            format!("connecting to stratum+tcp://{addr}")
+        );
+        std::thread::sleep(Duration::from_secs(1));
+        // Back with the notice at once, not after a wait towards the 60 s retry (the timeout
+        // is generous: a loaded machine can hold the connecting thread for seconds).
         let start = Instant::now();
-        let events = src.poll(Duration::from_secs(5)).expect("not fatal");
-        assert!(start.elapsed() < Duration::from_secs(5));
+        let events = src.poll(Duration::from_secs(30)).expect("not fatal");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            start.elapsed()
+        );
         match &events[..] {
             [Event::Notice(n)] => assert!(
                 n.starts_with(&format!("pool stratum+tcp://{addr} refused: "))

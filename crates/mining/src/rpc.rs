@@ -1,44 +1,51 @@
-//! A blocking JSON-RPC 1.0 client for a Bitcoin node over HTTP/1.1, and the sans-IO HTTP
-//! response parser under it.
+//! A blocking JSON-RPC 1.0 client for a Bitcoin node over HTTP/1.1, on the sans-IO response
+//! parser in [`crate::http`]; the reply's JSON-RPC layer is read here, without I/O.
 //!
 //! One TCP connection per call (`Connection: close`): a miner makes a handful of calls a
 //! minute, so keep-alive would buy nothing and would add a stale-connection path to test.
+//!
+//! Every call has one deadline for all of it: connecting, sending the request and reading the
+//! whole reply. A node that trickles its answer a byte at a time cannot hold a call past it.
+//! A call is also interruptible: [`RpcClient::with_stop`] gives it flags that, once set, end
+//! the call within [`STOP_CHECK`], because the socket is read and written in slices that
+//! short and the flags are checked between them (connection attempts last up to a second).
 //!
 //! Failures come back as [`Error`]s whose kind says what to do about them:
 //! - [`ErrorKind::InvalidInput`]: fix the configuration — a malformed URL, the node rejected
 //!   the credentials (HTTP 401/403), or the node answered with a JSON-RPC error that retrying
 //!   will not cure (unknown method, bad parameters).
-//! - [`ErrorKind::Unavailable`]: try again later — the connection was refused or timed out,
-//!   or the node is not ready yet (JSON-RPC errors -9 "not connected", -10 "downloading
-//!   blocks", -28 "warming up").
+//! - [`ErrorKind::Unavailable`]: try again later — the connection was refused, the call ran
+//!   into its deadline or was stopped, or the node is not ready yet (JSON-RPC errors -9 "not
+//!   connected", -10 "downloading blocks", -28 "warming up").
 //! - [`ErrorKind::Parse`]: the reply was not HTTP or not JSON-RPC.
 //! - [`ErrorKind::Io`]: any other socket error.
 
+use crate::http::{Response, ResponseParser};
+use crate::sanitize::for_terminal;
 use serde_json::Value;
 use sha256d::{Error, ErrorKind};
 use std::fmt;
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-/// The most header bytes (status line, headers, chunk-size lines and trailers together) a
-/// reply may carry. Nodes send a few hundred; the cap only stops a peer that never ends them.
-pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+/// The deadline of an ordinary call: long enough for a `getblocktemplate` on a loaded node,
+/// short enough that a hung node is noticed.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 
-/// The most body bytes a reply may carry. A `getblocktemplate` reply is the largest thing a
-/// node sends a miner: a full 4 MWU block is at most 4 MB of transactions, twice that as hex,
-/// plus per-transaction JSON (txid, hash, fee, sigops, weight, depends; about 250 bytes each
-/// for up to ~20,000 transactions), so about 13 MB. Twice that, rounded up, leaves room for
-/// chains with larger templates without letting a hostile peer make us allocate without bound.
-pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
-
-/// The read timeout of an ordinary call: long enough for a `getblocktemplate` on a loaded
-/// node, short enough that a hung node is noticed.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-
+/// The longest connecting to one address may take, within the call's deadline.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest one connection attempt waits for the handshake before the stop flags are
+/// checked and it is tried again.
+const CONNECT_ATTEMPT: Duration = Duration::from_secs(1);
+
+/// The longest a single read or write waits; the stop flags and the deadline are checked
+/// between them, so this bounds how late a stop or a deadline is noticed.
+pub const STOP_CHECK: Duration = Duration::from_millis(100);
 
 /// How the client proves itself to the node.
 #[derive(Clone, PartialEq, Eq)]
@@ -96,7 +103,7 @@ impl Auth {
 }
 
 /// Standard base64 (RFC 4648, with padding), for the Basic authorization header.
-pub fn base64(data: &[u8]) -> String {
+fn base64(data: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
@@ -122,8 +129,10 @@ pub fn base64(data: &[u8]) -> String {
 pub(crate) enum CallError {
     /// The node could not be reached or the exchange broke off.
     Transport(Error),
-    /// The node did not answer within the read timeout (for a longpoll: nothing changed).
+    /// The call ran into its deadline (for a longpoll: nothing changed).
     Timeout(Error),
+    /// A stop flag was set.
+    Interrupted(Error),
     /// HTTP 401 or 403.
     Credentials(Error),
     /// The node answered with a JSON-RPC error object.
@@ -140,6 +149,7 @@ impl From<CallError> for Error {
         match e {
             CallError::Transport(error)
             | CallError::Timeout(error)
+            | CallError::Interrupted(error)
             | CallError::Credentials(error) => error,
             CallError::Rpc { error, .. } => error,
         }
@@ -159,7 +169,8 @@ pub struct RpcClient {
     port: u16,
     path: String,
     auth: Auth,
-    timeout: Duration,
+    deadline: Duration,
+    stops: Vec<Arc<AtomicBool>>,
     next_id: AtomicU64,
 }
 
@@ -171,7 +182,8 @@ impl Clone for RpcClient {
             port: self.port,
             path: self.path.clone(),
             auth: self.auth.clone(),
-            timeout: self.timeout,
+            deadline: self.deadline,
+            stops: self.stops.clone(),
             next_id: AtomicU64::new(self.next_id.load(Ordering::Relaxed)),
         }
     }
@@ -217,14 +229,23 @@ impl RpcClient {
             port,
             path: path.to_owned(),
             auth,
-            timeout: DEFAULT_TIMEOUT,
+            deadline: DEFAULT_DEADLINE,
+            stops: Vec::new(),
             next_id: AtomicU64::new(1),
         })
     }
 
-    /// The same client with another read timeout for ordinary calls.
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+    /// The same client with another deadline for [`RpcClient::call`].
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// The same client, also stopped by `flag`: once it is set, a call in progress ends with
+    /// an [`ErrorKind::Unavailable`] error within [`STOP_CHECK`] (within a second while it is
+    /// still connecting), and new calls fail at once. Flags add up; any one stops the client.
+    pub fn with_stop(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.stops.push(flag);
         self
     }
 
@@ -233,27 +254,28 @@ impl RpcClient {
         &self.url
     }
 
-    /// Calls `method` with `params` (an array or an object) and returns the `result`.
+    /// Calls `method` with `params` (an array or an object) and returns the `result`, within
+    /// the client's deadline.
     pub fn call(&self, method: &str, params: Value) -> Result<Value, Error> {
-        Ok(self.call_detailed(method, params, self.timeout)?)
+        Ok(self.call_detailed(method, params, self.deadline)?)
     }
 
-    /// [`RpcClient::call`] with its own read timeout: a longpoll `getblocktemplate` may hold
-    /// the reply back for minutes.
-    pub fn call_with_timeout(
+    /// [`RpcClient::call`] with its own deadline: a longpoll `getblocktemplate` may hold the
+    /// reply back for minutes.
+    pub fn call_within(
         &self,
         method: &str,
         params: Value,
-        timeout: Duration,
+        deadline: Duration,
     ) -> Result<Value, Error> {
-        Ok(self.call_detailed(method, params, timeout)?)
+        Ok(self.call_detailed(method, params, deadline)?)
     }
 
     pub(crate) fn call_detailed(
         &self,
         method: &str,
         params: Value,
-        timeout: Duration,
+        limit: Duration,
     ) -> Result<Value, CallError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let body = serde_json::json!({
@@ -271,84 +293,168 @@ impl RpcClient {
             host_header(&self.host, self.port),
             body.len()
         );
-        let response = self.exchange(request.as_bytes(), body.as_bytes(), timeout)?;
+        let call = Call {
+            client: self,
+            method,
+            limit,
+            deadline: Instant::now() + limit,
+        };
+        let response = call.exchange(&[request.as_bytes(), body.as_bytes()])?;
         reply_result(&response, method, &self.url)
     }
 
-    fn exchange(&self, head: &[u8], body: &[u8], timeout: Duration) -> Result<Response, CallError> {
+    /// Whether a stop flag is set.
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stops.iter().any(|s| s.load(Ordering::Relaxed))
+    }
+}
+
+/// One call in progress, against its deadline.
+struct Call<'a> {
+    client: &'a RpcClient,
+    method: &'a str,
+    limit: Duration,
+    deadline: Instant,
+}
+
+impl Call<'_> {
+    /// The time left for the next socket operation, at most [`STOP_CHECK`]; an error once the
+    /// call is stopped or past its deadline.
+    fn slice(&self) -> Result<Duration, CallError> {
+        let url = &self.client.url;
+        if self.client.is_stopped() {
+            return Err(CallError::Interrupted(Error::new(
+                ErrorKind::Unavailable,
+                format!("{} to the node at {url} was stopped", self.method),
+            )));
+        }
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(CallError::Timeout(Error::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "the node at {url} did not answer {} within {} s",
+                    self.method,
+                    self.limit.as_secs_f64()
+                ),
+            )));
+        }
+        // A zero socket timeout means "none"; the deadline check above keeps this above it.
+        Ok(left.min(STOP_CHECK).max(Duration::from_millis(1)))
+    }
+
+    fn exchange(&self, request: &[&[u8]]) -> Result<Response, CallError> {
         let mut stream = self.connect()?;
-        let io = |e: std::io::Error| self.io_error(e, timeout);
-        stream.set_read_timeout(Some(timeout)).map_err(io)?;
-        stream.set_write_timeout(Some(timeout)).map_err(io)?;
-        stream.write_all(head).map_err(io)?;
-        stream.write_all(body).map_err(io)?;
+        let io = |e: std::io::Error| self.client.io_error(e);
+        for mut part in request.iter().copied() {
+            while !part.is_empty() {
+                stream.set_write_timeout(Some(self.slice()?)).map_err(io)?;
+                match stream.write(part) {
+                    Ok(0) => return Err(io(std::io::ErrorKind::WriteZero.into())),
+                    Ok(n) => part = &part[n..],
+                    Err(e) if is_wait(&e) => {}
+                    Err(e) => return Err(io(e)),
+                }
+            }
+        }
         let mut parser = ResponseParser::new();
         let mut buf = vec![0u8; 64 * 1024];
         loop {
-            let n = stream.read(&mut buf).map_err(io)?;
+            stream.set_read_timeout(Some(self.slice()?)).map_err(io)?;
+            let n = match stream.read(&mut buf) {
+                Ok(n) => n,
+                Err(e) if is_wait(&e) => continue,
+                Err(e) => return Err(io(e)),
+            };
             if n == 0 {
                 return parser
                     .finish()
-                    .map_err(|e| CallError::Transport(self.context(e)));
+                    .map_err(|e| CallError::Transport(self.client.context(e)));
             }
             let pushed = parser.push(&buf[..n]);
-            if let Some(response) = pushed.map_err(|e| CallError::Transport(self.context(e)))? {
+            if let Some(response) =
+                pushed.map_err(|e| CallError::Transport(self.client.context(e)))?
+            {
                 return Ok(response);
             }
         }
     }
 
     fn connect(&self) -> Result<TcpStream, CallError> {
-        let addrs = (self.host.as_str(), self.port)
+        let client = self.client;
+        let addrs = (client.host.as_str(), client.port)
             .to_socket_addrs()
             .map_err(|e| {
                 CallError::Transport(Error::new(
                     ErrorKind::Unavailable,
-                    format!("cannot resolve the node's host in {}: {e}", self.url),
+                    format!("cannot resolve the node's host in {}: {e}", client.url),
                 ))
             })?;
         let mut last = None;
         for addr in addrs {
-            match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
-                Ok(stream) => return Ok(stream),
-                Err(e) => last = Some(e),
+            let give_up = Instant::now() + CONNECT_TIMEOUT;
+            // Attempts of at most CONNECT_ATTEMPT, so that a stop is seen while a host that
+            // drops the handshake is tried; one of STOP_CHECK would refuse a slow but live one.
+            loop {
+                self.slice()?;
+                let left = self
+                    .deadline
+                    .min(give_up)
+                    .saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                match TcpStream::connect_timeout(&addr, left.min(CONNECT_ATTEMPT)) {
+                    Ok(stream) => return Ok(stream),
+                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => last = Some(e),
+                    Err(e) => {
+                        last = Some(e);
+                        break;
+                    }
+                }
             }
         }
+        self.slice()?;
         Err(CallError::Transport(match last {
             Some(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Error::new(
                 ErrorKind::Unavailable,
                 format!(
                     "cannot connect to the node at {}: connection refused (is it running, with \
                      -server=1 and this RPC port?)",
-                    self.url
+                    client.url
                 ),
             ),
             Some(e) => Error::new(
                 ErrorKind::Unavailable,
-                format!("cannot connect to the node at {}: {e}", self.url),
+                format!("cannot connect to the node at {}: {e}", client.url),
             ),
             None => Error::new(
                 ErrorKind::Unavailable,
-                format!("the node's host in {} resolves to no address", self.url),
+                format!("the node's host in {} resolves to no address", client.url),
             ),
         }))
     }
+}
 
-    fn io_error(&self, e: std::io::Error, timeout: Duration) -> CallError {
+/// A socket timeout of one slice: time to check the deadline and the stop flags.
+fn is_wait(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::TimedOut
+            | std::io::ErrorKind::WouldBlock
+            | std::io::ErrorKind::Interrupted
+    )
+}
+
+impl RpcClient {
+    fn io_error(&self, e: std::io::Error) -> CallError {
         use std::io::ErrorKind as Io;
         match e.kind() {
-            Io::TimedOut | Io::WouldBlock => CallError::Timeout(Error::new(
-                ErrorKind::Unavailable,
-                format!(
-                    "the node at {} did not answer within {} s",
-                    self.url,
-                    timeout.as_secs_f64()
-                ),
-            )),
             Io::ConnectionRefused
             | Io::ConnectionReset
             | Io::ConnectionAborted
             | Io::BrokenPipe
+            | Io::WriteZero
             | Io::UnexpectedEof => CallError::Transport(Error::new(
                 ErrorKind::Unavailable,
                 format!("lost the connection to the node at {}: {e}", self.url),
@@ -449,8 +555,8 @@ fn reply_body(body: &[u8], method: &str, url: &str) -> Result<Value, CallError> 
         Some(error) => {
             let code = error.get("code").and_then(Value::as_i64).unwrap_or(0);
             let message = match error.get("message").and_then(Value::as_str) {
-                Some(m) => one_line(m),
-                None => one_line(&error.to_string()),
+                Some(m) => for_terminal(m),
+                None => for_terminal(&error.to_string()),
             };
             let kind = if is_not_ready(code) {
                 ErrorKind::Unavailable
@@ -473,365 +579,9 @@ fn reply_body(body: &[u8], method: &str, url: &str) -> Result<Value, CallError> 
     })
 }
 
-/// Collapses a peer's text to one printable line of bounded length.
-pub(crate) fn one_line(text: &str) -> String {
-    const MAX: usize = 300;
-    let mut out: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(MAX)
-        .collect();
-    if text.chars().count() > MAX {
-        out.push('…');
-    }
-    out.trim().to_owned()
-}
-
-/// A complete HTTP response.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Response {
-    /// The status code.
-    pub status: u16,
-    /// The reason phrase.
-    pub reason: String,
-    /// Header fields in arrival order, names as sent.
-    pub headers: Vec<(String, String)>,
-    /// The body, with any chunked framing removed.
-    pub body: Vec<u8>,
-}
-
-impl Response {
-    /// The first header named `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum State {
-    Head,
-    Fixed(usize),
-    ChunkSize,
-    ChunkData(usize),
-    ChunkEnd,
-    Trailers,
-    UntilClose,
-    Done,
-}
-
-/// A sans-IO HTTP/1.x response parser: feed it bytes as they arrive, get the response once
-/// it is complete. Handles `Content-Length`, `Transfer-Encoding: chunked` (with chunk
-/// extensions and trailers) and bodies delimited by the connection closing, and refuses
-/// anything past [`MAX_HEADER_BYTES`] or [`MAX_BODY_BYTES`] before storing it.
-#[derive(Clone, Debug)]
-pub struct ResponseParser {
-    state: State,
-    /// Bytes received but not yet consumed (an incomplete line, at most).
-    pending: Vec<u8>,
-    header_bytes: usize,
-    max_header: usize,
-    max_body: usize,
-    status: u16,
-    reason: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Default for ResponseParser {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl ResponseParser {
-    /// A parser with the default limits.
-    pub fn new() -> Self {
-        Self::with_limits(MAX_HEADER_BYTES, MAX_BODY_BYTES)
-    }
-
-    /// A parser with other limits (tests use small ones).
-    pub fn with_limits(max_header: usize, max_body: usize) -> Self {
-        ResponseParser {
-            state: State::Head,
-            pending: Vec::new(),
-            header_bytes: 0,
-            max_header,
-            max_body,
-            status: 0,
-            reason: String::new(),
-            headers: Vec::new(),
-            body: Vec::new(),
-        }
-    }
-
-    /// Feeds the next bytes. Returns the response once complete; bytes after its end are
-    /// ignored (we send `Connection: close`, so none are expected).
-    pub fn push(&mut self, data: &[u8]) -> Result<Option<Response>, Error> {
-        if self.state == State::Done {
-            return Err(Error::parse("the response was already complete"));
-        }
-        let mut input = data;
-        loop {
-            match self.state {
-                State::Head | State::ChunkSize | State::ChunkEnd | State::Trailers => {
-                    let Some(line) = self.take_line(&mut input)? else {
-                        return Ok(None);
-                    };
-                    self.line(&line)?;
-                }
-                State::Fixed(0) | State::ChunkData(0) => unreachable!("advanced by store"),
-                State::Fixed(left) | State::ChunkData(left) => {
-                    if input.is_empty() {
-                        return Ok(None);
-                    }
-                    let n = left.min(input.len());
-                    self.body.extend_from_slice(&input[..n]);
-                    input = &input[n..];
-                    self.state = match self.state {
-                        State::Fixed(_) if n == left => State::Done,
-                        State::Fixed(_) => State::Fixed(left - n),
-                        _ if n == left => State::ChunkEnd,
-                        _ => State::ChunkData(left - n),
-                    };
-                }
-                State::UntilClose => {
-                    if self.body.len() + input.len() > self.max_body {
-                        return Err(self.too_big());
-                    }
-                    self.body.extend_from_slice(input);
-                    return Ok(None);
-                }
-                State::Done => return Ok(Some(self.take())),
-            }
-        }
-    }
-
-    /// The connection closed: returns the response if the close completes it (a body
-    /// delimited by the close), or says what was cut off.
-    pub fn finish(&mut self) -> Result<Response, Error> {
-        match self.state {
-            State::UntilClose => {
-                self.state = State::Done;
-                Ok(self.take())
-            }
-            State::Head => Err(Error::new(
-                ErrorKind::Unavailable,
-                if self.pending.is_empty() && self.status == 0 {
-                    "the connection closed before any reply".to_owned()
-                } else {
-                    "the connection closed inside the reply's headers".to_owned()
-                },
-            )),
-            State::Done => Err(Error::parse("the response was already complete")),
-            _ => Err(Error::new(
-                ErrorKind::Unavailable,
-                "the connection closed before the reply's body was complete",
-            )),
-        }
-    }
-
-    /// Cuts one CRLF- (or LF-) terminated line off `input`, buffering a partial one.
-    fn take_line(&mut self, input: &mut &[u8]) -> Result<Option<Vec<u8>>, Error> {
-        let newline = input.iter().position(|&b| b == b'\n');
-        let used = newline.map_or(input.len(), |i| i + 1);
-        self.header_bytes += used;
-        if self.header_bytes > self.max_header {
-            return Err(Error::parse(format!(
-                "the reply's header lines exceed {} bytes",
-                self.max_header
-            )));
-        }
-        self.pending.extend_from_slice(&input[..used]);
-        *input = &input[used..];
-        if newline.is_none() {
-            return Ok(None);
-        }
-        let mut line = std::mem::take(&mut self.pending);
-        line.pop();
-        if line.last() == Some(&b'\r') {
-            line.pop();
-        }
-        Ok(Some(line))
-    }
-
-    fn line(&mut self, line: &[u8]) -> Result<(), Error> {
-        let text = std::str::from_utf8(line)
-            .map_err(|_| Error::parse("a header line of the reply is not UTF-8"))?;
-        match self.state {
-            State::Head if self.status == 0 => self.status_line(text),
-            State::Head if text.is_empty() => self.end_of_head(),
-            State::Head => {
-                let (name, value) = text
-                    .split_once(':')
-                    .filter(|(n, _)| is_token(n))
-                    .ok_or_else(|| {
-                        Error::parse(format!("bad header line in the reply: {}", one_line(text)))
-                    })?;
-                self.headers
-                    .push((name.to_owned(), value.trim().to_owned()));
-                Ok(())
-            }
-            State::ChunkSize => {
-                // Extensions (`;name=value`) carry nothing we need.
-                let size = text.split(';').next().unwrap_or("").trim();
-                let size = if !size.is_empty() && size.len() <= 16 {
-                    usize::from_str_radix(size, 16).ok()
-                } else {
-                    None
-                }
-                .filter(|_| size.bytes().all(|b| b.is_ascii_hexdigit()))
-                .ok_or_else(|| {
-                    Error::parse(format!("bad chunk size in the reply: {}", one_line(text)))
-                })?;
-                if size == 0 {
-                    self.state = State::Trailers;
-                } else if size > self.max_body - self.body.len() {
-                    return Err(self.too_big());
-                } else {
-                    self.state = State::ChunkData(size);
-                }
-                Ok(())
-            }
-            State::ChunkEnd if text.is_empty() => {
-                self.state = State::ChunkSize;
-                Ok(())
-            }
-            State::ChunkEnd => Err(Error::parse("a chunk of the reply overruns its size")),
-            State::Trailers => {
-                if text.is_empty() {
-                    self.state = State::Done;
-                }
-                Ok(())
-            }
-            _ => unreachable!("line() is only called in line states"),
-        }
-    }
-
-    fn status_line(&mut self, text: &str) -> Result<(), Error> {
-        let bad = || {
-            Error::parse(format!(
-                "the reply does not start with an HTTP status line: {}",
-                one_line(text)
-            ))
-        };
-        let rest = text.strip_prefix("HTTP/1.").ok_or_else(bad)?;
-        let mut parts = rest.splitn(3, ' ');
-        let minor = parts.next().ok_or_else(bad)?;
-        let code = parts.next().ok_or_else(bad)?;
-        if !(minor == "0" || minor == "1") || code.len() != 3 {
-            return Err(bad());
-        }
-        self.status = code
-            .parse()
-            .ok()
-            .filter(|c| (100..600).contains(c))
-            .ok_or_else(bad)?;
-        self.reason = one_line(parts.next().unwrap_or(""));
-        Ok(())
-    }
-
-    fn end_of_head(&mut self) -> Result<(), Error> {
-        if (100..200).contains(&self.status) {
-            // An interim reply (100 Continue): the real one follows.
-            self.status = 0;
-            self.headers.clear();
-            return Ok(());
-        }
-        let chunked = self
-            .headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case("transfer-encoding"))
-            .flat_map(|(_, v)| v.split(','))
-            .next_back()
-            .is_some_and(|coding| coding.trim().eq_ignore_ascii_case("chunked"));
-        let lengths: Vec<&str> = self
-            .headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-            .map(|(_, v)| v.as_str())
-            .collect();
-        self.state = if self.status == 204 || self.status == 304 {
-            State::Done
-        } else if chunked {
-            State::ChunkSize
-        } else if let Some(first) = lengths.first() {
-            if lengths.iter().any(|l| l != first)
-                || first.is_empty()
-                || !first.bytes().all(|b| b.is_ascii_digit())
-            {
-                return Err(Error::parse(format!(
-                    "bad Content-Length in the reply: {}",
-                    one_line(&lengths.join(", "))
-                )));
-            }
-            match first.parse::<usize>() {
-                Ok(n) if n <= self.max_body => {
-                    if n == 0 {
-                        State::Done
-                    } else {
-                        State::Fixed(n)
-                    }
-                }
-                _ => return Err(self.too_big()),
-            }
-        } else {
-            State::UntilClose
-        };
-        Ok(())
-    }
-
-    fn too_big(&self) -> Error {
-        Error::parse(format!("the reply's body exceeds {} bytes", self.max_body))
-    }
-
-    fn take(&mut self) -> Response {
-        Response {
-            status: self.status,
-            reason: std::mem::take(&mut self.reason),
-            headers: std::mem::take(&mut self.headers),
-            body: std::mem::take(&mut self.body),
-        }
-    }
-}
-
-fn is_token(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn parse_all(bytes: &[u8]) -> Result<Response, Error> {
-        let mut p = ResponseParser::new();
-        match p.push(bytes)? {
-            Some(r) => Ok(r),
-            None => p.finish(),
-        }
-    }
-
-    /// Feeds `bytes` split at `at`, then (if still incomplete) closes.
-    fn parse_split(bytes: &[u8], at: usize) -> Result<Response, Error> {
-        let mut p = ResponseParser::new();
-        if let Some(r) = p.push(&bytes[..at])? {
-            return Ok(r);
-        }
-        match p.push(&bytes[at..])? {
-            Some(r) => Ok(r),
-            None => p.finish(),
-        }
-    }
-
-    const CHUNKED: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
-        Date: Sun, 22 Nov 2026 10:00:00 GMT\r\nTransfer-Encoding: chunked\r\n\r\n\
-        7;ext=1\r\n{\"resul\r\n1A\r\nt\":null,\"error\":null,\"id\":\r\n3\r\n 1}\r\n\
-        0;last\r\nX-Trailer: yes\r\n\r\n";
 
     #[test]
     fn base64_rfc4648_vectors() {
@@ -848,117 +598,6 @@ mod tests {
             assert_eq!(base64(plain.as_bytes()), encoded, "{plain:?}");
         }
         assert_eq!(base64(&[0xfb, 0xff, 0xbf]), "+/+/");
-    }
-
-    #[test]
-    fn chunked_with_extensions_and_trailers() {
-        let r = parse_all(CHUNKED).expect("valid reply");
-        assert_eq!(r.status, 200);
-        assert_eq!(r.reason, "OK");
-        assert_eq!(r.header("content-type"), Some("application/json"));
-        assert_eq!(r.body, br#"{"result":null,"error":null,"id": 1}"#);
-        assert_eq!(parse_reply(&r.body), Ok(Value::Null));
-    }
-
-    #[test]
-    fn every_split_point_gives_the_same_response() {
-        let fixed = b"HTTP/1.0 500 Internal Server Error\r\nContent-Length: 5\r\n\r\nhello";
-        let close = b"HTTP/1.1 200 OK\nServer: x\n\nuntil the end";
-        for bytes in [CHUNKED, &fixed[..], &close[..]] {
-            let whole = parse_all(bytes).expect("valid");
-            for at in 0..=bytes.len() {
-                assert_eq!(parse_split(bytes, at).as_ref(), Ok(&whole), "split at {at}");
-            }
-            // And one byte at a time.
-            let mut p = ResponseParser::new();
-            let mut got = None;
-            for b in bytes {
-                if let Some(r) = p.push(std::slice::from_ref(b)).expect("valid") {
-                    got = Some(r);
-                }
-            }
-            let got = match got {
-                Some(r) => r,
-                None => p.finish().expect("completes at close"),
-            };
-            assert_eq!(got, whole);
-        }
-        assert_eq!(parse_all(fixed).expect("valid").body, b"hello");
-        assert_eq!(parse_all(close).expect("valid").body, b"until the end");
-    }
-
-    #[test]
-    fn interim_and_empty_replies() {
-        let r = parse_all(
-            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n",
-        )
-        .expect("valid");
-        assert_eq!(r.status, 401);
-        assert!(r.body.is_empty());
-        let r = parse_all(b"HTTP/1.1 204 No Content\r\n\r\n").expect("valid");
-        assert_eq!(r.status, 204);
-    }
-
-    #[test]
-    fn malformed_replies_are_errors() {
-        for bad in [
-            &b"HTTP/2 200 OK\r\n\r\n"[..],
-            b"SSH-2.0-OpenSSH\r\n\r\n",
-            b"HTTP/1.1 20 OK\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nno colon\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n+5\r\nhello\r\n0\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhello\r\n0\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000000\r\n",
-            // Cut off: inside the headers, inside a fixed body, inside a chunked body.
-            b"HTTP/1.1 200 OK\r\nContent-",
-            b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort",
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel",
-            b"",
-        ] {
-            assert!(
-                parse_all(bad).is_err(),
-                "{:?} parsed",
-                String::from_utf8_lossy(bad)
-            );
-        }
-    }
-
-    #[test]
-    fn oversize_replies_are_refused_before_they_are_stored() {
-        // A claimed length past the cap fails at the end of the headers, with no body read.
-        let mut p = ResponseParser::with_limits(1024, 100);
-        let err = p
-            .push(b"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n\r\n")
-            .expect_err("too big");
-        assert!(err.message().contains("exceeds 100 bytes"), "{err}");
-        assert_eq!(p.body.capacity(), 0);
-        // A chunk size past the cap fails at its size line.
-        let mut p = ResponseParser::with_limits(1024, 100);
-        let head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n50\r\n";
-        assert_eq!(p.push(head), Ok(None));
-        p.push(&[b'x'; 0x50]).expect("within the cap");
-        assert!(p.push(b"\r\n20\r\n").is_err());
-        assert!(p.body.len() <= 100);
-        // A close-delimited body past the cap.
-        let mut p = ResponseParser::with_limits(1024, 100);
-        assert_eq!(p.push(b"HTTP/1.1 200 OK\r\n\r\n"), Ok(None));
-        assert!(p.push(&[b'x'; 101]).is_err());
-        // Headers that never end.
-        let mut p = ResponseParser::with_limits(1024, 100);
-        assert_eq!(p.push(b"HTTP/1.1 200 OK\r\n"), Ok(None));
-        let err = p.push(&[b'a'; 2000]).expect_err("too long");
-        assert!(err.message().contains("header lines exceed"), "{err}");
-        assert!(p.pending.len() <= 1024);
-        // The default caps are the documented ones.
-        let p = ResponseParser::new();
-        assert_eq!(
-            (p.max_header, p.max_body),
-            (MAX_HEADER_BYTES, MAX_BODY_BYTES)
-        );
     }
 
     #[test]
@@ -1129,7 +768,7 @@ mod tests {
         )
         .expect("valid");
         let result = c
-            .call_with_timeout(
+            .call_within(
                 "getblockcount",
                 Value::Array(vec![]),
                 Duration::from_secs(5),

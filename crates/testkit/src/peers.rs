@@ -650,6 +650,33 @@ impl NpmPool {
             })
     }
 
+    /// At least `count` events that match (earlier ones included), waiting up to `timeout`:
+    /// the pool logs a share only after its own round trips (on regtest every share is a block
+    /// candidate it submits first), so events trail the miner's verdicts. Panics with every
+    /// event and the pool's log tail if fewer come.
+    pub fn wait_for_events(
+        &self,
+        matches: impl Fn(&Value) -> bool,
+        count: usize,
+        timeout: Duration,
+    ) -> Vec<Value> {
+        let found = |out: &PoolOutput| -> Vec<Value> {
+            out.events.iter().filter(|e| matches(e)).cloned().collect()
+        };
+        self.wait(timeout, |out| {
+            found(out).len() >= count || out.stdout_closed
+        })
+        .map(|out| found(&out))
+        .filter(|events| events.len() >= count)
+        .unwrap_or_else(|| {
+            panic!(
+                "fewer than {count} matching pool events within {timeout:?}; events: {:#?}\n{}",
+                self.events(),
+                self.logs()
+            )
+        })
+    }
+
     /// The runner's output so far, for failure messages.
     pub fn logs(&self) -> String {
         let out = self.lock();

@@ -3,8 +3,9 @@
 //! so a real pool can judge both; the tests that use it can later switch to that client.
 
 use serde_json::{json, Value};
-use sha256d::sha256::sha256d;
-use sha256d::{hex, CompactTarget, Found, Hash, Header, Target, Work};
+use sha256d::hazmat::hex;
+use sha256d::hazmat::sha256d;
+use sha256d::{CompactTarget, Found, Hash, Header, Target, Work};
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::net::TcpStream;

@@ -5,8 +5,8 @@
 //! client rather than a mirror of it: job lookup and staleness, extranonce2 size, ntime range,
 //! version bits against the negotiated mask, duplicates, and the hash against the share
 //! difficulty. Per-test knobs choose the error dialect, version rolling, difficulty and
-//! extranonce; scripted [`Action`]s push messages to connected miners; [`Hostile`] modes send
-//! what no honest pool sends.
+//! extranonce; scripted [`Action`]s push messages to connected miners; [`Hostile`] modes do
+//! what no honest pool does.
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How rejections are worded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,10 +29,16 @@ pub enum Dialect {
     Ckpool,
 }
 
-/// Misbehaviour right after answering `mining.subscribe`.
+/// What a hostile or broken pool does instead of serving honestly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Hostile {
     None,
+    /// Closes the connection on every `mining.submit`, before answering it.
+    DropOnSubmit,
+    /// Closes the connection right after authorizing and sending the first job.
+    DropAfterAuthorize,
+    /// Answers no request, but sends `mining.ping` every 200 ms so the line is never idle.
+    Mute,
     /// One line of this many bytes, streamed in chunks, never finished.
     HugeLine(u64),
     /// A line that is not UTF-8.
@@ -57,6 +63,12 @@ pub struct Settings {
     /// Goes into every coinbase and previous-block hash, so pools' jobs differ.
     pub tag: String,
     pub tls: Option<Arc<TlsIdentity>>,
+    /// Every share is rejected with this reason (`{n}` becomes a counter, so each differs).
+    pub reject_reason: Option<String>,
+    /// Each connection gets its own extranonce1 (`extranonce1` with the connection number
+    /// added to its last byte), unless its `mining.subscribe` resumes an earlier one by the
+    /// subscription id that connection was given, as ckpool does.
+    pub fresh_extranonce1: bool,
 }
 
 impl Settings {
@@ -72,6 +84,8 @@ impl Settings {
             hostile: Hostile::None,
             tag: tag.to_string(),
             tls: None,
+            reject_reason: None,
+            fresh_extranonce1: false,
         }
     }
 }
@@ -168,6 +182,8 @@ struct Shared {
     settings: Mutex<Settings>,
     log: Mutex<Log>,
     conns: Mutex<Vec<Sender<Action>>>,
+    /// Subscription ids handed out, with their extranonce1, for resumption.
+    sessions: Mutex<HashMap<String, Vec<u8>>>,
     stop: AtomicBool,
 }
 
@@ -194,6 +210,7 @@ impl TestPool {
             settings: Mutex::new(settings),
             log: Mutex::new(Log::default()),
             conns: Mutex::new(Vec::new()),
+            sessions: Mutex::new(HashMap::new()),
             stop: AtomicBool::new(false),
         });
         let s = shared.clone();
@@ -389,9 +406,16 @@ fn serve(sock: TcpStream, id: usize, shared: Arc<Shared>, rx: Receiver<Action>) 
     };
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
+    let mut last_ping = Instant::now();
     while !conn.closed && !conn.shared.stop.load(Ordering::SeqCst) {
         while let Ok(action) = rx.try_recv() {
             conn.act(action);
+        }
+        if conn.settings.hostile == Hostile::Mute
+            && last_ping.elapsed() >= Duration::from_millis(200)
+        {
+            last_ping = Instant::now();
+            conn.send(json!({"id": 1_000_000, "method": "mining.ping", "params": []}));
         }
         match conn.io.read(&mut chunk) {
             Ok(0) => break,
@@ -527,6 +551,9 @@ impl Conn {
             .expect("lock")
             .received
             .push((self.id, line.to_string()));
+        if self.settings.hostile == Hostile::Mute {
+            return;
+        }
         let Ok(msg) = serde_json::from_str::<Value>(line) else {
             self.send(json!({"id": null, "result": null, "error": "Invalid json"}));
             return;
@@ -551,11 +578,32 @@ impl Conn {
             }
             "mining.subscribe" => {
                 self.subscribed = true;
+                let mut session = match self.settings.dialect {
+                    Dialect::Ckpool => "6b02a699",
+                    Dialect::Numeric => "deadbeefcafebabe0100000000000000",
+                }
+                .to_string();
+                if self.settings.fresh_extranonce1 {
+                    let mut sessions = self.shared.sessions.lock().expect("lock");
+                    let resumed = params
+                        .get(1)
+                        .and_then(Value::as_str)
+                        .and_then(|id| sessions.get(id).cloned());
+                    self.extranonce1 = resumed.unwrap_or_else(|| {
+                        let mut fresh = self.settings.extranonce1.clone();
+                        if let Some(last) = fresh.last_mut() {
+                            *last = last.wrapping_add(self.id as u8);
+                        }
+                        fresh
+                    });
+                    session = hex(&self.extranonce1);
+                    sessions.insert(session.clone(), self.extranonce1.clone());
+                }
                 let subs = match self.settings.dialect {
-                    Dialect::Ckpool => json!([["mining.notify", "6b02a699"]]),
+                    Dialect::Ckpool => json!([["mining.notify", session]]),
                     Dialect::Numeric => json!([
-                        ["mining.set_difficulty", "deadbeefcafebabe0100000000000000"],
-                        ["mining.notify", "deadbeefcafebabe0100000000000000"]
+                        ["mining.set_difficulty", session],
+                        ["mining.notify", session]
                     ]),
                 };
                 let result = json!([subs, hex(&self.extranonce1), self.extranonce2_size]);
@@ -579,28 +627,56 @@ impl Conn {
                 self.send(json!({"id":null,"method":"mining.set_difficulty","params":[d]}));
                 self.notify(true);
                 self.send(json!({"id": id, "result": true, "error": null}));
+                if self.settings.hostile == Hostile::DropAfterAuthorize {
+                    self.closed = true;
+                }
             }
             "mining.extranonce.subscribe" | "mining.suggest_difficulty" => {
                 self.send(json!({"id": id, "result": true, "error": null}));
             }
             "mining.submit" => {
+                if self.settings.hostile == Hostile::DropOnSubmit {
+                    self.closed = true;
+                    return;
+                }
                 let strings: Vec<String> = params
                     .iter()
                     .map(|p| p.as_str().unwrap_or("").to_string())
                     .collect();
                 let (verdict, version, hash) = self.check(&strings);
+                let forced = self.settings.reject_reason.as_ref().map(|r| {
+                    let n = self.shared.log.lock().expect("lock").rejected.len();
+                    r.replace("{n}", &n.to_string())
+                });
                 let record = Submitted {
                     conn: self.id,
                     params: strings,
                     version,
                     hash,
                 };
-                let reply = match verdict {
-                    Ok(()) => {
+                let reply = match (verdict, forced) {
+                    (_, Some(text)) => {
+                        let reply = match self.settings.dialect {
+                            Dialect::Numeric => {
+                                json!({"id": id, "result": null, "error": [20, text, null]})
+                            }
+                            Dialect::Ckpool => {
+                                json!({"reject-reason": text, "result": false, "error": null, "id": id})
+                            }
+                        };
+                        self.shared
+                            .log
+                            .lock()
+                            .expect("lock")
+                            .rejected
+                            .push((record, text));
+                        reply
+                    }
+                    (Ok(()), None) => {
                         self.shared.log.lock().expect("lock").accepted.push(record);
                         json!({"id": id, "result": true, "error": null})
                     }
-                    Err((code, numeric, ckpool)) => {
+                    (Err((code, numeric, ckpool)), None) => {
                         let text = match self.settings.dialect {
                             Dialect::Numeric => numeric,
                             Dialect::Ckpool => ckpool,
@@ -630,7 +706,8 @@ impl Conn {
 
     fn misbehave(&mut self) {
         match self.settings.hostile {
-            Hostile::None => {}
+            Hostile::None | Hostile::DropOnSubmit | Hostile::DropAfterAuthorize | Hostile::Mute => {
+            }
             Hostile::InvalidUtf8 => self.send_raw(
                 b"{\"id\":null,\"method\":\"client.show_message\",\"params\":[\"\xff\xfe\"]}\n",
             ),

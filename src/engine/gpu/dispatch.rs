@@ -424,7 +424,7 @@ mod tests {
     /// `params` fills the words in the order the kernel declares its `Params` fields.
     #[test]
     fn params_follow_the_kernel_struct() {
-        let body = super::super::KERNEL
+        let body = super::super::KERNEL_WGSL
             .split_once("struct Params {")
             .and_then(|(_, rest)| rest.split_once('}'))
             .expect("the kernel declares Params")

@@ -4,9 +4,17 @@ use std::process::{Command, Output};
 
 /// `sha256d mine ARGS...`, waited for.
 pub fn mine(args: &[&str]) -> Output {
+    mine_with_env(args, &[])
+}
+
+/// `sha256d mine ARGS...` with the variables `env` set, waited for.
+pub fn mine_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sha256d"))
         .arg("mine")
         .args(args)
+        // Tests read stderr; a RUST_LOG in the environment would add library lines to it.
+        .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
         .output()
         .expect("the binary runs")
 }

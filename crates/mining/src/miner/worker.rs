@@ -1,0 +1,310 @@
+//! The workers: one thread per engine, taking units from the newest job on the [`Board`] and
+//! pushing what they find into the [`Results`] queue. A worker whose engine fails or panics
+//! reports why and ends; the others go on.
+
+use super::results::{Candidate, Results};
+use super::units::{cut_unit, unit_size, UNIT_RESULT_CAP, UNIT_TARGET};
+use crate::Job;
+use sha256d::engine::{Control, Engine};
+use sha256d::{Error, ErrorKind};
+use std::any::Any;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// What workers share with the coordinator.
+pub(super) struct Board {
+    state: Mutex<BoardState>,
+    changed: Condvar,
+    stop: AtomicBool,
+    done_hashes: AtomicU64,
+    hardware_errors: AtomicU64,
+    live_workers: AtomicUsize,
+}
+
+struct BoardState {
+    job: Option<Arc<Job>>,
+    generation: u64,
+    received: Instant,
+    /// The longest any worker took to move onto a new job.
+    switch_worst: Duration,
+    next_unit: u64,
+    running: Vec<Running>,
+}
+
+/// A unit being searched: its control, and how many hashes it holds (an engine is credited
+/// with no more than that, whatever it reports).
+struct Running {
+    ctl: Arc<Control>,
+    size: u64,
+}
+
+impl Running {
+    fn hashes(&self) -> u64 {
+        self.ctl.hashes().min(self.size)
+    }
+}
+
+impl Board {
+    pub(super) fn new(workers: usize) -> Self {
+        Board {
+            state: Mutex::new(BoardState {
+                job: None,
+                generation: 0,
+                received: Instant::now(),
+                switch_worst: Duration::ZERO,
+                next_unit: 0,
+                running: Vec::new(),
+            }),
+            changed: Condvar::new(),
+            stop: AtomicBool::new(false),
+            done_hashes: AtomicU64::new(0),
+            hardware_errors: AtomicU64::new(0),
+            live_workers: AtomicUsize::new(workers),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BoardState> {
+        // A worker that panicked mid-update leaves counters, not broken invariants.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Hashes done so far, finished units and running ones.
+    pub(super) fn hashes(&self) -> u64 {
+        let running: u64 = self.lock().running.iter().map(Running::hashes).sum();
+        self.done_hashes.load(Ordering::Relaxed) + running
+    }
+
+    pub(super) fn hardware_errors(&self) -> u64 {
+        self.hardware_errors.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn switch_worst(&self) -> Duration {
+        self.lock().switch_worst
+    }
+
+    /// Workers that have not ended yet.
+    pub(super) fn live_workers(&self) -> usize {
+        self.live_workers.load(Ordering::Relaxed)
+    }
+
+    /// Makes `job` the one every worker moves to; returns its generation.
+    pub(super) fn install(&self, job: Arc<Job>) -> u64 {
+        let mut s = self.lock();
+        s.job = Some(job);
+        s.generation += 1;
+        s.received = Instant::now();
+        s.next_unit = 0;
+        for r in &s.running {
+            r.ctl.cancel();
+        }
+        self.changed.notify_all();
+        s.generation
+    }
+
+    /// Stops every worker: running units are cancelled, no new one starts.
+    pub(super) fn halt(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for r in &self.lock().running {
+            r.ctl.cancel();
+        }
+        self.changed.notify_all();
+    }
+
+    /// The next unit for a worker that last saw `last_generation`, waiting while there is
+    /// no job or the worker is paused on this one; `None` once the board is halted. The unit
+    /// is registered (so a new job or a halt cancels it) under the same lock that hands it
+    /// out; the returned guard credits its hashes and unregisters it when dropped, also when
+    /// the engine panics.
+    fn next(
+        &self,
+        paused_generation: Option<u64>,
+        last_generation: &mut u64,
+        roll_bits: u32,
+    ) -> Option<Next<'_>> {
+        let mut s = self.lock();
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return None;
+            }
+            match &s.job {
+                Some(_) if paused_generation != Some(s.generation) => break,
+                _ => {
+                    s = self
+                        .changed
+                        .wait_timeout(s, Duration::from_millis(200))
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+            }
+        }
+        if *last_generation != s.generation {
+            *last_generation = s.generation;
+            s.switch_worst = s.switch_worst.max(s.received.elapsed());
+        }
+        let job = Arc::clone(s.job.as_ref().expect("checked just above"));
+        let index = s.next_unit;
+        s.next_unit += 1;
+        let ctl = Arc::new(Control::new());
+        s.running.push(Running {
+            ctl: Arc::clone(&ctl),
+            size: unit_size(&job, roll_bits),
+        });
+        Some(Next {
+            generation: s.generation,
+            since_job: s.received.elapsed(),
+            index,
+            job,
+            guard: UnitGuard { board: self, ctl },
+        })
+    }
+}
+
+/// A unit handed to a worker.
+struct Next<'a> {
+    job: Arc<Job>,
+    generation: u64,
+    index: u64,
+    since_job: Duration,
+    guard: UnitGuard<'a>,
+}
+
+struct UnitGuard<'a> {
+    board: &'a Board,
+    ctl: Arc<Control>,
+}
+
+impl Drop for UnitGuard<'_> {
+    fn drop(&mut self) {
+        let mut s = self.board.lock();
+        if let Some(i) = s
+            .running
+            .iter()
+            .position(|r| Arc::ptr_eq(&r.ctl, &self.ctl))
+        {
+            let done = s.running.swap_remove(i).hashes();
+            // Under the lock, so `hashes` never sees a unit counted twice or not at all.
+            self.board.done_hashes.fetch_add(done, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Counts a worker as ended when dropped, however it ends.
+struct Alive<'a>(&'a Board);
+
+impl Drop for Alive<'_> {
+    fn drop(&mut self) {
+        self.0.live_workers.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// One engine's thread: mines until the board halts. An engine error or panic ends only this
+/// worker; it is reported on `failed` (at most one message per worker) before the worker
+/// counts as ended.
+pub(super) fn worker(
+    (index, engine): (usize, &dyn Engine),
+    board: &Board,
+    results: &Results,
+    failed: mpsc::Sender<(usize, Error)>,
+    pause_after_block: bool,
+) {
+    let _alive = Alive(board);
+    // The engine is never called again after a panic, and the board and queue recover
+    // their locks, so nothing observes a half-done update. (Catching needs panics to unwind,
+    // which every profile of the workspace keeps.)
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+        work(engine, board, results, pause_after_block)
+    }));
+    let error = match outcome {
+        Ok(Ok(())) => return,
+        Ok(Err(e)) => Error::new(e.kind(), format!("engine {} failed: {e}", engine.name())),
+        Err(payload) => Error::new(
+            ErrorKind::Device,
+            format!(
+                "engine {} panicked: {}",
+                engine.name(),
+                panic_text(payload.as_ref())
+            ),
+        ),
+    };
+    // The coordinator outlives every worker; if it is gone there is nobody to tell.
+    let _ = failed.send((index, error));
+}
+
+fn panic_text(payload: &(dyn Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic without a message")
+}
+
+fn work(
+    engine: &dyn Engine,
+    board: &Board,
+    results: &Results,
+    pause_after_block: bool,
+) -> Result<(), Error> {
+    let mut roll_bits = 0u32;
+    let mut paused_generation = None;
+    let mut last_generation = 0;
+    while let Some(next) = board.next(paused_generation, &mut last_generation, roll_bits) {
+        let Next {
+            job,
+            generation,
+            index,
+            since_job,
+            guard,
+        } = next;
+        // Even ntime is used up: nothing to do until the next job.
+        let Some(unit) = cut_unit(&job, index, roll_bits, since_job, UNIT_RESULT_CAP) else {
+            paused_generation = Some(generation);
+            continue;
+        };
+        let ctl = &guard.ctl;
+        let started = Instant::now();
+        let mut block_found = false;
+        let result = engine.search_stream(&unit.work, ctl, &mut |f| {
+            if block_found {
+                return;
+            }
+            let is_block = job.block_target.is_met_by(&f.hash);
+            if pause_after_block && is_block {
+                block_found = true;
+                ctl.cancel();
+            }
+            results.push(Candidate {
+                job: Arc::clone(&job),
+                generation,
+                extranonce2: unit.extranonce2.clone(),
+                header: *unit.work.header(),
+                found: *f,
+                is_block,
+            });
+        });
+        drop(guard);
+        if block_found {
+            paused_generation = Some(generation);
+        }
+        match result {
+            Ok(summary) => {
+                board
+                    .hardware_errors
+                    .fetch_add(summary.hardware_errors, Ordering::Relaxed);
+                let took = started.elapsed();
+                // No mask has more than 32 bits to roll.
+                if !summary.cancelled && took < UNIT_TARGET / 2 && roll_bits < 32 {
+                    roll_bits += 1;
+                } else if took > UNIT_TARGET * 4 && roll_bits > 0 {
+                    roll_bits -= 1;
+                }
+            }
+            // The unit delivered its cap; the next one is as good.
+            Err(e) if e.kind() == ErrorKind::TooManyResults => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
