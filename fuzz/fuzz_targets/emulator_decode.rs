@@ -2,8 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sha256d_emulator::{decode, Command};
-use sha256d::engine::asic::Protocol;
+use sha256d_emulator::{decode, Command, Protocol};
 
 fuzz_target!(|data: &[u8]| {
     for protocol in [Protocol::Icarus, Protocol::Bm1397, Protocol::Bm1370] {

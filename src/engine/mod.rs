@@ -60,8 +60,14 @@ pub struct Summary {
     pub hashes: u64,
     /// Results delivered.
     pub found: u64,
-    /// Nonces an engine reported that the host re-hash disproved.
+    /// Nonces an engine reported that the host re-hash disproved, and faults the engine saw
+    /// itself (garbled frames from a device).
     pub hardware_errors: u64,
+    /// Jobs with a known answer that a device failed to return.
+    pub known_answer_misses: u64,
+    /// Whether a device's errors mean some results may be missing: faults that re-sweeping
+    /// did not clear, or a missed known answer.
+    pub incomplete: bool,
     /// Whether the search stopped early because it was cancelled.
     pub cancelled: bool,
 }
@@ -85,6 +91,8 @@ pub struct Hits<'a> {
     sink: &'a mut dyn FnMut(&Found),
     found: u64,
     hardware_errors: u64,
+    known_answer_misses: u64,
+    incomplete: bool,
 }
 
 impl<'a> Hits<'a> {
@@ -94,6 +102,8 @@ impl<'a> Hits<'a> {
             sink,
             found: 0,
             hardware_errors: 0,
+            known_answer_misses: 0,
+            incomplete: false,
         }
     }
 
@@ -145,6 +155,17 @@ impl<'a> Hits<'a> {
     /// Counts a hardware error the engine detected itself (a bad frame, a missed known answer).
     pub fn hardware_error(&mut self) {
         self.hardware_errors += 1;
+    }
+
+    /// Counts a known-answer job the device did not answer; the results may be incomplete.
+    pub fn known_answer_miss(&mut self) {
+        self.known_answer_misses += 1;
+        self.incomplete = true;
+    }
+
+    /// Marks the results as possibly incomplete (faults the engine could not clear).
+    pub fn incomplete(&mut self) {
+        self.incomplete = true;
     }
 
     /// The work being searched.
@@ -204,6 +225,8 @@ pub trait Engine: Send + Sync {
             hashes: ctl.hashes() - start,
             found: hits.found,
             hardware_errors: hits.hardware_errors,
+            known_answer_misses: hits.known_answer_misses,
+            incomplete: hits.incomplete,
             cancelled: ctl.is_cancelled(),
         })
     }
@@ -247,6 +270,10 @@ pub struct Options {
     /// `asic`: interval between known-answer jobs; `None`: 10 s; zero: never.
     #[cfg(feature = "asic")]
     pub asic_known_answer_every: Option<core::time::Duration>,
+    /// `asic`: the BM13xx hash clock in MHz; `None`: the chip's stock clock. Never above the
+    /// highest clock the reference firmware offers.
+    #[cfg(feature = "asic")]
+    pub asic_frequency_mhz: Option<f64>,
 }
 
 /// Whether one engine can run here.

@@ -49,6 +49,15 @@ impl EngineArgs {
             ));
         }
         match (name, self.threads) {
+            // The library says what is missing; the flags that supply it are the CLI's to name.
+            (Some("asic"), _) if self.device.is_none() || self.protocol.is_none() => {
+                sha256d::open("asic", &options).map_err(|e| {
+                    Error::new(
+                        e.kind(),
+                        format!("{} (--device PATH --protocol P)", e.message()),
+                    )
+                })
+            }
             (Some(name), _) => sha256d::open(name, &options),
             (None, Some(_)) => sha256d::open(sha256d::hazmat::Backend::detect().name(), &options),
             (None, None) => Ok(sha256d::best()),

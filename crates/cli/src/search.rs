@@ -84,6 +84,9 @@ impl Report {
             "hashes": self.summary.hashes,
             "seconds": self.seconds,
             "interrupted": self.interrupted,
+            "hardware_errors": self.summary.hardware_errors,
+            "known_answer_misses": self.summary.known_answer_misses,
+            "incomplete": self.summary.incomplete,
         })
     }
 
@@ -97,6 +100,12 @@ impl Report {
             self.engine,
             self.describe
         );
+        if self.summary.hardware_errors > 0 || self.summary.known_answer_misses > 0 {
+            line.push_str(&format!(
+                "; {} hardware errors, {} known-answer misses",
+                self.summary.hardware_errors, self.summary.known_answer_misses
+            ));
+        }
         if self.interrupted {
             line.push_str("; interrupted before the range was done");
         }
@@ -162,6 +171,16 @@ pub fn run(args: SearchArgs) -> Result<ExitCode, Error> {
         outln!("{}", report.json());
     } else {
         errln!("{}", report.text());
+    }
+    if report.summary.incomplete && !report.interrupted {
+        return Err(Error::new(
+            ErrorKind::Device,
+            format!(
+                "the results may be incomplete: the device had {} hardware errors and missed {} \
+                 known answers that re-sweeping did not clear",
+                report.summary.hardware_errors, report.summary.known_answer_misses
+            ),
+        ));
     }
     Ok(report.exit_code())
 }

@@ -23,9 +23,14 @@ struct Emulator {
 
 impl Emulator {
     fn start(protocol: &str) -> Emulator {
+        Emulator::with(protocol, &[])
+    }
+
+    fn with(protocol: &str, extra: &[&str]) -> Emulator {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sha256d"))
             .args(["emulate", "--protocol", protocol])
             .args(["--ticket-bits", TICKET_BITS, "--hashrate", HASHRATE])
+            .args(extra)
             .stdout(Stdio::piped())
             .spawn()
             .expect("the emulator starts");
@@ -70,16 +75,19 @@ fn found(o: &Output) -> serde_json::Value {
         String::from_utf8_lossy(&o.stderr)
     );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON object");
+    assert_eq!(
+        (&v["hardware_errors"], &v["known_answer_misses"]),
+        (&serde_json::json!(0), &serde_json::json!(0)),
+        "{v}"
+    );
     v["found"].clone()
 }
 
-/// Searches `work` on an emulated `protocol` stick and on the portable engine.
-fn asic_matches_portable(protocol: &str, work: &[&str]) {
-    let emu = Emulator::start(protocol);
-    let common = [&["search", "--header", GENESIS, "--target", TARGET], work].concat();
-    let asic = sha256d(
+fn asic_search(emu: &Emulator, protocol: &str, work: &[&str]) -> Output {
+    sha256d(
         &[
-            &common[..],
+            &["search", "--header", GENESIS, "--target", TARGET],
+            work,
             &[
                 "--engine",
                 "asic",
@@ -97,8 +105,21 @@ fn asic_matches_portable(protocol: &str, work: &[&str]) {
             ],
         ]
         .concat(),
+    )
+}
+
+/// Searches `work` on an emulated `protocol` stick and on the portable engine.
+fn asic_matches_portable(protocol: &str, work: &[&str]) {
+    let emu = Emulator::start(protocol);
+    let asic = asic_search(&emu, protocol, work);
+    let portable = sha256d(
+        &[
+            &["search", "--header", GENESIS, "--target", TARGET],
+            work,
+            &["--engine", "portable", "--json"],
+        ]
+        .concat(),
     );
-    let portable = sha256d(&[&common[..], &["--engine", "portable", "--json"]].concat());
     let (asic, portable) = (found(&asic), found(&portable));
     assert!(
         portable.as_array().is_some_and(|a| !a.is_empty()),
@@ -110,7 +131,8 @@ fn asic_matches_portable(protocol: &str, work: &[&str]) {
 // One test, so the two emulators never compete for the CPU their hashrate is timed by.
 #[test]
 fn asic_search_on_an_emulated_stick_equals_portable() {
-    // A small range scatters over the chip's counter space: one job per nonce.
+    // Nonces 0..64 lie at counters 0 and 2^24 of 32 cores: two one-tick windows, one batch
+    // of 16 versions each.
     asic_matches_portable(
         "bm1370",
         &[
@@ -119,7 +141,7 @@ fn asic_search_on_an_emulated_stick_equals_portable() {
             "--version-mask",
             "1fffe000",
             "--rolls",
-            "64",
+            "16",
         ],
     );
     asic_matches_portable(
@@ -133,6 +155,47 @@ fn asic_search_on_an_emulated_stick_equals_portable() {
             "4",
         ],
     );
+}
+
+#[test]
+fn a_stick_that_hashes_wrongly_makes_search_fail_in_one_line() {
+    let emu = Emulator::with("bm1397", &["--fault", "wrong-nonce=1"]);
+    let o = asic_search(&emu, "bm1397", &["--nonces", "0..64"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(
+        err.starts_with("error: ") && err.contains("known-answer"),
+        "{err}"
+    );
+}
+
+#[test]
+fn hashrates_no_stick_has_are_one_line_errors_not_panics_or_hangs() {
+    let emu = Emulator::start("bm1370");
+    for rate in ["1e-10", "1e-6", "0", "1e300"] {
+        let o = sha256d(&[
+            "search",
+            "--header",
+            GENESIS,
+            "--target",
+            TARGET,
+            "--nonces",
+            "0..4",
+            "--engine",
+            "asic",
+            "--device",
+            &emu.path,
+            "--protocol",
+            "bm1370",
+            "--hashrate",
+            rate,
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{rate}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.lines().count(), 1, "{rate}: {err}");
+        assert!(err.contains("hashrate"), "{rate}: {err}");
+    }
 }
 
 #[test]

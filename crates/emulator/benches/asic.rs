@@ -31,20 +31,20 @@ fn main() {
         .unwrap_or(30);
     let rate = 400_000.0;
     let ticket = 8;
-    let mut c = Config::new(Protocol::Bm1370);
+    let mut c = Config::new(emulator::Protocol::Bm1370);
     c.hashrate = rate;
     c.ticket_bits = ticket;
+    c.overrun_ticks = 0;
     let emu = emulator::spawn(c).expect("a pty");
-    let engine = AsicEngine::new(
-        emu.path(),
-        Protocol::Bm1370,
-        Settings {
-            hashrate: rate,
-            ticket_bits: ticket,
-            known_answer_every: None,
-        },
-    )
-    .expect("engine");
+    let mut settings = Settings::new(Protocol::Bm1370);
+    settings.hashrate = rate;
+    settings.ticket_bits = ticket;
+    settings.known_answer_every = None;
+    settings.frequency_mhz = 50.0;
+    settings.ramp_pause = Duration::from_millis(1);
+    settings.confirm_sweeps = 0;
+    settings.overrun_ticks = 0;
+    let engine = AsicEngine::new(emu.path(), Protocol::Bm1370, settings).expect("engine");
     let mut header = Header::from_hex(GENESIS).expect("genesis");
     header.version = 0x2000_0000;
     let mut le = [0xffu8; 32];

@@ -2,8 +2,7 @@
 //! `sha2` crate so the emulator shares no hashing code with the engines it checks.
 
 use super::decode::{seal_reply, Command};
-use sha256d::deposit;
-use sha256d::engine::asic::Protocol;
+use crate::Protocol;
 
 const IV: [u32; 8] = [
     0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
@@ -72,29 +71,106 @@ fn unreverse_words(src: &[u8]) -> [u8; 32] {
     out
 }
 
+/// Spreads the low bits of `k` over the set bits of `mask`, lowest first.
+fn deposit(mut k: u64, mask: u32) -> u32 {
+    let (mut out, mut m) = (0u32, mask);
+    while m != 0 && k != 0 {
+        let bit = m & m.wrapping_neg();
+        if k & 1 != 0 {
+            out |= bit;
+        }
+        k >>= 1;
+        m &= m - 1;
+    }
+    out
+}
+
+/// Silicon constants of the two BM13xx models (mujina's reference, ESP-Miner).
+mod silicon {
+    /// BM1370: cores (nonce bits 31..25 name the core).
+    pub const BM1370_CORES: u64 = 128;
+    /// BM1370: sub-cores per core, each hashing its own rolled version of the same nonces.
+    pub const BM1370_BATCH: u64 = 16;
+    /// BM1370: bits of each core's counter.
+    pub const BM1370_COUNTER_BITS: u32 = 25;
+    /// BM1397: core slots (nonce bits 31..24 name the core).
+    pub const BM1397_CORES: u64 = 256;
+    /// BM1397: bits of each core's counter.
+    pub const BM1397_COUNTER_BITS: u32 = 24;
+    /// The hash clock at power-on, before any PLL write (the clock ESP-Miner assumes).
+    pub const POWER_ON_MHZ: f64 = 50.0;
+}
+
+/// A PLL0 setting the chip accepted.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct Clock {
+    fb: u64,
+    div: u64,
+    pub(super) mhz: f64,
+}
+
+/// Decodes a 0x08 write, or `None` where the chip's PLL cannot run it. BM1370 stores the post
+/// dividers minus one, needs FBDIV 0xA0..=0xEF, a VCO of 1600..=3200 MHz flagged 0x50 at or
+/// above 2400 MHz (0x40 below), and the first post divider at least the second (mujina);
+/// BM1397 stores them as they are under a 0x40 flag, FBDIV 0x10..=0xF0 (gekko's solver's
+/// range), either post divider the larger.
+fn decode_pll(protocol: Protocol, v: u32) -> Option<Clock> {
+    let flag = v >> 24;
+    let fb = u64::from((v >> 16) & 0xfff);
+    let refdiv = u64::from((v >> 8) & 0x3f);
+    let (mut p1, mut p2) = (u64::from((v >> 4) & 0x7), u64::from(v & 0x7));
+    if refdiv == 0 {
+        return None;
+    }
+    if protocol == Protocol::Bm1370 {
+        p1 += 1;
+        p2 += 1;
+        let vco = 25.0 * fb as f64 / refdiv as f64;
+        let want_flag = if vco >= 2400.0 { 0x50 } else { 0x40 };
+        if !(0xa0..=0xef).contains(&fb)
+            || !(1600.0..=3200.0).contains(&vco)
+            || flag != want_flag
+            || p1 < p2
+        {
+            return None;
+        }
+    } else if !(0x10..=0xf0).contains(&fb) || flag != 0x40 || p1 == 0 || p2 == 0 {
+        // gekko writes post dividers 2 and 5 for 200 MHz: no order rule on this chip.
+        return None;
+    }
+    let div = refdiv * p1 * p2;
+    Some(Clock {
+        fb,
+        div,
+        mhz: 25.0 * fb as f64 / div as f64,
+    })
+}
+
 /// What a job asks the chip to hash.
 enum Sweep {
     /// Counter from 0 until the first hit.
     Icarus { midstate: [u32; 8], rest: [u8; 12] },
-    /// Every midstate at each counter value from `start` to the top of the range.
+    /// Every core from counter 0 to the top of its slice, each midstate at every counter.
     Bm1397 {
         id: u8,
         midstates: Vec<[u32; 8]>,
         rest: [u8; 12],
     },
-    /// For each rolled version, a window of counters from `start`; the versions repeat forever.
+    /// Every core from `start` for `window` counters, 16 versions a batch, batches forever.
     Bm1370 {
         job_header: u8,
         header: [u8; 80],
-        cached: Option<(u64, [u32; 8])>,
+        start: u32,
+        window: u64,
+        mask: u32,
+        batch: Option<(u64, Vec<[u32; 8]>)>,
     },
 }
 
 /// The job the chain is working on.
 pub(super) struct Active {
     sweep: Sweep,
-    start: u32,
-    /// Positions hashed so far (a position is one (counter, midstate or version) pair).
+    /// Positions hashed so far (a position is one (core, counter, midstate or version)).
     pub(super) done: u64,
     finished: bool,
 }
@@ -106,34 +182,77 @@ pub(super) struct Hit {
     pub(super) nonce_at: usize,
 }
 
-/// A chain of identical chips sharing one serial line.
+/// What the chip did with the host's register writes, for tests to hold a driver to.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ChipLog {
+    /// PLL writes the chip could not run (ignored; the clock stays as it was).
+    pub pll_rejects: u64,
+    /// PLL writes that moved the clock by more than one 6.25 MHz ramp step.
+    pub pll_jumps: u64,
+    /// The highest clock the chip was set to, in MHz.
+    pub max_mhz: f64,
+    /// Jobs that found register 0x10 at 0, and so hashed nothing.
+    pub halted_jobs: u64,
+    /// Jobs with a non-zero starting nonce (no reference sends one; the chip ignored them).
+    pub nonzero_start_jobs: u64,
+}
+
+/// A chain of identical chips sharing one serial line. The chain hashes each job once and
+/// reports from the first chip's address: how chips split a chain's space is the host's
+/// business (addresses, offsets) and is not modelled.
 pub(super) struct Chain {
     protocol: Protocol,
     addresses: Vec<Option<u8>>,
     regs: Vec<[u32; 256]>,
     /// Zero bits every reported nonce has before the ticket mask adds more (32 on silicon).
     ticket_bits: u32,
+    /// Ticks each BM1370 batch runs past its deadline (about 130 on silicon).
+    overrun_ticks: u32,
     long_replies: bool,
+    clock: Option<Clock>,
+    mhz: f64,
+    /// BM1370 without an enabled nonce offset: where the last sweep's counters stopped.
+    float_start: u32,
+    /// Baud-rate writes still to be missed (a fault).
+    pub(super) miss_baud_writes: u32,
+    pub(super) log: ChipLog,
     pub(super) active: Option<Active>,
 }
 
 impl Chain {
-    pub(super) fn new(protocol: Protocol, chips: usize, ticket_bits: u32) -> Self {
-        let mut regs = std::vec![[0u32; 256]; chips.max(1)];
+    pub(super) fn new(
+        protocol: Protocol,
+        chips: usize,
+        ticket_bits: u32,
+        overrun_ticks: u32,
+    ) -> Self {
+        let mut regs = vec![[0u32; 256]; chips.max(1)];
         for r in &mut regs {
             r[0] = match protocol {
                 Protocol::Bm1370 => 0x1370_0000,
                 _ => 0x1397_1800,
             };
             r[0x28] = 0x0130_1a00;
-            r[0x18] = 0x0000_7a31;
+            r[0x18] = match protocol {
+                Protocol::Bm1370 => 0x0000_c100,
+                _ => 0x0000_7a31,
+            };
         }
         Chain {
             protocol,
-            addresses: std::vec![None; chips.max(1)],
+            addresses: vec![None; chips.max(1)],
             regs,
             ticket_bits,
+            overrun_ticks,
             long_replies: false,
+            clock: None,
+            mhz: silicon::POWER_ON_MHZ,
+            float_start: 0,
+            miss_baud_writes: 0,
+            log: ChipLog {
+                max_mhz: silicon::POWER_ON_MHZ,
+                ..ChipLog::default()
+            },
             active: None,
         }
     }
@@ -141,12 +260,12 @@ impl Chain {
     /// The rate the chips' UART runs at now, in bits per second.
     pub(super) fn baud(&self) -> u32 {
         let div = match self.protocol {
-            Protocol::Icarus => return 115_200,
             Protocol::Bm1397 => {
                 let v = self.regs[0][0x18];
                 (((v >> 24) & 0xf) << 5) | ((v >> 8) & 0x1f)
             }
             Protocol::Bm1370 => (self.regs[0][0x28] >> 8) & 0xff,
+            _ => return 115_200,
         };
         25_000_000 / ((div + 1) * 8)
     }
@@ -172,6 +291,19 @@ impl Chain {
         }
     }
 
+    fn write_pll(&mut self, value: u32) {
+        let Some(c) = decode_pll(self.protocol, value) else {
+            self.log.pll_rejects += 1;
+            return;
+        };
+        if (c.mhz - self.mhz).abs() > 6.25 + 1e-6 {
+            self.log.pll_jumps += 1;
+        }
+        self.log.max_mhz = self.log.max_mhz.max(c.mhz);
+        self.clock = Some(c);
+        self.mhz = c.mhz;
+    }
+
     /// Applies one command; returns the replies it provokes (register reads only).
     pub(super) fn command(&mut self, cmd: Command) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
@@ -193,7 +325,18 @@ impl Chain {
                 register,
                 value,
             } => {
+                let baud_register = match self.protocol {
+                    Protocol::Bm1370 => 0x28,
+                    _ => 0x18,
+                };
+                if register == baud_register && self.miss_baud_writes > 0 {
+                    self.miss_baud_writes -= 1;
+                    return out;
+                }
                 let targets = self.addressed(all, chip);
+                if register == 0x08 && !targets.is_empty() && self.protocol != Protocol::Icarus {
+                    self.write_pll(value);
+                }
                 for i in targets {
                     // Register 0 is read-only.
                     if register != 0 {
@@ -209,14 +352,13 @@ impl Chain {
                 chip,
                 register,
             } => {
-                let targets = self.addressed(all, chip);
-                for i in targets {
+                for i in self.addressed(all, chip) {
                     let addr = self.addresses[i].unwrap_or(0);
                     let mut value = self.regs[i][usize::from(register)];
-                    if register == 0 && self.protocol == Protocol::Bm1397 {
+                    if register == 0 {
                         value = (value & !0xff) | u32::from(addr);
                     }
-                    let mut f = std::vec![0u8; self.reply_len()];
+                    let mut f = vec![0u8; self.reply_len()];
                     f[0] = 0xaa;
                     f[1] = 0x55;
                     f[2..6].copy_from_slice(&value.to_be_bytes());
@@ -232,7 +374,6 @@ impl Chain {
                         midstate: midstate_from_wire(&w[..32]),
                         rest: rest_from_tail(&w[52..64]),
                     },
-                    start: 0,
                     done: 0,
                     finished: false,
                 });
@@ -243,6 +384,16 @@ impl Chain {
     }
 
     fn job(&mut self, body: &[u8]) {
+        if body.len() < 18 {
+            return;
+        }
+        // The starting nonce (header order) is 0 in every reference; what the chip does with
+        // another value is unknown, so this chip refuses to guess and ignores the job.
+        if body[2..6] != [0, 0, 0, 0] {
+            self.log.nonzero_start_jobs += 1;
+            self.active = None;
+            return;
+        }
         match self.protocol {
             Protocol::Bm1397 => {
                 // Take the midstate count from the length actually sent, capped by the field:
@@ -261,31 +412,48 @@ impl Chain {
                         midstates,
                         rest: rest_from_tail(&body[6..18]),
                     },
-                    start: u32::from_be_bytes([body[2], body[3], body[4], body[5]]),
                     done: 0,
                     finished: false,
                 });
             }
-            Protocol::Bm1370 if body.len() >= 82 => {
-                let mut header = [0u8; 80];
-                header[..4].copy_from_slice(&body[78..82]);
-                header[4..36].copy_from_slice(&unreverse_words(&body[46..78]));
-                header[36..68].copy_from_slice(&unreverse_words(&body[14..46]));
-                header[68..72].copy_from_slice(&body[10..14]);
-                header[72..76].copy_from_slice(&body[6..10]);
-                self.active = Some(Active {
-                    sweep: Sweep::Bm1370 {
-                        job_header: body[0],
-                        header,
-                        cached: None,
-                    },
-                    start: u32::from_be_bytes([body[2], body[3], body[4], body[5]]),
-                    done: 0,
-                    finished: false,
-                });
-            }
+            Protocol::Bm1370 if body.len() >= 82 => self.bm1370_job(body),
             _ => {}
         }
+    }
+
+    fn bm1370_job(&mut self, body: &[u8]) {
+        let mut header = [0u8; 80];
+        header[..4].copy_from_slice(&body[78..82]);
+        header[4..36].copy_from_slice(&unreverse_words(&body[46..78]));
+        header[36..68].copy_from_slice(&unreverse_words(&body[14..46]));
+        header[68..72].copy_from_slice(&body[10..14]);
+        header[72..76].copy_from_slice(&body[6..10]);
+        let hcn = u64::from(self.regs[0][0x10]);
+        let offset = self.regs[0][0x0c];
+        let start = if offset & 0x8000_0000 != 0 {
+            (offset & 0xffff) << 9
+        } else {
+            self.float_start
+        };
+        // Each core advances two counters per hash clock; the deadline counts crystal ticks.
+        let (fb, div) = self.clock.map_or((2, 1), |c| (c.fb, c.div));
+        let window = (hcn + u64::from(self.overrun_ticks)) * 2 * fb / div;
+        if hcn == 0 {
+            self.log.halted_jobs += 1;
+        }
+        self.active = Some(Active {
+            sweep: Sweep::Bm1370 {
+                job_header: body[0],
+                header,
+                start,
+                window,
+                mask: self.regs[0][0xa4] & 0xffff,
+                batch: None,
+            },
+            done: 0,
+            // Zero halts hashing entirely.
+            finished: hcn == 0 || window == 0,
+        });
     }
 
     /// Whether the active job still has positions to hash.
@@ -304,12 +472,9 @@ impl Chain {
     pub(super) fn sweep(&mut self, upto: u64) -> Vec<Hit> {
         let need = self.ticket_bits + self.mask_bits();
         let long = self.long_replies;
-        let version_mask = self.regs[0][0xa4] & 0xffff;
-        let window = match self.regs[0][0x10] {
-            0 => 1u64 << 32,
-            w => u64::from(w),
-        };
+        let report = self.regs[0][0x18] >> 28;
         let mut hits = Vec::new();
+        let mut stopped_at = None;
         let Some(a) = self.active.as_mut() else {
             return hits;
         };
@@ -337,16 +502,17 @@ impl Chain {
                     rest,
                 } => {
                     let n = midstates.len() as u64;
-                    let counter = u64::from(a.start) + p / n;
-                    if counter >= 1 << 32 {
+                    let step = p / (n * silicon::BM1397_CORES);
+                    if step >= 1 << silicon::BM1397_COUNTER_BITS {
                         a.finished = true;
                         break;
                     }
+                    let core = (p / n) % silicon::BM1397_CORES;
                     let m = (p % n) as usize;
-                    let zeros = zero_bits(&midstates[m], &with_nonce(rest, counter as u32));
-                    if zeros >= need {
-                        let mut f = std::vec![0xaa, 0x55];
-                        f.extend_from_slice(&(counter as u32).to_be_bytes());
+                    let be = (core << silicon::BM1397_COUNTER_BITS) as u32 | step as u32;
+                    if zero_bits(&midstates[m], &with_nonce(rest, be)) >= need {
+                        let mut f = vec![0xaa, 0x55];
+                        f.extend_from_slice(&be.to_be_bytes());
                         f.extend_from_slice(&[m as u8, (*id & 0xfc) | m as u8, 0x80]);
                         seal_reply(&mut f);
                         hits.push(Hit {
@@ -358,32 +524,51 @@ impl Chain {
                 Sweep::Bm1370 {
                     job_header,
                     header,
-                    cached,
+                    start,
+                    window,
+                    mask,
+                    batch,
                 } => {
-                    let versions = 1u64 << version_mask.count_ones();
-                    let k = (p / window) % versions;
-                    let counter = a.start.wrapping_add((p % window) as u32);
-                    let bits = deposit(k, version_mask);
-                    let mid = match cached {
-                        Some((ck, m)) if *ck == k => *m,
-                        _ => {
-                            let mut h = *header;
-                            let v = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) | (bits << 13);
-                            h[..4].copy_from_slice(&v.to_le_bytes());
-                            let m = midstate_of(&h);
-                            *cached = Some((k, m));
-                            m
-                        }
+                    let per_step = silicon::BM1370_CORES * silicon::BM1370_BATCH;
+                    let per_batch = *window * per_step;
+                    let b = p / per_batch;
+                    let within = p % per_batch;
+                    let step = within / per_step;
+                    let core = (within / silicon::BM1370_BATCH) % silicon::BM1370_CORES;
+                    let slot = within % silicon::BM1370_BATCH;
+                    let versions = 1u64 << mask.count_ones();
+                    let r = (b * silicon::BM1370_BATCH + slot) % versions;
+                    let bits = deposit(r, *mask);
+                    if batch.as_ref().is_none_or(|(cb, _)| *cb != b) {
+                        let mids = (0..silicon::BM1370_BATCH)
+                            .map(|s| {
+                                let k = (b * silicon::BM1370_BATCH + s) % versions;
+                                let mut h = *header;
+                                let v = u32::from_le_bytes([h[0], h[1], h[2], h[3]])
+                                    | (deposit(k, *mask) << 13);
+                                h[..4].copy_from_slice(&v.to_le_bytes());
+                                midstate_of(&h)
+                            })
+                            .collect();
+                        *batch = Some((b, mids));
+                    }
+                    let Some((_, mids)) = batch.as_ref() else {
+                        break;
                     };
+                    let counter_mask = (1u64 << silicon::BM1370_COUNTER_BITS) - 1;
+                    let counter = (u64::from(*start) + step) & counter_mask;
+                    let be = ((core << silicon::BM1370_COUNTER_BITS) | counter) as u32;
                     let mut rest = [0u8; 12];
                     rest.copy_from_slice(&header[64..76]);
-                    let zeros = zero_bits(&mid, &with_nonce(&rest, counter));
-                    if zeros >= need {
+                    let zeros = zero_bits(&mids[slot as usize], &with_nonce(&rest, be));
+                    // Each quarter of the core array reports only with its enable bit set.
+                    let open = report >> (core / 32) & 1 != 0;
+                    if zeros >= need && open {
                         let excess = ((zeros - need) * 2).min(255) as u8;
-                        let mut f = std::vec![0xaa, 0x55];
-                        f.extend_from_slice(&counter.to_be_bytes());
+                        let mut f = vec![0xaa, 0x55];
+                        f.extend_from_slice(&be.to_be_bytes());
                         f.push(excess);
-                        f.push((*job_header << 1) & 0xf0);
+                        f.push(((*job_header << 1) & 0xf0) | slot as u8);
                         if long {
                             f.extend_from_slice(&(bits as u16).to_be_bytes());
                         }
@@ -394,8 +579,12 @@ impl Chain {
                             nonce_at: 2,
                         });
                     }
+                    stopped_at = Some(((u64::from(*start) + step + 1) & counter_mask) as u32);
                 }
             }
+        }
+        if let Some(c) = stopped_at {
+            self.float_start = c;
         }
         hits
     }
@@ -424,12 +613,89 @@ mod tests {
         let mid = midstate_from_wire(&golden[..32]);
         let rest = rest_from_tail(&golden[52..]);
         assert!(zero_bits(&mid, &with_nonce(&rest, 0x0001_87a2)) >= 53);
-        let mut chain = Chain::new(Protocol::Icarus, 1, 32);
+        let mut chain = Chain::new(Protocol::Icarus, 1, 32, 0);
         let mut work = Box::new([0u8; 64]);
         work.copy_from_slice(&golden);
         chain.command(Command::IcarusWork(work));
         let hits = chain.sweep(100_259);
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].frame, [0x00, 0x01, 0x87, 0xa2]);
+    }
+
+    fn write(chain: &mut Chain, register: u8, value: u32) {
+        chain.command(Command::Write {
+            all: true,
+            chip: 0,
+            register,
+            value,
+        });
+    }
+
+    /// A BM1370 full-header job for genesis with version 0x20000000.
+    fn genesis_job() -> Vec<u8> {
+        let h = hex::decode(
+            "0000002000000000000000000000000000000000000000000000000000000000\
+             000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa\
+             4b1e5e4a29ab5f49ffff001d00000000",
+        )
+        .expect("hex");
+        let mut body = vec![0x08, 0x01, 0, 0, 0, 0];
+        body.extend_from_slice(&h[72..76]);
+        body.extend_from_slice(&h[68..72]);
+        body.extend_from_slice(&unreverse_words(&h[36..68]));
+        body.extend_from_slice(&unreverse_words(&h[4..36]));
+        body.extend_from_slice(&h[..4]);
+        body
+    }
+
+    #[test]
+    fn hash_counting_number_zero_halts_and_a_tick_sweeps_by_the_pll() {
+        let mut chain = Chain::new(Protocol::Bm1370, 1, 8, 0);
+        write(&mut chain, 0x18, 0xf000_c100);
+        write(&mut chain, 0x0c, 0x8000_0000);
+        chain.command(Command::Job(genesis_job()));
+        assert!(!chain.busy(), "register 0x10 is 0 out of reset: no hashing");
+        assert_eq!(chain.log.halted_jobs, 1);
+        // 525 MHz (FB 168, REF 2, post dividers 4 and 1): 42 counters per core per tick.
+        write(&mut chain, 0x08, 0x40a8_0230);
+        write(&mut chain, 0x10, 1);
+        chain.command(Command::Job(genesis_job()));
+        assert!(chain.busy());
+        let Some(Active {
+            sweep: Sweep::Bm1370 { window, start, .. },
+            ..
+        }) = &chain.active
+        else {
+            panic!("a BM1370 job is active");
+        };
+        assert_eq!((*window, *start), (42, 0));
+    }
+
+    #[test]
+    fn pll_writes_no_chip_can_run_are_refused_and_jumps_are_logged() {
+        let mut chain = Chain::new(Protocol::Bm1370, 1, 32, 0);
+        // 0x50 claims a VCO of 2400 MHz or more; FB 168 / REF 2 is 2100.
+        write(&mut chain, 0x08, 0x50a8_0230);
+        // FB 0xF0 is past the BM1370's 0xEF.
+        write(&mut chain, 0x08, 0x40f0_0230);
+        assert_eq!(chain.log.pll_rejects, 2);
+        // The old driver's single write: post dividers stored minus one make it 1050 MHz.
+        write(&mut chain, 0x08, 0x40a8_0210);
+        assert_eq!((chain.log.pll_jumps, chain.log.max_mhz), (1, 1050.0));
+        let mut bm1397 = Chain::new(Protocol::Bm1397, 1, 32, 0);
+        // gekko's 200 MHz: FB 0xA0, REF 2, post dividers 2 and 5 as they are.
+        write(&mut bm1397, 0x08, 0x40a0_0225);
+        assert_eq!((bm1397.log.pll_rejects, bm1397.log.max_mhz), (0, 200.0));
+    }
+
+    #[test]
+    fn a_job_with_a_nonzero_starting_nonce_is_ignored() {
+        let mut chain = Chain::new(Protocol::Bm1370, 1, 8, 0);
+        write(&mut chain, 0x10, 1);
+        let mut job = genesis_job();
+        job[2] = 7;
+        chain.command(Command::Job(job));
+        assert!(!chain.busy());
+        assert_eq!(chain.log.nonzero_start_jobs, 1);
     }
 }

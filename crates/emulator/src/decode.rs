@@ -1,7 +1,7 @@
 //! Host-to-chip byte stream decoding, written independently of the C driver so that each checks
 //! the other.
 
-use sha256d::engine::asic::Protocol;
+use crate::Protocol;
 
 /// Input kept while waiting for a frame to complete; beyond it the oldest bytes are dropped,
 /// so a host streaming garbage cannot grow the emulator's memory.
@@ -105,6 +105,11 @@ impl Decoder {
 
     /// The next complete command, if the buffered bytes hold one.
     pub fn next_command(&mut self) -> Option<Command> {
+        self.next_frame().map(|(c, _)| c)
+    }
+
+    /// The next complete command with the bytes it came in.
+    pub fn next_frame(&mut self) -> Option<(Command, Vec<u8>)> {
         match self.protocol {
             Protocol::Icarus => {
                 if self.pending.len() < 64 {
@@ -112,14 +117,14 @@ impl Decoder {
                 }
                 let mut work = Box::new([0u8; 64]);
                 work.copy_from_slice(&self.pending[..64]);
-                self.pending.drain(..64);
-                Some(Command::IcarusWork(work))
+                let raw: Vec<u8> = self.pending.drain(..64).collect();
+                Some((Command::IcarusWork(work), raw))
             }
-            Protocol::Bm1397 | Protocol::Bm1370 => self.next_bm13xx(),
+            _ => self.next_bm13xx(),
         }
     }
 
-    fn next_bm13xx(&mut self) -> Option<Command> {
+    fn next_bm13xx(&mut self) -> Option<(Command, Vec<u8>)> {
         let start = self.pending.windows(2).position(|w| w == [0x55, 0xaa]);
         let Some(start) = start else {
             // Keep a trailing 0x55: it may begin the next preamble.
@@ -146,14 +151,14 @@ impl Decoder {
             _ => len == 5 || len == 9,
         };
         if !plausible {
-            self.pending.drain(..2);
-            return Some(Command::Rejected);
+            let raw: Vec<u8> = self.pending.drain(..2).collect();
+            return Some((Command::Rejected, raw));
         }
         if self.pending.len() < total {
             return None;
         }
         let frame: Vec<u8> = self.pending.drain(..total).collect();
-        Some(parse_frame(&frame))
+        Some((parse_frame(&frame), frame))
     }
 }
 

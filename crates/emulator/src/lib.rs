@@ -3,28 +3,40 @@
 //!
 //! It answers on the wire as the chip would: it checks checksums and the line settings the host
 //! applied (raw mode, baud against the chip's programmed rate), enumerates a chain, accepts jobs
-//! and finds nonces by actually hashing (with the `sha2` crate, sharing no code with the engines
-//! it checks) at a configured hashrate. Two relaxations make it usable in tests: the difficulty
-//! every chip hard-wires (32 zero bits) is configurable (`ticket_bits`), and on BM1370 the hash
-//! counting number (register 0x10) is read as the nonce window per rolled version rather than
-//! as a deadline in clock ticks. Faults are injected from a seeded generator, so a failing run
-//! repeats.
+//! and finds nonces by actually hashing (with the `sha2` crate, sharing no code with any driver
+//! it checks) at a configured hashrate.
+//!
+//! The chips follow the silicon as the reference firmware and mujina's BM13xx reference
+//! describe it, not any one driver: the PLL register decodes with each model's divider rules
+//! and an impossible setting is refused; a BM1370 core sweeps only the nonces carrying its
+//! core id, from register 0x0C's offset for register 0x10's deadline in 25 MHz crystal ticks
+//! (zero halts hashing), 16 versions a batch, re-sweeping the window batch after batch; nonce
+//! reporting needs register 0x18's enables; a BM1397 core sweeps its 2^24 counters from 0 with
+//! every midstate. Time is the one thing scaled: positions (core x counter x version) are
+//! hashed at the configured hashrate instead of the silicon's, so a crystal tick lasts as long
+//! as the positions it covers take to hash. Two more relaxations make tests fast, both
+//! configurable and off the silicon values only where a test says so: the difficulty every chip
+//! hard-wires (`ticket_bits`, 32 on silicon) and the BM1370's overrun past each batch's
+//! deadline (`overrun_ticks`, about 130 on silicon). Faults are injected from a seeded
+//! generator, so a failing run repeats. Every frame the host sends is recorded, so a test can
+//! hold a driver's bring-up to the reference sequence.
 
 #![cfg(target_os = "linux")]
 #![warn(missing_docs)]
 
 mod chip;
 mod decode;
+mod error;
 mod pty;
 mod splitmix;
 
+pub use chip::ChipLog;
 pub use decode::{decode, Command, Decoder};
 
 use crate::splitmix::SplitMix64;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use core::time::Duration;
-pub use sha256d::engine::asic::Protocol;
-use sha256d::Error;
+pub use error::{Error, Protocol};
 use std::sync::Mutex;
 use std::time::Instant;
 use std::{collections::VecDeque, sync::Arc};
@@ -46,6 +58,9 @@ pub enum Fault {
     Unplug(u64),
     /// After this many nonce replies the stick stops answering but stays plugged in.
     Hang(u64),
+    /// The chip misses its first N baud-rate writes (a glitch on the line as the rate
+    /// changes), so the host's first switch to the fast rate finds no chip there.
+    MissBaud(u32),
 }
 
 impl core::str::FromStr for Fault {
@@ -55,9 +70,9 @@ impl core::str::FromStr for Fault {
     /// `unplug=N`, `hang=N` (after N nonce replies).
     fn from_str(s: &str) -> Result<Self, Error> {
         let bad = || {
-            Error::invalid(format!(
+            Error::new(format!(
                 "fault {s:?}: expected garbage=P, drop=P, bad-crc=P, wrong-nonce=P, slow=MS, \
-                 unplug=N or hang=N"
+                 unplug=N, hang=N or miss-baud=N"
             ))
         };
         let (name, value) = s.split_once('=').ok_or_else(bad)?;
@@ -77,6 +92,7 @@ impl core::str::FromStr for Fault {
             "slow" => Fault::Slow(Duration::from_millis(n()?)),
             "unplug" => Fault::Unplug(n()?),
             "hang" => Fault::Hang(n()?),
+            "miss-baud" => Fault::MissBaud(n()?.min(u64::from(u32::MAX)) as u32),
             _ => return Err(bad()),
         })
     }
@@ -93,6 +109,8 @@ pub struct Config {
     pub hashrate: f64,
     /// Zero bits every reported nonce's hash has before any ticket mask (32 on real chips).
     pub ticket_bits: u32,
+    /// Ticks each BM1370 version batch runs past its deadline (mujina measured about 130).
+    pub overrun_ticks: u32,
     /// Seed for fault injection.
     pub seed: u64,
     /// Faults to inject.
@@ -107,6 +125,7 @@ impl Config {
             chips: 1,
             hashrate: 1e6,
             ticket_bits: 32,
+            overrun_ticks: 130,
             seed: 0,
             faults: Vec::new(),
         }
@@ -136,7 +155,12 @@ pub struct Stats {
     pub hashes: AtomicU64,
     last_job: Mutex<Option<Instant>>,
     nonces_at_register_reply: AtomicU64,
+    frames: Mutex<Vec<Vec<u8>>>,
+    chip: Mutex<ChipLog>,
 }
+
+/// Frames recorded before the oldest are no longer kept: a long run stays bounded.
+const MAX_RECORDED_FRAMES: usize = 100_000;
 
 impl Stats {
     /// `nonces_sent` as it stood when the last register reply was queued: replies leave in
@@ -148,6 +172,26 @@ impl Stats {
     /// When the last job was received.
     pub fn last_job(&self) -> Option<Instant> {
         *self.last_job.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every frame the host sent (decoded or rejected), in order, as it came in.
+    pub fn frames(&self) -> Vec<Vec<u8>> {
+        self.frames
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// What the chip made of the host's register writes.
+    pub fn chip(&self) -> ChipLog {
+        self.chip.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn record(&self, frame: Vec<u8>) {
+        let mut f = self.frames.lock().unwrap_or_else(|e| e.into_inner());
+        if f.len() < MAX_RECORDED_FRAMES {
+            f.push(frame);
+        }
     }
 }
 
@@ -238,16 +282,32 @@ struct Outgoing {
 
 fn serve(pty: &pty::Pty, config: &Config, stats: &Stats, stop: &AtomicBool) -> Result<(), Error> {
     if !(config.hashrate > 0.0 && config.hashrate.is_finite()) {
-        return Err(Error::invalid("the emulator's hashrate must be positive"));
+        return Err(Error::new("the emulator's hashrate must be positive"));
     }
-    let mut chain = chip::Chain::new(config.protocol, config.chips, config.ticket_bits);
+    let mut chain = chip::Chain::new(
+        config.protocol,
+        config.chips,
+        config.ticket_bits,
+        config.overrun_ticks,
+    );
+    chain.miss_baud_writes = config
+        .faults
+        .iter()
+        .find_map(|f| match f {
+            Fault::MissBaud(n) => Some(*n),
+            _ => None,
+        })
+        .unwrap_or(0);
     let mut decoder = Decoder::new(config.protocol);
     let mut faults = Injector::new(config);
     let mut out: VecDeque<Outgoing> = VecDeque::new();
     let mut job_start = Instant::now();
     let mut buf = [0u8; 4096];
-    // Hash in slices of about 2 ms so input is read promptly.
+    // The host's line rate now, before its last change, and when it changed.
+    let mut host_baud = (0u32, 0u32, Instant::now());
+    // Hash in slices of about 2 ms so input is read promptly, and keep at most 100 ms behind.
     let slice = (config.hashrate / 500.0).max(64.0) as u64;
+    let backlog = (config.hashrate / 10.0).max(64.0) as u64;
     let unplug_after = config.faults.iter().find_map(|f| match f {
         Fault::Unplug(n) => Some(*n),
         _ => None,
@@ -282,11 +342,28 @@ fn serve(pty: &pty::Pty, config: &Config, stats: &Stats, stop: &AtomicBool) -> R
             out.pop_front();
         }
         let wait = if chain.busy() { 0 } else { 1 };
+        // A pty has no line rate, so bytes written just before the host changed its rate are
+        // read after the change: for a moment, the old rate still counts. The change is noted
+        // when it happens, not when the next bytes come.
+        let mut note = |line: &Option<pty::HostLine>| {
+            if let Some(l) = line {
+                if l.baud != host_baud.0 {
+                    host_baud = (l.baud, host_baud.0, Instant::now());
+                }
+            }
+        };
+        note(&pty.host_termios());
         let n = pty.read(&mut buf, wait);
         if n > 0 {
-            let line_ok = pty
-                .host_termios()
-                .is_some_and(|l| l.raw && baud_close(l.baud, chain.baud()));
+            // The settings the bytes were written under are at least as new as these.
+            let line = pty.host_termios();
+            note(&line);
+            let recent = host_baud.2.elapsed() < Duration::from_millis(30);
+            let line_ok = line.is_some_and(|l| {
+                l.raw
+                    && (baud_close(l.baud, chain.baud())
+                        || (recent && baud_close(host_baud.1, chain.baud())))
+            });
             if !line_ok {
                 stats.line_rejects.fetch_add(1, Ordering::Relaxed);
             } else {
@@ -295,11 +372,13 @@ fn serve(pty: &pty::Pty, config: &Config, stats: &Stats, stop: &AtomicBool) -> R
         }
         let mut emit: Vec<chip::Hit> = Vec::new();
         let mut replies: Vec<Vec<u8>> = Vec::new();
-        while let Some(cmd) = decoder.next_command() {
+        while let Some((cmd, raw)) = decoder.next_frame() {
+            stats.record(raw);
             // Everything the chip found before this command arrived goes out first: a new job
             // aborts the old one only from now on, and a register read fences earlier nonces.
             let now = Instant::now();
-            emit.extend(chain.sweep(due_positions(job_start, now)));
+            let done = chain.active.as_ref().map_or(0, |a| a.done);
+            emit.extend(chain.sweep(due_positions(job_start, now).min(done + slice)));
             match cmd {
                 Command::Rejected => {
                     stats.rejected.fetch_add(1, Ordering::Relaxed);
@@ -321,6 +400,7 @@ fn serve(pty: &pty::Pty, config: &Config, stats: &Stats, stop: &AtomicBool) -> R
                     .store(stats.nonces_sent.load(Ordering::Relaxed), Ordering::Relaxed);
                 replies.push(r);
             }
+            *stats.chip.lock().unwrap_or_else(|e| e.into_inner()) = chain.log.clone();
             for r in replies.drain(..) {
                 out.push_back(Outgoing {
                     due: Instant::now() + faults.delay,
@@ -329,7 +409,16 @@ fn serve(pty: &pty::Pty, config: &Config, stats: &Stats, stop: &AtomicBool) -> R
             }
         }
         if chain.busy() {
-            let target = due_positions(job_start, Instant::now());
+            let mut target = due_positions(job_start, Instant::now());
+            // A starved emulator falls behind its hashrate. It then runs slower, as a slow
+            // stick does, rather than hashing a backlog while commands wait: a chip answers
+            // register reads however busy its cores are.
+            let done = chain.active.as_ref().map_or(0, |a| a.done);
+            if target > done + backlog {
+                let behind = target - done - backlog;
+                job_start += Duration::from_secs_f64(behind as f64 / config.hashrate);
+                target = done + backlog;
+            }
             let done = chain.active.as_ref().map_or(0, |a| a.done);
             let before = done;
             let hits = chain.sweep(target.min(done + slice));
@@ -382,7 +471,7 @@ impl Injector {
                 Fault::BadCrc(p) => f.bad_crc = p,
                 Fault::WrongNonce(p) => f.wrong = p,
                 Fault::Slow(d) => f.delay = d,
-                Fault::Unplug(_) | Fault::Hang(_) => {}
+                Fault::Unplug(_) | Fault::Hang(_) | Fault::MissBaud(_) => {}
             }
         }
         f

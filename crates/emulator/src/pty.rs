@@ -1,6 +1,6 @@
 //! The pseudo-terminal the emulated stick lives on.
 
-use sha256d::{Error, ErrorKind};
+use crate::Error;
 
 use std::ffi::CStr;
 
@@ -13,10 +13,7 @@ pub(super) struct Pty {
 }
 
 fn last_os_error(what: &str) -> Error {
-    Error::new(
-        ErrorKind::Io,
-        format!("{what}: {}", std::io::Error::last_os_error()),
-    )
+    Error::new(format!("{what}: {}", std::io::Error::last_os_error()))
 }
 
 impl Pty {

@@ -6,6 +6,7 @@ use sha256d::hazmat as sha256;
 use sha256d::hazmat::hex;
 use sha256d::{Engine, ErrorKind, Header, Target, Work};
 use sha256d_emulator::{self as emulator, Config, Fault};
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 fn bytes(text: &str) -> Vec<u8> {
@@ -116,19 +117,130 @@ fn captured_replies_parse() {
 fn frames_built_by_the_c_driver_decode_in_the_emulator() {
     let header = Header::from_hex(GENESIS).expect("genesis").to_bytes();
     let mid = sha256::Prehash::new(&header).midstate;
-    let job = asic::bm1397_job(0x08, 7, &header, &[mid; 4]);
+    let job = asic::bm1397_job(0x08, 0, &header, &[mid; 4]);
     assert_eq!(job.len(), 152);
-    let cmds = emulator::decode(Protocol::Bm1397, &job);
+    // The starting nonce is zero, as every reference sends it.
+    assert_eq!(job[6..10], [0, 0, 0, 0]);
+    let cmds = emulator::decode(emulator::Protocol::Bm1397, &job);
     assert!(matches!(&cmds[..], [emulator::Command::Job(b)] if b.len() == 146));
     let job = asic::bm1370_job(0x68, 0, &header);
     assert_eq!((job.len(), job[3]), (88, 0x56));
     assert!(matches!(
-        &emulator::decode(Protocol::Bm1370, &job)[..],
+        &emulator::decode(emulator::Protocol::Bm1370, &job)[..],
         [emulator::Command::Job(_)]
     ));
 }
 
 const GENESIS: &str = "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";
+
+/// ESP-Miner's BM1370 ramp from its assumed 50 MHz power-on clock to the 525 MHz stock clock:
+/// one 0x08 value per 6.25 MHz step, as its solver picks them (post dividers minus one, flag
+/// 0x50 at a VCO of 2400 MHz or more).
+const BM1370_RAMP: [u32; 76] = [
+    0x40BD0265, 0x40AF0264, 0x40A50254, 0x40A80263, 0x40B60263, 0x40A80253, 0x40B40253, 0x40A00243,
+    0x40AA0243, 0x40A20252, 0x40AB0252, 0x40B40252, 0x40BD0252, 0x40A50242, 0x40A10261, 0x40A80261,
+    0x40AF0261, 0x40B60261, 0x40A20251, 0x40A80251, 0x40AE0251, 0x40B40251, 0x40BA0251, 0x40A00241,
+    0x40A50241, 0x40AA0241, 0x40AF0241, 0x40B40241, 0x40B90241, 0x40BE0241, 0x50C30241, 0x40A00231,
+    0x40A40231, 0x40A80231, 0x40AC0231, 0x40B00231, 0x40B40231, 0x40A10260, 0x40BC0231, 0x40A80260,
+    0x50C40231, 0x40AF0260, 0x50CC0231, 0x40B60260, 0x50D40231, 0x40A20250, 0x40A50250, 0x40A80250,
+    0x40AB0250, 0x40AE0250, 0x40B10250, 0x40B40250, 0x40B70250, 0x40BA0250, 0x40BD0250, 0x40A00240,
+    0x50C30250, 0x40A50240, 0x50C90250, 0x40AA0240, 0x50CF0250, 0x40AF0240, 0x50D50250, 0x40B40240,
+    0x50DB0250, 0x40B90240, 0x50E10250, 0x40BE0240, 0x50E70250, 0x50C30240, 0x50ED0250, 0x40A00230,
+    0x40A20230, 0x40A40230, 0x40A60230, 0x40A80230,
+];
+
+/// The same ramp for BM1397 to gekko's 200 MHz Compac F clock (post dividers as they are).
+const BM1397_RAMP: [u32; 24] = [
+    0x403F0272, 0x403C0262, 0x40420262, 0x403C0252, 0x40410252, 0x40460252, 0x403C0242, 0x40400242,
+    0x40440242, 0x403F0271, 0x404C0242, 0x403C0261, 0x403F0261, 0x40420261, 0x40450261, 0x403C0251,
+    0x404B0261, 0x40410251, 0x40510261, 0x40460251, 0x40570261, 0x403C0241, 0x403E0241, 0x40400241,
+];
+
+/// A broadcast register write frame.
+fn w(reg: u8, value: u32) -> Vec<u8> {
+    let v = value.to_be_bytes();
+    asic::command(0x51, &[0, reg, v[0], v[1], v[2], v[3]])
+}
+
+/// A register write frame to the chip at `addr`.
+fn w1(addr: u8, reg: u8, value: u32) -> Vec<u8> {
+    let v = value.to_be_bytes();
+    asic::command(0x41, &[addr, reg, v[0], v[1], v[2], v[3]])
+}
+
+/// ESP-Miner's `BM1370_init` for one chip, then its baud change, with the ramp above and the
+/// hash counting number for a full slice per core at 525 MHz.
+fn bm1370_reference() -> Vec<Vec<u8>> {
+    let mut f = vec![bytes("55AA510900A49000FFFF1C"); 3];
+    f.push(bytes("55AA52050000 0A"));
+    f.extend([
+        bytes("55AA510900A49000FFFF1C"),
+        w(0xA8, 0x0007_0000),
+        w(0x18, 0xF000_C100),
+        bytes("55AA53050000 03"),
+        bytes("55AA40050000 1C"),
+        w(0x3C, 0x8000_8B00),
+        w(0x3C, 0x8000_800C),
+        bytes("55AA51090014000000FF 08"),
+        w(0x58, 0x0001_1111),
+        w1(0, 0xA8, 0x0007_01F0),
+        w1(0, 0x18, 0xF000_C100),
+        w1(0, 0x3C, 0x8000_8B00),
+        w1(0, 0x3C, 0x8000_800C),
+        w1(0, 0x3C, 0x8000_82AA),
+        w(0xB9, 0x0000_4480),
+        w(0x54, 0x0000_0002),
+        w(0xB9, 0x0000_4480),
+        w(0x3C, 0x8000_8DEE),
+    ]);
+    f.extend(BM1370_RAMP.iter().map(|&v| w(0x08, v)));
+    // ESP-Miner writes 798647 here: the same full slice less a 268-tick guard against the
+    // overrun's duplicates. This driver drops duplicates on the host instead, so it keeps the
+    // slice's last counters.
+    f.push(w(0x10, 798_916));
+    f.push(bytes("55AA51090028113002 00 03"));
+    // Not in ESP-Miner: this driver counts the chips again at the new rate before going on.
+    f.push(bytes("55AA52050000 0A"));
+    f.push(bytes("55AA510900A49000FFFF1C"));
+    f
+}
+
+/// cgminer-gekko's Compac F bring-up for one chip, with ESP-Miner's 6.25 MHz ramp to 200 MHz
+/// (0x70 twice, then 0x08 twice, per step).
+fn bm1397_reference() -> Vec<Vec<u8>> {
+    let mut f = vec![bytes("55AA52050000 0A")];
+    f.extend(vec![bytes("55AA53050000 03"); 3]);
+    f.extend([
+        bytes("55AA40050000 1C"),
+        w(0x80, 0),
+        w(0x84, 0),
+        w(0x20, 1),
+        w(0x3C, 0x8000_8074),
+        bytes("55AA51090014000000FF 08"),
+        w(0x68, 0xC070_0111),
+        w(0x68, 0xC070_0111),
+        w(0x28, 0x0600_000F),
+        w(0x18, 0x0000_6131),
+        // Not in gekko: this driver counts the chips again at the new rate before going on.
+        bytes("55AA52050000 0A"),
+    ]);
+    for &v in &BM1397_RAMP {
+        f.extend([
+            w(0x70, 0x0F0F_0F00),
+            w(0x70, 0x0F0F_0F00),
+            w(0x08, v),
+            w(0x08, v),
+        ]);
+    }
+    f
+}
+
+fn header() -> Header {
+    let mut h = Header::from_hex(GENESIS).expect("genesis");
+    h.time += 12345;
+    h.version = 0x2000_0000;
+    h
+}
 
 /// A target whose hashes have at least `bits` leading zero bits.
 fn target_bits(bits: u32) -> Target {
@@ -139,81 +251,155 @@ fn target_bits(bits: u32) -> Target {
     Target::from_le_bytes(le)
 }
 
-fn header() -> Header {
-    let mut h = Header::from_hex(GENESIS).expect("genesis");
-    h.time += 12345;
-    h.version = 0x2000_0000;
-    h
+const RATE: f64 = 120_000.0;
+/// What the engine is told the stick does: a quarter of the emulated rate, so a test machine
+/// busy enough to slow the emulator down does not make it a stick slower than configured
+/// (which the engine rightly reports as an error).
+const ENGINE_RATE: f64 = RATE / 4.0;
+
+fn emu_protocol(p: Protocol) -> emulator::Protocol {
+    match p {
+        Protocol::Icarus => emulator::Protocol::Icarus,
+        Protocol::Bm1397 => emulator::Protocol::Bm1397,
+        _ => emulator::Protocol::Bm1370,
+    }
 }
 
-const RATE: f64 = 100_000.0;
-/// What the engine is told the stick does: half the emulated rate, so a test machine busy
-/// enough to slow the emulator down does not make it a stick slower than configured (which the
-/// engine rightly reports as an error).
-const ENGINE_RATE: f64 = RATE / 2.0;
-
-fn emulate(protocol: Protocol, ticket_bits: u32, faults: Vec<Fault>) -> emulator::Emulator {
-    let mut c = Config::new(protocol);
+/// An emulated stick with a relaxed ticket and no batch overrun, so short windows stay short.
+fn config(protocol: Protocol, ticket_bits: u32, faults: Vec<Fault>) -> Config {
+    let mut c = Config::new(emu_protocol(protocol));
     c.hashrate = RATE;
     c.ticket_bits = ticket_bits;
+    c.overrun_ticks = 0;
     c.seed = 7;
     c.faults = faults;
-    emulator::spawn(c).expect("a pty for the emulator")
+    c
+}
+
+fn emulate(protocol: Protocol, ticket_bits: u32, faults: Vec<Fault>) -> emulator::Emulator {
+    emulator::spawn(config(protocol, ticket_bits, faults)).expect("a pty for the emulator")
+}
+
+/// Settings matched to the emulator: its relaxed ticket and overrun, a short ramp pause, and
+/// BM1370 at 50 MHz, where a one-tick window is 5 counters per core rather than 42.
+fn settings(protocol: Protocol, ticket_bits: u32) -> Settings {
+    let mut s = Settings::new(protocol);
+    s.hashrate = ENGINE_RATE;
+    s.ticket_bits = ticket_bits;
+    s.known_answer_every = Some(Duration::from_secs(2));
+    s.ramp_pause = Duration::from_millis(1);
+    s.overrun_ticks = 0;
+    if protocol == Protocol::Bm1370 {
+        s.frequency_mhz = 50.0;
+    }
+    s
 }
 
 fn engine(emu: &emulator::Emulator, protocol: Protocol, ticket_bits: u32) -> AsicEngine {
-    AsicEngine::new(
-        emu.path(),
-        protocol,
-        Settings {
-            hashrate: ENGINE_RATE,
-            ticket_bits,
-            known_answer_every: Some(Duration::from_millis(300)),
-        },
-    )
-    .expect("the emulator's pty exists")
+    AsicEngine::new(emu.path(), protocol, settings(protocol, ticket_bits))
+        .expect("the emulator's pty exists")
 }
 
 fn portable() -> Box<dyn Engine> {
     sha256d::open("portable", &sha256d::Options::default()).expect("portable always runs")
 }
 
+/// Brings a stick up at its stock clock with a tiny search and returns every frame it got.
+fn bring_up(protocol: Protocol) -> (Vec<Vec<u8>>, emulator::ChipLog) {
+    let emu = emulate(protocol, 8, vec![]);
+    let mut s = settings(protocol, 8);
+    s.frequency_mhz = Settings::new(protocol).frequency_mhz;
+    s.known_answer_every = None;
+    let asic = AsicEngine::new(emu.path(), protocol, s).expect("pty exists");
+    let work = Work::new(header(), target_bits(8))
+        .with_nonces(0..0)
+        .expect("an empty range is valid work");
+    asic.search(&work).expect("bring-up succeeds");
+    // The last writes need no answer: give the emulator a moment to have read them.
+    let until = Instant::now() + Duration::from_secs(5);
+    let want = match protocol {
+        Protocol::Bm1370 => bm1370_reference().len(),
+        _ => bm1397_reference().len(),
+    };
+    while emu.stats().frames().len() < want && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    (emu.stats().frames(), emu.stats().chip())
+}
+
+#[test]
+fn bm1370_bring_up_is_esp_miners_write_for_write() {
+    let (frames, chip) = bring_up(Protocol::Bm1370);
+    assert_eq!(frames, bm1370_reference());
+    assert_eq!(chip.pll_rejects, 0);
+    assert_eq!(chip.pll_jumps, 0, "every clock change is one ramp step");
+    assert_eq!(chip.max_mhz, 525.0, "never past the stock clock");
+}
+
+#[test]
+fn bm1397_bring_up_is_gekkos_with_a_ramp() {
+    let (frames, chip) = bring_up(Protocol::Bm1397);
+    assert_eq!(frames, bm1397_reference());
+    assert_eq!((chip.pll_rejects, chip.pll_jumps), (0, 0));
+    assert_eq!(chip.max_mhz, 200.0);
+}
+
+#[test]
+fn a_missed_baud_change_is_retried_before_it_is_an_error() {
+    for protocol in [Protocol::Bm1370, Protocol::Bm1397] {
+        let emu = emulate(protocol, 8, vec![Fault::MissBaud(1)]);
+        let asic = engine(&emu, protocol, 8);
+        let work = Work::new(header(), target_bits(8))
+            .with_nonces(0..64)
+            .expect("valid work");
+        assert_eq!(
+            asic.search(&work)
+                .unwrap_or_else(|e| panic!("{protocol:?}: the second try reaches the chip: {e}")),
+            portable().search(&work).expect("portable"),
+            "{protocol:?}"
+        );
+        let baud = if protocol == Protocol::Bm1370 {
+            w(0x28, 0x1130_0200)
+        } else {
+            w(0x18, 0x0000_6131)
+        };
+        let sent = emu.stats().frames().iter().filter(|f| **f == baud).count();
+        assert_eq!(sent, 2, "{protocol:?}: written once, missed, written again");
+    }
+}
+
 #[test]
 fn bm1397_matches_portable() {
     let emu = emulate(Protocol::Bm1397, 6, vec![]);
     let asic = engine(&emu, Protocol::Bm1397, 6);
-    // One nonce, many versions: four midstates per job, and the ticket mask adds 2 bits.
+    // Nonces below 256 sit at counter 0 of each core; the ticket mask adds 2 bits.
     let work = Work::new(header(), target_bits(8))
-        .with_nonces(1000..1001)
-        .and_then(|w| w.with_version_rolling(0x1fff_e000, 2048))
+        .with_nonces(0..200)
+        .and_then(|w| w.with_version_rolling(0x1fff_e000, 8))
         .expect("valid work");
     let want = portable().search(&work).expect("portable");
     assert!(!want.is_empty());
     assert_eq!(asic.search(&work).expect("asic"), want);
-    assert!(
-        asic.stats()
-            .known_answers
-            .load(std::sync::atomic::Ordering::Relaxed)
-            >= 1
-    );
-    assert!(asic.describe().contains("1 chip"));
+    assert!(asic.stats().known_answers.load(Relaxed) >= 1);
+    assert!(asic.describe().contains("1 chip"), "{}", asic.describe());
 }
 
 #[test]
 fn bm1370_matches_portable_with_and_without_on_chip_rolling() {
     let emu = emulate(Protocol::Bm1370, 8, vec![]);
     let asic = engine(&emu, Protocol::Bm1370, 8);
+    // Even nonces at counter 0 of each core, odd ones at 2^24: two windows, two batches.
     let work = Work::new(header(), target_bits(9))
-        .with_nonces(77..78)
-        .and_then(|w| w.with_version_rolling(0x1fff_e000, 10_000))
+        .with_nonces(0..128)
+        .and_then(|w| w.with_version_rolling(0x1fff_e000, 32))
         .expect("valid work");
     let want = portable().search(&work).expect("portable");
-    assert!(want.len() > 10);
+    assert!(want.len() > 5, "{}", want.len());
     assert_eq!(asic.search(&work).expect("asic"), want);
     // A mask outside BIP320's bits: one job per version, rolling off.
     let work = Work::new(header(), target_bits(8))
-        .with_nonces(5..6)
-        .and_then(|w| w.with_version_rolling(0x0000_0ff0, 256))
+        .with_nonces(0..64)
+        .and_then(|w| w.with_version_rolling(0x0000_0ff0, 2))
         .expect("valid work");
     assert_eq!(
         asic.search(&work).expect("asic"),
@@ -223,21 +409,33 @@ fn bm1370_matches_portable_with_and_without_on_chip_rolling() {
 
 #[test]
 fn a_chain_of_chips_is_enumerated_and_addressed() {
-    let mut c = Config::new(Protocol::Bm1397);
+    let mut c = config(Protocol::Bm1397, 8, vec![]);
     c.chips = 3;
-    c.hashrate = RATE;
-    c.ticket_bits = 8;
     let emu = emulator::spawn(c).expect("pty");
     let asic = engine(&emu, Protocol::Bm1397, 8);
     let work = Work::new(header(), target_bits(8))
-        .with_nonces(3..4)
-        .and_then(|w| w.with_version_rolling(0x1fff_e000, 256))
+        .with_nonces(0..256)
+        .and_then(|w| w.with_version_rolling(0x1fff_e000, 4))
         .expect("valid work");
     assert_eq!(
         asic.search(&work).expect("asic"),
         portable().search(&work).expect("portable")
     );
     assert!(asic.describe().contains("3 chip"), "{}", asic.describe());
+    let set_address: Vec<Vec<u8>> = emu
+        .stats()
+        .frames()
+        .into_iter()
+        .filter(|f| f[2] == 0x40)
+        .collect();
+    assert_eq!(
+        set_address,
+        [
+            bytes("55AA40050000 1C"),
+            asic::command(0x40, &[85, 0]),
+            asic::command(0x40, &[170, 0])
+        ]
+    );
 }
 
 #[test]
@@ -269,7 +467,7 @@ fn icarus_passes_detection_and_returns_each_versions_first_nonce() {
 
 #[test]
 fn an_icarus_that_never_answers_fails_detection() {
-    // Ticket 40 bits at 200 kH/s: the golden work is not found within the wait.
+    // A 60-bit ticket: the golden work is never found within the wait.
     let emu = emulate(Protocol::Icarus, 60, vec![]);
     let asic = engine(&emu, Protocol::Icarus, 10);
     let work = Work::new(header(), target_bits(10));
@@ -277,51 +475,89 @@ fn an_icarus_that_never_answers_fails_detection() {
     assert_eq!(err.kind(), ErrorKind::Device, "{err}");
 }
 
-fn faulty_run(faults: Vec<Fault>) -> (Vec<sha256d::Found>, Vec<sha256d::Found>, u64) {
-    let emu = emulate(Protocol::Bm1370, 8, faults);
-    let asic = engine(&emu, Protocol::Bm1370, 8);
-    let work = Work::new(header(), target_bits(8))
-        .with_nonces(9..10)
-        .and_then(|w| w.with_version_rolling(0x1fff_e000, 8192))
-        .expect("valid work");
-    let mut got = Vec::new();
-    let summary = asic
-        .search_stream(&work, &sha256d::Control::new(), &mut |f| got.push(*f))
-        .expect("faults short of unplugging do not fail the search");
-    got.sort_unstable();
-    (
-        got,
-        portable().search(&work).expect("portable"),
-        summary.hardware_errors,
-    )
+fn bm1370_work() -> Work {
+    Work::new(header(), target_bits(8))
+        .with_nonces(0..128)
+        .and_then(|w| w.with_version_rolling(0x1fff_e000, 16))
+        .expect("valid work")
+}
+
+#[test]
+fn faults_at_five_percent_never_pass_for_a_complete_result() {
+    let work = bm1370_work();
+    let want = portable().search(&work).expect("portable");
+    assert!(want.len() > 5, "{}", want.len());
+    let mut complete = 0;
+    for fault in [
+        Fault::Drop(0.05),
+        Fault::BadCrc(0.05),
+        Fault::WrongNonce(0.05),
+    ] {
+        for seed in 0..3 {
+            let mut c = config(Protocol::Bm1370, 8, vec![fault]);
+            c.seed = seed;
+            let emu = emulator::spawn(c).expect("pty");
+            let asic = engine(&emu, Protocol::Bm1370, 8);
+            let mut got = Vec::new();
+            let summary =
+                asic.search_stream(&work, &sha256d::Control::new(), &mut |f| got.push(*f));
+            got.sort_unstable();
+            // A run may fail or say it is incomplete; one that claims completeness must be.
+            if summary.is_ok_and(|s| !s.incomplete) {
+                assert_eq!(got, want, "{fault:?} seed {seed}");
+                complete += 1;
+            }
+        }
+    }
+    assert!(
+        complete >= 3,
+        "re-sweeping clears most faults: {complete} of 9"
+    );
 }
 
 #[test]
 fn corrupted_replies_are_counted_and_never_returned() {
-    let (got, want, errors) = faulty_run(vec![
-        Fault::Garbage(0.2),
-        Fault::BadCrc(0.2),
-        Fault::WrongNonce(0.2),
-        Fault::Drop(0.1),
-    ]);
+    let emu = emulate(
+        Protocol::Bm1370,
+        8,
+        vec![
+            Fault::Garbage(0.2),
+            Fault::BadCrc(0.2),
+            Fault::WrongNonce(0.2),
+        ],
+    );
+    let asic = engine(&emu, Protocol::Bm1370, 8);
+    let work = bm1370_work();
+    let mut got = Vec::new();
+    let summary = asic
+        .search_stream(&work, &sha256d::Control::new(), &mut |f| got.push(*f))
+        .unwrap_or_else(|e| panic!("faults short of unplugging do not fail the search: {e}"));
+    got.sort_unstable();
+    let want = portable().search(&work).expect("portable");
     assert!(
         got.iter().all(|f| want.contains(f)),
         "a wrong result got through"
     );
-    assert!(
-        got.len() * 2 > want.len(),
-        "most results survive: {} of {}",
-        got.len(),
-        want.len()
-    );
-    assert!(errors > 0);
+    assert!(summary.hardware_errors > 0);
+    assert!(asic.stats().resweeps.load(Relaxed) > 0);
 }
 
 #[test]
 fn slow_replies_lose_nothing() {
-    let (got, want, errors) = faulty_run(vec![Fault::Slow(Duration::from_millis(30))]);
-    assert_eq!(got, want);
-    assert_eq!(errors, 0);
+    let emu = emulate(
+        Protocol::Bm1370,
+        8,
+        vec![Fault::Slow(Duration::from_millis(30))],
+    );
+    let asic = engine(&emu, Protocol::Bm1370, 8);
+    let work = bm1370_work();
+    let mut got = Vec::new();
+    let summary = asic
+        .search_stream(&work, &sha256d::Control::new(), &mut |f| got.push(*f))
+        .expect("slow replies are not an error");
+    got.sort_unstable();
+    assert_eq!(got, portable().search(&work).expect("portable"));
+    assert_eq!((summary.hardware_errors, summary.incomplete), (0, false));
 }
 
 #[test]
@@ -330,14 +566,15 @@ fn unplug_and_hang_are_reported_in_bounded_time() {
         let emu = emulate(Protocol::Bm1370, 8, vec![fault]);
         let asic = engine(&emu, Protocol::Bm1370, 8);
         let work = Work::new(header(), target_bits(8))
-            .with_nonces(9..10)
-            .and_then(|w| w.with_version_rolling(0x1fff_e000, 1 << 16))
+            .with_nonces(0..256)
+            .and_then(|w| w.with_version_rolling(0x1fff_e000, 1 << 12))
             .expect("valid work");
         let t = Instant::now();
         let err = asic.search(&work).expect_err("the stick went away");
         assert_eq!(err.kind(), ErrorKind::Device, "{fault:?}: {err}");
+        // Generous: the bound is the fence timeout, not the machine's speed.
         assert!(
-            t.elapsed() < Duration::from_secs(4),
+            t.elapsed() < Duration::from_secs(20),
             "{fault:?} took {:?}",
             t.elapsed()
         );
@@ -347,16 +584,7 @@ fn unplug_and_hang_are_reported_in_bounded_time() {
 #[test]
 fn a_stick_that_hashes_wrongly_fails_its_known_answers() {
     let emu = emulate(Protocol::Bm1397, 8, vec![Fault::WrongNonce(1.0)]);
-    let asic = AsicEngine::new(
-        emu.path(),
-        Protocol::Bm1397,
-        Settings {
-            hashrate: ENGINE_RATE,
-            ticket_bits: 8,
-            known_answer_every: Some(Duration::ZERO),
-        },
-    )
-    .expect("pty exists");
+    let asic = engine(&emu, Protocol::Bm1397, 8);
     let work = Work::new(header(), target_bits(8))
         .with_nonces(1..2)
         .and_then(|w| w.with_version_rolling(0x1fff_e000, 64))
@@ -366,11 +594,62 @@ fn a_stick_that_hashes_wrongly_fails_its_known_answers() {
 }
 
 #[test]
+fn hashrates_outside_any_stick_are_refused_not_panicked_on() {
+    let emu = emulate(Protocol::Bm1370, 8, vec![]);
+    for rate in [1e-10, 1e-6, 0.0, -1.0, f64::NAN, f64::INFINITY, 1e300] {
+        let mut s = settings(Protocol::Bm1370, 8);
+        s.hashrate = rate;
+        let err = AsicEngine::new(emu.path(), Protocol::Bm1370, s)
+            .err()
+            .unwrap_or_else(|| panic!("{rate} accepted"));
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{rate}: {err}");
+    }
+    let mut s = settings(Protocol::Bm1370, 8);
+    s.frequency_mhz = 1050.0;
+    let err = AsicEngine::new(emu.path(), Protocol::Bm1370, s)
+        .err()
+        .expect("a 2x overclock is refused");
+    assert!(err.message().contains("1050 MHz"), "{err}");
+}
+
+#[test]
+fn cancelled_sweeps_are_not_credited_in_full() {
+    let emu = emulate(Protocol::Bm1370, 8, vec![]);
+    // Known answers are not what this test is about: a starved machine must not fail it.
+    let mut s = settings(Protocol::Bm1370, 8);
+    s.known_answer_every = None;
+    let asic = AsicEngine::new(emu.path(), Protocol::Bm1370, s).expect("pty exists");
+    // The whole nonce space: far more than the stick can do before the cancel.
+    let work = Work::new(header(), target_bits(40));
+    let ctl = sha256d::Control::new();
+    let summary = std::thread::scope(|s| {
+        let run = s.spawn(|| asic.search_stream(&work, &ctl, &mut |_| {}));
+        std::thread::sleep(Duration::from_secs(3));
+        ctl.cancel();
+        run.join().expect("the search thread")
+    })
+    .expect("a cancelled search is not an error");
+    assert!(summary.cancelled);
+    // At most what the engine's hashrate allows in the time it ran, with room for slack.
+    assert!(
+        (summary.hashes as f64) < ENGINE_RATE * 60.0,
+        "credited {} hashes",
+        summary.hashes
+    );
+}
+
+#[test]
 fn open_needs_a_device_and_protocol() {
     let err = sha256d::open("asic", &sha256d::Options::default())
         .err()
         .expect("no device");
-    assert!(err
-        .message()
-        .starts_with("needs --device PATH and --protocol icarus|bm1397|bm1370"));
+    assert!(
+        err.message()
+            .starts_with("the asic engine needs a device path and a protocol"),
+        "{err}"
+    );
+    assert!(
+        !err.message().contains("--"),
+        "no CLI flags in a library error: {err}"
+    );
 }

@@ -31,7 +31,7 @@ extern "C" {
         out: *mut u8,
         cap: usize,
         job_id: u8,
-        start_counter: u32,
+        start_nonce: u32,
         header: *const u8,
         midstates: *const u32,
         n: usize,
@@ -40,7 +40,7 @@ extern "C" {
         out: *mut u8,
         cap: usize,
         job_header: u8,
-        start_counter: u32,
+        start_nonce: u32,
         header: *const u8,
     ) -> usize;
     fn asic_icarus_work(out: *mut u8, midstate: *const u32, header: *const u8, work_id: u8);
@@ -97,7 +97,8 @@ pub fn command(hdr: u8, payload: &[u8]) -> Vec<u8> {
     out[..n].to_vec()
 }
 
-/// A BM1397 job for 1 to 4 midstates (state words after the header's first 64 bytes).
+/// A BM1397 job for 1 to 4 midstates (state words after the header's first 64 bytes),
+/// starting at nonce `start` (every reference sends 0).
 pub fn bm1397_job(job_id: u8, start: u32, header: &[u8; 80], midstates: &[[u32; 8]]) -> Vec<u8> {
     assert!(
         (1..=4).contains(&midstates.len()),
@@ -121,7 +122,7 @@ pub fn bm1397_job(job_id: u8, start: u32, header: &[u8; 80], midstates: &[[u32; 
     out[..n].to_vec()
 }
 
-/// A BM1366/68/70 full-header job.
+/// A BM1366/68/70 full-header job starting at nonce `start` (every reference sends 0).
 pub fn bm1370_job(job_header: u8, start: u32, header: &[u8; 80]) -> Vec<u8> {
     let mut out = [0u8; MAX_FRAME];
     // SAFETY: `header` is 80 bytes and `out` MAX_FRAME (> 88) bytes; the C code checks `cap`.
@@ -268,7 +269,7 @@ impl Port {
         Ok(())
     }
 
-    /// Discards unread input and unsent output.
+    /// Discards input the device sent that has not been read.
     pub fn flush(&self) -> Result<(), Error> {
         // SAFETY: `fd` is open for the life of `self`.
         let rc = unsafe { asic_flush(self.fd) };

@@ -49,6 +49,14 @@ size_t asic_bm_command(uint8_t *out, size_t cap, uint8_t hdr, const uint8_t *pay
     return total;
 }
 
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
 static void put_be32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)(v >> 24);
@@ -92,7 +100,7 @@ static size_t finish_job(uint8_t *out, size_t body_len)
     return crc_at + 2;
 }
 
-size_t asic_bm1397_job(uint8_t *out, size_t cap, uint8_t job_id, uint32_t start_counter,
+size_t asic_bm1397_job(uint8_t *out, size_t cap, uint8_t job_id, uint32_t start_nonce,
                        const uint8_t header[80], const uint32_t *midstates, size_t n)
 {
     if (n == 0 || n > 4)
@@ -103,14 +111,14 @@ size_t asic_bm1397_job(uint8_t *out, size_t cap, uint8_t job_id, uint32_t start_
     uint8_t *b = out + 4;
     b[0] = job_id;
     b[1] = (uint8_t)n;
-    put_be32(b + 2, start_counter);
+    put_le32(b + 2, start_nonce);
     put_tail(b + 6, header);
     for (size_t i = 0; i < n; i++)
         put_midstate(b + 18 + 32 * i, midstates + 8 * i);
     return finish_job(out, body);
 }
 
-size_t asic_bm1370_job(uint8_t *out, size_t cap, uint8_t job_header, uint32_t start_counter,
+size_t asic_bm1370_job(uint8_t *out, size_t cap, uint8_t job_header, uint32_t start_nonce,
                        const uint8_t header[80])
 {
     size_t body = 2 + 4 + 4 + 4 + 32 + 32 + 4;
@@ -119,7 +127,7 @@ size_t asic_bm1370_job(uint8_t *out, size_t cap, uint8_t job_header, uint32_t st
     uint8_t *b = out + 4;
     b[0] = job_header;
     b[1] = 0x01;
-    put_be32(b + 2, start_counter);
+    put_le32(b + 2, start_nonce);
     memcpy(b + 6, header + 72, 4);
     memcpy(b + 10, header + 68, 4);
     put_words_reversed(b + 14, header + 36);
@@ -255,7 +263,8 @@ int asic_set_baud(int fd, uint32_t baud)
 
 int asic_flush(int fd)
 {
-    return tcflush(fd, TCIOFLUSH) == 0 ? 0 : -errno;
+    /* Input only: a frame written but not yet read by the device must still arrive. */
+    return tcflush(fd, TCIFLUSH) == 0 ? 0 : -errno;
 }
 
 long asic_write_all(int fd, const uint8_t *buf, size_t len, int timeout_ms)

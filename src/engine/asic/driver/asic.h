@@ -4,8 +4,8 @@
  * is any good) is made by the Rust caller; nothing here allocates or keeps state between calls.
  *
  * Byte-order conventions follow the wire: a "midstate" argument is the eight SHA-256 state words
- * h0..h7 after the header's first 64 bytes; "counter" is the nonce as the chip counts it, i.e.
- * the big-endian reading of the four nonce bytes of the header.
+ * h0..h7 after the header's first 64 bytes; a job's starting nonce is a header field and goes out
+ * in header (little-endian) order. Every reference firmware sends 0.
  */
 #ifndef SHA256D_ASIC_H
 #define SHA256D_ASIC_H
@@ -43,11 +43,11 @@ uint16_t asic_crc16(const uint8_t *data, size_t len);
 size_t asic_bm_command(uint8_t *out, size_t cap, uint8_t hdr, const uint8_t *payload, size_t plen);
 
 /* BM1397 job: 1..4 midstates (n * 8 words), header tail from the 80-byte header. */
-size_t asic_bm1397_job(uint8_t *out, size_t cap, uint8_t job_id, uint32_t start_counter,
+size_t asic_bm1397_job(uint8_t *out, size_t cap, uint8_t job_id, uint32_t start_nonce,
                        const uint8_t header[80], const uint32_t *midstates, size_t n);
 
 /* BM1366/68/70 full-header job; the chip computes the midstate and rolls the version. */
-size_t asic_bm1370_job(uint8_t *out, size_t cap, uint8_t job_header, uint32_t start_counter,
+size_t asic_bm1370_job(uint8_t *out, size_t cap, uint8_t job_header, uint32_t start_nonce,
                        const uint8_t header[80]);
 
 /* Icarus 64-byte work packet (no framing, no checksum). */
