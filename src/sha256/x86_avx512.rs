@@ -323,7 +323,7 @@ mod tests {
     use std::eprintln;
 
     use super::*;
-    use crate::sha256::testing;
+    use crate::sha256::{testing, Backend};
 
     /// The kernel's lane logic on plain arrays, with three-input logic evaluated from the truth
     /// table bit by bit as the instruction defines it: runs on any CPU.
@@ -381,6 +381,13 @@ mod tests {
         testing::matches_portable(|pre, first, count, limit, out| {
             scan_with(Model, pre, first, count, limit, out)
         });
+    }
+
+    #[test]
+    fn detect_prefers_avx512_where_it_runs() {
+        if Backend::Avx512.check().is_ok() {
+            assert_eq!(Backend::detect(), Backend::Avx512);
+        }
     }
 
     #[test]
