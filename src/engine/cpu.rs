@@ -135,6 +135,8 @@ impl Engine for CpuEngine {
             Backend::ShaNi => "x86-64 SHA extensions",
             #[cfg(target_arch = "x86_64")]
             Backend::Avx2 => "x86-64 AVX2, 8 nonces per instruction",
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx512 => "x86-64 AVX-512F, 16 nonces per instruction",
             #[cfg(target_arch = "aarch64")]
             Backend::ArmSha2 => "ARMv8 SHA2 instructions",
         };

@@ -13,6 +13,8 @@ pub enum EngineKind {
     ShaNi,
     /// ARMv8 SHA2 instructions.
     ArmSha2,
+    /// x86-64 AVX-512F, sixteen nonces per instruction.
+    Avx512,
     /// x86-64 AVX2, eight nonces per instruction.
     Avx2,
     /// Scalar code that runs anywhere.
@@ -28,17 +30,19 @@ impl EngineKind {
     pub const ALL: &'static [EngineKind] = &[
         EngineKind::ShaNi,
         EngineKind::ArmSha2,
+        EngineKind::Avx512,
         EngineKind::Avx2,
         EngineKind::Portable,
         EngineKind::Gpu,
         EngineKind::Asic,
     ];
 
-    /// The fixed name (`sha-ni`, `arm-sha2`, `avx2`, `portable`, `gpu`, `asic`).
+    /// The fixed name (`sha-ni`, `arm-sha2`, `avx512`, `avx2`, `portable`, `gpu`, `asic`).
     pub const fn name(self) -> &'static str {
         match self {
             EngineKind::ShaNi => "sha-ni",
             EngineKind::ArmSha2 => "arm-sha2",
+            EngineKind::Avx512 => "avx512",
             EngineKind::Avx2 => "avx2",
             EngineKind::Portable => "portable",
             EngineKind::Gpu => "gpu",
@@ -100,7 +104,7 @@ mod tests {
         assert_eq!(names.len(), EngineKind::ALL.len());
         assert_eq!(
             ENGINE_NAMES,
-            ["sha-ni", "arm-sha2", "avx2", "portable", "gpu", "asic"]
+            ["sha-ni", "arm-sha2", "avx512", "avx2", "portable", "gpu", "asic"]
         );
     }
 }

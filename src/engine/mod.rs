@@ -197,7 +197,7 @@ impl<'a> Hits<'a> {
 /// # Ok::<(), sha256d::Error>(())
 /// ```
 pub trait Engine: Send + Sync {
-    /// The engine's fixed name (`portable`, `sha-ni`, `avx2`, `arm-sha2`, `gpu`, `asic`).
+    /// The engine's fixed name (`portable`, `sha-ni`, `avx512`, `avx2`, `arm-sha2`, `gpu`, `asic`).
     fn name(&self) -> &'static str;
 
     /// A human description: backend, threads, adapter or device.

@@ -38,7 +38,7 @@ fn hash_prints_the_explorer_hash() {
 
 #[test]
 fn search_json_finds_the_genesis_nonce_on_every_cpu_engine() {
-    for engine in ["portable", "sha-ni", "avx2", "arm-sha2"] {
+    for engine in ["portable", "sha-ni", "avx512", "avx2", "arm-sha2"] {
         if sha256d::open(engine, &sha256d::Options::default()).is_err() {
             continue;
         }
@@ -235,7 +235,9 @@ fn engines_lists_every_engine_with_a_reason() {
     let v = json(&sha256d(&["engines", "--json"]));
     let list = v["engines"].as_array().expect("array");
     let names: Vec<&str> = list.iter().filter_map(|e| e["name"].as_str()).collect();
-    for name in ["portable", "sha-ni", "avx2", "arm-sha2", "gpu", "asic"] {
+    for name in [
+        "portable", "sha-ni", "avx512", "avx2", "arm-sha2", "gpu", "asic",
+    ] {
         assert!(names.contains(&name), "{name} missing");
     }
     for e in list {
@@ -283,9 +285,10 @@ fn forbidding_backends_walks_the_dispatch_down_to_portable() {
             .output()
             .expect("the binary runs")
     };
-    let v = json(&run("sha-ni,avx2,arm-sha2", &["engines", "--json"]));
+    let all = "sha-ni,avx512,avx2,arm-sha2";
+    let v = json(&run(all, &["engines", "--json"]));
     for e in v["engines"].as_array().expect("array") {
-        if ["sha-ni", "avx2", "arm-sha2"].contains(&e["name"].as_str().unwrap_or("")) {
+        if all.split(',').any(|name| e["name"] == name) {
             assert_eq!(e["available"], false, "{e}");
         }
     }
@@ -299,13 +302,16 @@ fn forbidding_backends_walks_the_dispatch_down_to_portable() {
         "2083236800..2083236900",
         "--json",
     ];
-    let v = json(&run("sha-ni,avx2,arm-sha2", &search));
+    let v = json(&run(all, &search));
     assert_eq!(v["engine"], "portable");
     assert_eq!(v["found"].as_array().map(Vec::len), Some(1));
-    if sha256d::open("avx2", &sha256d::Options::default()).is_ok() {
-        let v = json(&run("sha-ni", &search));
-        assert_eq!(v["engine"], "avx2");
-        assert_eq!(v["found"].as_array().map(Vec::len), Some(1));
+    // Each step down the x86 order: avx512, then sha-ni, then avx2.
+    for (forbid, next) in [("avx512", "sha-ni"), ("avx512,sha-ni", "avx2")] {
+        if sha256d::open(next, &sha256d::Options::default()).is_ok() {
+            let v = json(&run(forbid, &search));
+            assert_eq!(v["engine"], next, "with {forbid} forbidden");
+            assert_eq!(v["found"].as_array().map(Vec::len), Some(1));
+        }
     }
 }
 
