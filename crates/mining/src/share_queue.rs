@@ -195,7 +195,10 @@ mod tests {
     #[test]
     fn blocks_go_first_and_only_shares_make_room() {
         let mut q = ShareQueue::new();
-        assert_eq!(q.push(Share::blank(1, true)).as_ref().map(lost_reason), None);
+        assert_eq!(
+            q.push(Share::blank(1, true)).as_ref().map(lost_reason),
+            None
+        );
         for nonce in 100..100 + MAX_QUEUED_SHARES as u32 {
             assert!(q.push(Share::blank(nonce, false)).is_none());
         }
@@ -226,7 +229,9 @@ mod tests {
         for nonce in 0..MAX_QUEUED_BLOCKS as u32 {
             assert!(q.push(Share::blank(nonce, true)).is_none());
         }
-        let lost = q.push(Share::blank(u32::MAX, true)).expect("over the block cap");
+        let lost = q
+            .push(Share::blank(u32::MAX, true))
+            .expect("over the block cap");
         assert_eq!(
             lost_reason(&lost),
             (
@@ -269,7 +274,11 @@ mod tests {
     #[test]
     fn unanswered_shares_go_back_ahead_of_newer_ones_and_answers_clear_them() {
         let mut q = ShareQueue::new();
-        let (a, b, c) = (Share::blank(1, false), Share::blank(2, false), Share::blank(3, false));
+        let (a, b, c) = (
+            Share::blank(1, false),
+            Share::blank(2, false),
+            Share::blank(3, false),
+        );
         q.sent(&a, 0);
         q.sent(&b, 0);
         q.answered(&b);
