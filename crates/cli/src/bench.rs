@@ -134,14 +134,9 @@ pub fn run(args: BenchArgs) -> Result<(), Error> {
 
 /// Process CPU time (user + system) in seconds, where the OS tells it.
 fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
-    let rest = stat.rsplit_once(')')?.1;
-    let mut fields = rest.split_whitespace().skip(11);
-    let utime: f64 = fields.next()?.parse().ok()?;
-    let stime: f64 = fields.next()?.parse().ok()?;
-    // Linux reports these in USER_HZ, which is 100 on every mainstream configuration.
-    Some((utime + stime) / 100.0)
+    cpu_time::ProcessTime::try_now()
+        .ok()
+        .map(|t| t.as_duration().as_secs_f64())
 }
 
 /// What timing one row measured.

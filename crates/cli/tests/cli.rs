@@ -2,7 +2,7 @@
 
 use std::process::{Command, Output};
 
-const GENESIS: &str = "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";
+const GENESIS: &str = sha256d::GENESIS_HEADER_HEX;
 
 fn sha256d(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sha256d"))

@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 
-const GENESIS: &str = "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";
+const GENESIS: &str = sha256d::GENESIS_HEADER_HEX;
 /// 10 zero bits: a few hits in a few thousand hashes, and 2 bits over the emulated ticket.
 const TARGET: &str = "003fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
 const TICKET_BITS: &str = "8";

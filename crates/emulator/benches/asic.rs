@@ -10,18 +10,9 @@ use sha256d_emulator::{self as emulator, Config};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-const GENESIS: &str = "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";
-
-/// CPU seconds this thread has used (utime + stime from procfs, in clock ticks of 10 ms).
+/// CPU seconds this thread has used.
 fn thread_cpu() -> f64 {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
-    let after = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<u64> = after
-        .split_whitespace()
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    // After the command name: state is skipped (not numeric), utime/stime are fields 14 and 15.
-    f.get(10).copied().unwrap_or(0) as f64 / 100.0 + f.get(11).copied().unwrap_or(0) as f64 / 100.0
+    cpu_time::ThreadTime::try_now().map_or(0.0, |t| t.as_duration().as_secs_f64())
 }
 
 fn main() {
@@ -45,7 +36,7 @@ fn main() {
     settings.confirm_sweeps = 0;
     settings.overrun_ticks = 0;
     let engine = AsicEngine::new(emu.path(), Protocol::Bm1370, settings).expect("engine");
-    let mut header = Header::from_hex(GENESIS).expect("genesis");
+    let mut header = Header::genesis();
     header.version = 0x2000_0000;
     let mut le = [0xffu8; 32];
     le[31] = 0;

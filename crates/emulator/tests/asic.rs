@@ -131,7 +131,7 @@ fn frames_built_by_the_c_driver_decode_in_the_emulator() {
     ));
 }
 
-const GENESIS: &str = "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";
+const GENESIS: &str = sha256d::GENESIS_HEADER_HEX;
 
 /// ESP-Miner's BM1370 ramp from its assumed 50 MHz power-on clock to the 525 MHz stock clock:
 /// one 0x08 value per 6.25 MHz step, as its solver picks them (post dividers minus one, flag
