@@ -5,3 +5,4 @@
 pub mod peers;
 pub mod sv1;
 pub mod testpool;
+pub mod tls;

@@ -13,8 +13,9 @@ use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub use crate::tls::TlsIdentity;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -87,54 +88,6 @@ impl Settings {
             reject_reason: None,
             fresh_extranonce1: false,
         }
-    }
-}
-
-/// A CA, a server certificate it signed for `localhost` and `127.0.0.1`, and the CA's PEM
-/// written to a file for the client to trust.
-pub struct TlsIdentity {
-    pub ca_file: PathBuf,
-    config: Arc<rustls::ServerConfig>,
-}
-
-impl TlsIdentity {
-    pub fn generate() -> Arc<Self> {
-        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-        let ca_key = KeyPair::generate().expect("key generation");
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
-        let issuer = Issuer::new(ca_params, ca_key);
-        let leaf_key = KeyPair::generate().expect("key generation");
-        let leaf = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .expect("leaf params")
-            .signed_by(&leaf_key, &issuer)
-            .expect("leaf certificate");
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let ca_file = std::env::temp_dir().join(format!(
-            "sha256d-testpool-ca-{}-{}.pem",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::write(&ca_file, ca_cert.pem()).expect("write CA PEM");
-        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("protocol versions")
-            .with_no_client_auth()
-            .with_single_cert(vec![leaf.der().clone()], key)
-            .expect("server certificate");
-        Arc::new(TlsIdentity {
-            ca_file,
-            config: Arc::new(config),
-        })
-    }
-}
-
-impl Drop for TlsIdentity {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.ca_file);
     }
 }
 
@@ -380,7 +333,7 @@ fn serve(sock: TcpStream, id: usize, shared: Arc<Shared>, rx: Receiver<Action>) 
     let handle = sock.try_clone().expect("clone socket");
     let io: Box<dyn ReadWrite> = match &settings.tls {
         Some(tls) => {
-            let server = rustls::ServerConnection::new(tls.config.clone()).expect("TLS server");
+            let server = rustls::ServerConnection::new(tls.server_config()).expect("TLS server");
             Box::new(rustls::StreamOwned::new(server, sock))
         }
         None => Box::new(sock),
