@@ -4,7 +4,7 @@
 //! kernels do. Everything an embedder needs is at the crate root.
 
 pub use crate::sha256::{
-    compress256, sha256, sha256d, sha256d_from_midstate, sha256d_header, top_word, Backend,
+    compress256, sha256, sha256d, sha256d_from_midstate, sha256d_header, top_word, Backend, OpMix,
     Prehash, IV, K,
 };
 

@@ -22,9 +22,11 @@ use crate::engine::EngineKind;
 use alloc::vec::Vec;
 
 mod consts;
+mod mix;
 
 pub(crate) use consts::{HASH_BITS, HEADER_BITS, PAD_WORD};
 pub use consts::{IV, K};
+pub use mix::OpMix;
 
 /// K + W, four rounds per row, for the rounds from `first` whose words `w` are all padding.
 const fn padding_kw<const Q: usize>(first: usize, w: [[u32; 4]; Q]) -> [[u32; 4]; Q] {
