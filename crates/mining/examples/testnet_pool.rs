@@ -9,8 +9,8 @@
 //! a difficulty-1 share every minute or two; a pool that starts you higher needs patience.
 
 use sha256d::{Error, ErrorKind};
-use sha256d_mining::net::PoolUrl;
 use sha256d_mining::pool::{PoolConfig, PoolOptions, PoolSource};
+use sha256d_mining::PoolUrl;
 use sha256d_mining::{mine, MineOptions};
 use std::time::Duration;
 

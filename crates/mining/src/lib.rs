@@ -11,6 +11,9 @@
 pub mod address;
 mod failover;
 pub mod gbt;
+// The HTTP parser and the terminal sanitiser are public only for this workspace's fuzz targets
+// and CLI: outside the stability promise (so is `net`'s connection and line reader).
+#[doc(hidden)]
 pub mod http;
 pub mod job;
 pub mod miner;
@@ -19,6 +22,7 @@ pub mod pool;
 mod pool_session;
 pub mod reject;
 pub mod rpc;
+#[doc(hidden)]
 pub mod sanitize;
 mod share_queue;
 pub mod stratum;

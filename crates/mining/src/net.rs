@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 /// The longest line a pool may send. The largest honest message is a `mining.notify` with
 /// a big coinbase and a full merkle branch, a few hundred KB at most; the cap keeps a
 /// hostile or broken pool from making the reader buffer without end.
-pub const MAX_LINE: usize = 1 << 20;
+pub(crate) const MAX_LINE: usize = 1 << 20;
 
 /// A pool address: `stratum+tcp://host:port`, or `stratum+ssl://host:port` (also spelled
 /// `stratum+tls://`) for Stratum inside TLS.
@@ -194,7 +194,7 @@ impl TlsSettings {
 }
 
 /// An open connection to a pool, plain or TLS.
-pub struct Conn {
+pub(crate) struct Conn {
     inner: Inner,
 }
 
@@ -310,7 +310,7 @@ impl Write for Conn {
 }
 
 /// Whether a write failed only because the socket had no room within [`WRITE_WAIT`].
-pub fn is_full(e: &io::Error) -> bool {
+pub(crate) fn is_full(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
@@ -318,14 +318,14 @@ pub fn is_full(e: &io::Error) -> bool {
 }
 
 /// How long a write on a [`connect`]ed connection waits for room in the socket.
-pub const WRITE_WAIT: Duration = Duration::from_millis(2);
+pub(crate) const WRITE_WAIT: Duration = Duration::from_millis(2);
 
 /// Connects to `url` and for TLS completes the handshake (certificate checked against `tls`)
 /// before returning, all within `timeout`: the resolved addresses share it, and so does the
 /// handshake, so a host with many dead addresses or a server that trickles its certificate
 /// cannot hold the caller for a multiple of it. (The name lookup itself cannot be timed out;
 /// callers that must not wait for it run `connect` on a thread of its own.)
-pub fn connect(url: &PoolUrl, tls: &TlsSettings, timeout: Duration) -> Result<Conn, Error> {
+pub(crate) fn connect(url: &PoolUrl, tls: &TlsSettings, timeout: Duration) -> Result<Conn, Error> {
     let timeout = timeout.max(Duration::from_millis(1));
     let deadline = Instant::now() + timeout;
     let out_of_time = || {
@@ -408,6 +408,8 @@ pub fn connect(url: &PoolUrl, tls: &TlsSettings, timeout: Duration) -> Result<Co
 
 /// Splits a byte stream into lines of at most [`MAX_LINE`] bytes, keeping partial lines
 /// across reads that time out.
+// Public for the fuzz target only.
+#[doc(hidden)]
 #[derive(Debug, Default)]
 pub struct LineReader {
     // Bytes received and not yet returned. Holds no newline when a read starts, so it never
@@ -416,6 +418,7 @@ pub struct LineReader {
 }
 
 /// The answer of one [`LineReader::read_line`].
+#[doc(hidden)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ReadLine {
