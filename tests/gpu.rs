@@ -228,14 +228,18 @@ fn version_rolling() {
     let mut rng = Rng::new(3);
     for versions_per_dispatch in [gpu::MAX_VERSIONS, 1] {
         let mut c = GpuConfig::default();
-        c.versions_per_dispatch = versions_per_dispatch;
+        c.versions_per_dispatch = Some(versions_per_dispatch);
         let Some(gpu) = open_gpu(c) else { return };
         for rolls in 1..=5 {
             let start = rng.next() % (1 << 31);
             let len = 12_000 + rng.next() % 64;
-            let w = work(rng.header(), target_with_top(0x00ff_ffff), start..start + len)
-                .with_version_rolling(0x1fff_e000, rolls)
-                .expect("5 rolls fit");
+            let w = work(
+                rng.header(),
+                target_with_top(0x00ff_ffff),
+                start..start + len,
+            )
+            .with_version_rolling(0x1fff_e000, rolls)
+            .expect("5 rolls fit");
             let found = same_as_portable(&gpu, &w);
             let versions: std::collections::BTreeSet<u32> =
                 found.iter().map(|f| f.version).collect();
@@ -268,7 +272,7 @@ fn configuration_is_checked() {
     options.gpu_allow_software = true;
     for bad in [0, gpu::MAX_VERSIONS + 1] {
         let mut c = GpuConfig::default();
-        c.versions_per_dispatch = bad;
+        c.versions_per_dispatch = Some(bad);
         let e = GpuEngine::new(&options, c).expect_err("out of range");
         assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
     }
@@ -335,8 +339,13 @@ fn range_ending_at_2_pow_32() {
 /// schedules (whose dispatches are sized to the same time).
 #[test]
 fn cancel_and_progress() {
-    let Some(gpu) = default_gpu() else { return };
-    for rolls in [1, 4] {
+    let mut shared = GpuConfig::default();
+    shared.versions_per_dispatch = Some(gpu::MAX_VERSIONS);
+    let Some(shared) = open_gpu(shared) else {
+        return;
+    };
+    let Some(single) = default_gpu() else { return };
+    for (rolls, gpu) in [(1, single), (4, &shared)] {
         let ctl = sha256d::Control::new();
         let cancelled_at = std::sync::Mutex::new(None);
         let w = Work::new(Rng::new(7).header(), target_with_top(0))

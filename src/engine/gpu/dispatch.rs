@@ -191,7 +191,7 @@ impl GpuEngine {
     /// The versions from roll `first` on that the next dispatches share, with their
     /// parameters, and the kernel for that many built.
     fn group(&self, state: &mut State, work: &Work, first: u64) -> Result<Group, Error> {
-        let len = (work.rolls() - first).min(u64::from(self.config.versions_per_dispatch)) as u32;
+        let len = (work.rolls() - first).min(u64::from(self.versions_per_dispatch())) as u32;
         let pre: Vec<Prehash> = (first..first + u64::from(len))
             .map(|roll| Prehash::new(&work.header_bytes(work.version(roll), 0)))
             .collect();
