@@ -149,12 +149,22 @@ impl F {
 
     fn wgsl(self, a: &[String]) -> String {
         let rot3 = |x: &str, n: [u32; 3]| {
-            format!("({} ^ {} ^ {})", rotr(x, n[0]), rotr(x, n[1]), rotr(x, n[2]))
+            format!(
+                "({} ^ {} ^ {})",
+                rotr(x, n[0]),
+                rotr(x, n[1]),
+                rotr(x, n[2])
+            )
         };
         match self {
             F::BigS0 => rot3(&a[0], [2, 13, 22]),
             F::BigS1 => rot3(&a[0], [6, 11, 25]),
-            F::SmallS0 => format!("({} ^ {} ^ ({} >> 3u))", rotr(&a[0], 7), rotr(&a[0], 18), a[0]),
+            F::SmallS0 => format!(
+                "({} ^ {} ^ ({} >> 3u))",
+                rotr(&a[0], 7),
+                rotr(&a[0], 18),
+                a[0]
+            ),
             F::SmallS1 => format!(
                 "({} ^ {} ^ ({} >> 10u))",
                 rotr(&a[0], 17),
@@ -258,7 +268,11 @@ impl Gen {
             return Val {
                 terms: vec![Term {
                     wgsl: None,
-                    rust: Some(format!("crate::sha256::{}({})", f.rust_name(), rust.join(", "))),
+                    rust: Some(format!(
+                        "crate::sha256::{}({})",
+                        f.rust_name(),
+                        rust.join(", ")
+                    )),
                     version: args.iter().find_map(|a| a.version()),
                 }],
                 lit: 0,
@@ -559,11 +573,7 @@ pub fn params_rust(kernels: &[Kernel]) -> String {
     );
     for (i, k) in kernels.iter().enumerate() {
         let names: Vec<String> = (0..=i).map(|r| format!("r{r}")).collect();
-        out.push_str(&format!(
-            "        [{}] => {},\n",
-            names.join(", "),
-            k.rust
-        ));
+        out.push_str(&format!("        [{}] => {},\n", names.join(", "), k.rust));
     }
     out.push_str("        _ => Vec::new(),\n    }\n}\n");
     out
