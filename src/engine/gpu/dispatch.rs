@@ -468,7 +468,7 @@ mod tests {
     fn params_follow_the_kernel_struct() {
         let pre = Prehash::new(&[7; 80]);
         for versions in 1..=super::super::MAX_VERSIONS {
-            let kernel = super::super::kernel_wgsl(versions as u32).expect("1..=MAX_VERSIONS");
+            let kernel = super::super::kernel_wgsl(versions).expect("1..=MAX_VERSIONS");
             let body = kernel
                 .split_once("struct Params {")
                 .and_then(|(_, rest)| rest.split_once('}'))
@@ -483,10 +483,10 @@ mod tests {
                 (fields[FIRST], fields[COUNT], fields[LIMIT]),
                 ("first", "count", "limit")
             );
-            let words = params(&vec![pre; versions]).len();
+            let words = params(&vec![pre.clone(); versions as usize]).len();
             assert_eq!(fields.len(), words, "{versions} versions");
             assert!(words <= PARAM_WORDS);
         }
-        assert_eq!(params(&[]), []);
+        assert_eq!(params(&[]), Vec::<u32>::new());
     }
 }
