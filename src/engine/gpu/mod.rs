@@ -309,8 +309,8 @@ impl Engine for GpuEngine {
 
     fn describe(&self) -> String {
         format!(
-            "{} ({:?}, {:?} device), {} nonces x {} invocations per workgroup, up to {} versions \
-             per dispatch; kernel ops/nonce {:.0} (1 version), {:.1} per version ({} sharing)",
+            "{} ({:?}, {:?} device), {} nonces x {} invocations per workgroup, versions per \
+             dispatch: {}; kernel ops/nonce {:.0} (1 version), {:.1} per version ({} sharing)",
             self.info.name,
             self.info.backend,
             self.info.device_type,
