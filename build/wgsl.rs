@@ -218,13 +218,13 @@ impl Gen {
     /// The WGSL of `v`: its nonce-dependent terms plus one parameter (or literal) holding
     /// everything else.
     fn emit(&mut self, v: &Val) -> String {
-        let (host, mut parts): (Vec<&Term>, Vec<&Term>) = v.terms.iter().partition(|t| t.host());
-        let mut folded = Val {
+        let (host, parts): (Vec<&Term>, Vec<&Term>) = v.terms.iter().partition(|t| t.host());
+        let folded = Val {
             terms: host.into_iter().cloned().collect(),
             lit: v.lit,
         };
         let mut out: Vec<String> = parts
-            .drain(..)
+            .into_iter()
             .map(|t| t.wgsl.clone().expect("a nonce-dependent term has WGSL"))
             .collect();
         let plain = folded.lit == 0 && folded.terms.len() == 1 && folded.terms[0].wgsl.is_some();
@@ -237,7 +237,6 @@ impl Gen {
         } else {
             let rust = folded.rust();
             let version = folded.version();
-            folded.terms.clear();
             let existing = self
                 .fields
                 .iter()
