@@ -311,10 +311,20 @@ fn more_hits_than_the_buffer_holds() {
     let mut split = GpuConfig::default();
     split.hit_capacity = 4;
     split.max_hit_capacity = 64;
-    let Some(gpu) = open_gpu(split) else { return };
+    let Some(gpu) = open_gpu(split.clone()) else {
+        return;
+    };
     let w = work(rng.header(), target_with_top(0x3fff_ffff), 0..6_000);
     let found = same_as_portable(&gpu, &w);
     assert!(found.len() > 1_000, "{} hits", found.len());
+
+    // Versions sharing a dispatch overflow it together; the re-scans keep each hit's version.
+    split.versions_per_dispatch = Some(gpu::MAX_VERSIONS);
+    let Some(gpu) = open_gpu(split) else { return };
+    let w = work(rng.header(), Target::MAX, 500..3_501)
+        .with_version_rolling(0x1fff_e000, 3)
+        .expect("3 rolls fit");
+    assert_eq!(same_as_portable(&gpu, &w).len(), 9_003);
 }
 
 #[test]
