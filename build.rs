@@ -1,5 +1,6 @@
-//! Compiles the ASIC stick driver (C) under feature `asic`, and generates the WGSL kernel
-//! from the crate's own constants under feature `gpu`.
+//! Compiles the ASIC stick driver (C) under feature `asic`, and generates the WGSL kernels
+//! (and the host code that fills their parameters) from the crate's own constants under
+//! feature `gpu`.
 
 #[cfg(feature = "gpu")]
 #[path = "src/sha256/consts.rs"]
@@ -21,7 +22,12 @@ fn gpu_kernel() {
     println!("cargo:rerun-if-changed=build/wgsl.rs");
     println!("cargo:rerun-if-changed=src/sha256/consts.rs");
     let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    std::fs::write(out.join("sha256d.wgsl"), wgsl::sha256d_wgsl()).expect("OUT_DIR is writable");
+    let kernels: Vec<wgsl::Kernel> = (1..=wgsl::MAX_VERSIONS).map(wgsl::kernel).collect();
+    for (i, k) in kernels.iter().enumerate() {
+        std::fs::write(out.join(wgsl::file_name(i + 1)), &k.wgsl).expect("OUT_DIR is writable");
+    }
+    std::fs::write(out.join("sha256d_params.rs"), wgsl::params_rust(&kernels))
+        .expect("OUT_DIR is writable");
 }
 
 #[cfg(feature = "asic")]

@@ -10,7 +10,7 @@ mod common;
 use common::quiet_machine;
 use proptest::prelude::Rng as _;
 use proptest::test_runner::{RngAlgorithm, TestRng};
-use sha256d::engine::gpu::{GpuConfig, GpuEngine};
+use sha256d::engine::gpu::{self, GpuConfig, GpuEngine};
 use sha256d::{CompactTarget, Engine, ErrorKind, Found, Header, Options, Target, Work};
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -43,18 +43,27 @@ fn kernels_parse_and_validate() {
 }
 
 #[test]
-fn kernel_matches_generator() {
-    let path = kernels_dir().join("sha256d.wgsl");
-    let generated = sha256d::engine::gpu::KERNEL_WGSL;
-    if std::env::var_os("SHA256D_BLESS").is_some() {
-        std::fs::write(&path, generated).expect("kernels/ is writable");
+fn kernels_match_generator() {
+    for versions in 1..=gpu::MAX_VERSIONS {
+        let name = match versions {
+            1 => "sha256d.wgsl".to_string(),
+            n => format!("sha256d_x{n}.wgsl"),
+        };
+        let path = kernels_dir().join(name);
+        let generated = gpu::kernel_wgsl(versions).expect("1..=MAX_VERSIONS");
+        if std::env::var_os("SHA256D_BLESS").is_some() {
+            std::fs::write(&path, generated).expect("kernels/ is writable");
+        }
+        let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            checked_in == generated,
+            "{} differs from its generator; rerun with SHA256D_BLESS=1 to rewrite it",
+            path.display()
+        );
     }
-    let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        checked_in == generated,
-        "{} differs from its generator; rerun with SHA256D_BLESS=1 to rewrite it",
-        path.display()
-    );
+    assert_eq!(gpu::kernel_wgsl(1), Some(gpu::KERNEL_WGSL));
+    assert_eq!(gpu::kernel_wgsl(0), None);
+    assert_eq!(gpu::kernel_wgsl(gpu::MAX_VERSIONS + 1), None);
 }
 
 /// Whether a missing or non-Vulkan adapter is a failure rather than a skip.
@@ -212,19 +221,65 @@ fn kernel_configurations() {
     }
 }
 
+/// Every count of rolled versions up to one past a full group, with ranges whose tails end
+/// mid-invocation, on the shared-schedule kernels and on the one-version kernel alone.
 #[test]
 fn version_rolling() {
-    let Some(gpu) = default_gpu() else { return };
     let mut rng = Rng::new(3);
-    let w = work(rng.header(), target_with_top(0x00ff_ffff), 5_000..25_000)
-        .with_version_rolling(0x1fff_e000, 5)
-        .expect("5 rolls fit");
-    let found = same_as_portable(gpu, &w);
-    let versions: std::collections::BTreeSet<u32> = found.iter().map(|f| f.version).collect();
-    assert!(
-        versions.len() > 1,
-        "hits in several versions: {versions:x?}"
-    );
+    for versions_per_dispatch in [gpu::MAX_VERSIONS, 1] {
+        let mut c = GpuConfig::default();
+        c.versions_per_dispatch = Some(versions_per_dispatch);
+        let Some(gpu) = open_gpu(c) else { return };
+        for rolls in 1..=5 {
+            let start = rng.next() % (1 << 31);
+            let len = 12_000 + rng.next() % 64;
+            let w = work(
+                rng.header(),
+                target_with_top(0x00ff_ffff),
+                start..start + len,
+            )
+            .with_version_rolling(0x1fff_e000, rolls)
+            .expect("5 rolls fit");
+            let found = same_as_portable(&gpu, &w);
+            let versions: std::collections::BTreeSet<u32> =
+                found.iter().map(|f| f.version).collect();
+            assert_eq!(
+                versions.len() as u64,
+                rolls,
+                "hits in every version ({versions_per_dispatch} per dispatch): {versions:x?}"
+            );
+        }
+    }
+}
+
+/// A rolled search's hashes count every version.
+#[test]
+fn rolled_progress_counts_versions() {
+    let Some(gpu) = default_gpu() else { return };
+    let w = work(Rng::new(8).header(), target_with_top(0), 0..40_000)
+        .with_version_rolling(0x1fff_e000, 7)
+        .expect("7 rolls fit");
+    let summary = gpu
+        .search_stream(&w, &sha256d::Control::new(), &mut |_| {})
+        .expect("rolled search");
+    assert_eq!(summary.hashes, 7 * 40_000);
+    assert!(!summary.cancelled);
+}
+
+#[test]
+fn configuration_is_checked() {
+    let mut options = Options::default();
+    options.gpu_allow_software = true;
+    for bad in [0, gpu::MAX_VERSIONS + 1] {
+        let mut c = GpuConfig::default();
+        c.versions_per_dispatch = Some(bad);
+        let e = GpuEngine::new(&options, c).expect_err("out of range");
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    }
+    let mut c = GpuConfig::default();
+    c.dispatch_time = Some(std::time::Duration::ZERO);
+    let e = GpuEngine::new(&options, c).expect_err("zero dispatch time");
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
 }
 
 #[test]
@@ -256,10 +311,20 @@ fn more_hits_than_the_buffer_holds() {
     let mut split = GpuConfig::default();
     split.hit_capacity = 4;
     split.max_hit_capacity = 64;
-    let Some(gpu) = open_gpu(split) else { return };
+    let Some(gpu) = open_gpu(split.clone()) else {
+        return;
+    };
     let w = work(rng.header(), target_with_top(0x3fff_ffff), 0..6_000);
     let found = same_as_portable(&gpu, &w);
     assert!(found.len() > 1_000, "{} hits", found.len());
+
+    // Versions sharing a dispatch overflow it together; the re-scans keep each hit's version.
+    split.versions_per_dispatch = Some(gpu::MAX_VERSIONS);
+    let Some(gpu) = open_gpu(split) else { return };
+    let w = work(rng.header(), Target::MAX, 500..3_501)
+        .with_version_rolling(0x1fff_e000, 3)
+        .expect("3 rolls fit");
+    assert_eq!(same_as_portable(&gpu, &w).len(), 9_003);
 }
 
 #[test]
@@ -280,39 +345,59 @@ fn range_ending_at_2_pow_32() {
     assert_eq!(nonces, [u32::MAX - 2, u32::MAX - 1, u32::MAX]);
 }
 
+/// Cancelling stops a search within a bound, on one version and on versions sharing
+/// schedules (whose dispatches are sized to the same time).
 #[test]
 fn cancel_and_progress() {
-    let Some(gpu) = default_gpu() else { return };
-    let ctl = sha256d::Control::new();
-    let cancelled_at = std::sync::Mutex::new(None);
-    let w = Work::new(Rng::new(7).header(), target_with_top(0));
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            while ctl.hashes() < 1 << 18 {
-                std::thread::sleep(std::time::Duration::from_millis(2));
-            }
-            *cancelled_at.lock().expect("no panics while held") = Some(std::time::Instant::now());
-            ctl.cancel();
+    let mut shared = GpuConfig::default();
+    shared.versions_per_dispatch = Some(gpu::MAX_VERSIONS);
+    let Some(shared) = open_gpu(shared) else {
+        return;
+    };
+    let Some(single) = default_gpu() else { return };
+    for (rolls, gpu) in [(1, single), (4, &shared)] {
+        let ctl = sha256d::Control::new();
+        let cancelled_at = std::sync::Mutex::new(None);
+        let w = Work::new(Rng::new(7).header(), target_with_top(0))
+            .with_version_rolling(0x1fff_e000, rolls)
+            .expect("4 rolls fit");
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                while ctl.hashes() < 1 << 18 {
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+                *cancelled_at.lock().expect("no panics while held") =
+                    Some(std::time::Instant::now());
+                ctl.cancel();
+            });
+            let summary = gpu
+                .search_stream(&w, &ctl, &mut |_| {})
+                .expect("cancelled search");
+            let latency = cancelled_at
+                .lock()
+                .expect("no panics while held")
+                .expect("the search ran until cancelled")
+                .elapsed();
+            eprintln!(
+                "{rolls} versions: cancelled after {} hashes; returned {latency:?} later",
+                summary.hashes
+            );
+            assert!(summary.cancelled);
+            assert!(summary.hashes >= 1 << 18 && summary.hashes < rolls << 32);
+            // Two dispatches are in flight, each aimed at the adapter's dispatch time (15 ms on
+            // a software rasteriser, 75 on a discrete GPU), so a quiet machine stops within a
+            // few of them; a software rasteriser sharing two loaded cores can take seconds per
+            // dispatch.
+            let each = gpu.dispatch_time();
+            assert!(each <= std::time::Duration::from_millis(100), "{each:?}");
+            let bound = if quiet_machine() {
+                each * 4 + std::time::Duration::from_millis(50)
+            } else {
+                std::time::Duration::from_secs(5)
+            };
+            assert!(latency < bound, "took {latency:?} to stop");
         });
-        let summary = gpu
-            .search_stream(&w, &ctl, &mut |_| {})
-            .expect("cancelled search");
-        let latency = cancelled_at
-            .lock()
-            .expect("no panics while held")
-            .expect("the search ran until cancelled")
-            .elapsed();
-        eprintln!(
-            "cancelled after {} hashes; returned {latency:?} later",
-            summary.hashes
-        );
-        assert!(summary.cancelled);
-        assert!(summary.hashes >= 1 << 18 && summary.hashes < 1 << 32);
-        // Dispatches aim at 15 ms and two are in flight, so a quiet machine stops within about
-        // 50 ms; a software rasteriser sharing two loaded cores can take seconds per dispatch.
-        let bound_ms = if quiet_machine() { 100 } else { 5_000 };
-        assert!(latency.as_millis() < bound_ms, "took {latency:?} to stop");
-    });
+    }
 }
 
 #[test]
@@ -320,7 +405,7 @@ fn two_dimensional_dispatch() {
     // One nonce per workgroup and long dispatches: once the rate is known, a dispatch needs
     // more workgroups than one dimension allows.
     let mut c = config(1, 1);
-    c.dispatch_time = std::time::Duration::from_secs(2);
+    c.dispatch_time = Some(std::time::Duration::from_secs(2));
     let Some(gpu) = open_gpu(c) else { return };
     let w = work(
         Rng::new(9).header(),

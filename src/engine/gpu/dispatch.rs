@@ -1,5 +1,5 @@
-//! The dispatch loop: rate-sized dispatches over every (version, nonce range), two in flight,
-//! hit buffers read back in order and never allowed to lose a candidate.
+//! The dispatch loop: rate-sized dispatches over every (version group, nonce range), two in
+//! flight, hit buffers read back in order and never allowed to lose a candidate.
 
 use super::setup::scoped;
 use super::GpuEngine;
@@ -10,15 +10,22 @@ use std::collections::VecDeque;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+include!(concat!(env!("OUT_DIR"), "/sha256d_params.rs"));
+
 /// Dispatches in flight: one running while the host reads the other's results.
 pub(super) const SLOTS: usize = 2;
 
-/// The kernel's `Params`, in its field order.
-const PARAM_WORDS: usize = 24;
+/// The first words of every kernel's `Params`: the range and the limit, set per dispatch.
+const FIRST: usize = 0;
+const COUNT: usize = 1;
+const LIMIT: usize = 2;
+/// The uniform buffer fits the largest kernel's `Params`.
 pub(super) const PARAMS_BYTES: u64 = PARAM_WORDS as u64 * 4;
-const FIRST: usize = 21;
-const COUNT: usize = 22;
-const LIMIT: usize = 23;
+/// A hit is (nonce, version index), after the count and its padding.
+const HIT_BYTES: u64 = 8;
+const HITS_HEAD: u64 = 8;
+/// The hit buffer's binding holds at least the count and one hit.
+pub(super) const HITS_MIN_BYTES: u64 = HITS_HEAD + HIT_BYTES;
 
 /// The most nonces one dispatch covers. With at most 2^20 nonces per workgroup this keeps
 /// every nonce offset the kernel computes, padding invocations included, below 2^32.
@@ -26,19 +33,6 @@ const MAX_DISPATCH: u64 = 1 << 30;
 
 /// How long to wait for one dispatch before calling the device hung.
 const HANG: Duration = Duration::from_secs(60);
-
-/// The kernel's `Params` for one header version, before its range is filled in.
-fn params(pre: &Prehash, limit: u32) -> [u32; PARAM_WORDS] {
-    let s = &pre.state3; // [a, b, c, d, e, f, g, h] after three rounds
-    let mut p = [0u32; PARAM_WORDS];
-    p[..8].copy_from_slice(&pre.midstate);
-    p[8..16].copy_from_slice(&[s[2], s[1], s[0], s[6], s[5], s[4], pre.a4_base, pre.e4_base]);
-    p[16..19].copy_from_slice(&pre.tail);
-    p[19] = pre.w16;
-    p[20] = pre.w17;
-    p[LIMIT] = limit;
-    p
-}
 
 /// Workgroups for `count` nonces at `quantum` nonces per workgroup, as `(columns, rows)` with
 /// at most `max_groups` columns: a row is as long as the device allows, and rows are balanced
@@ -66,7 +60,7 @@ impl Slot {
         capacity: u32,
     ) -> Result<Self, Error> {
         scoped(device, "buffer allocation", || {
-            let bytes = 4 + 4 * u64::from(capacity);
+            let bytes = HITS_HEAD + HIT_BYTES * u64::from(capacity);
             let buffer = |label, size, usage| {
                 device.create_buffer(&wgpu::BufferDescriptor {
                     label: Some(label),
@@ -108,23 +102,39 @@ impl Slot {
     }
 }
 
-/// What persists between searches: the buffers, and the measured rate that sizes dispatches.
+/// What persists between searches: the buffers, the kernels built so far, and the measured
+/// rate that sizes dispatches.
 pub(super) struct State {
     slots: Vec<Slot>,
-    /// Nonces per second, 0 until the first dispatch completes.
+    /// The kernel for `i + 1` versions sharing a dispatch, built on first use: software
+    /// rasterisers take a while to compile the bigger ones.
+    pub(super) pipelines: Vec<Option<wgpu::ComputePipeline>>,
+    /// Hashes (nonces times versions) per second, 0 until the first dispatch completes.
     rate: f64,
 }
 
 impl State {
     pub(super) fn new(slots: Vec<Slot>) -> Self {
-        State { slots, rate: 0.0 }
+        State {
+            slots,
+            pipelines: (0..super::MAX_VERSIONS).map(|_| None).collect(),
+            rate: 0.0,
+        }
     }
+}
+
+/// Versions that share dispatches: `len` of them from roll `first`, and their parameters.
+#[derive(Clone)]
+struct Group {
+    first: u64,
+    len: u32,
+    params: Vec<u32>,
 }
 
 /// A submitted dispatch.
 struct Flight {
     slot: usize,
-    params: [u32; PARAM_WORDS],
+    group: Group,
     submitted: Instant,
     index: wgpu::SubmissionIndex,
     mapped: mpsc::Receiver<Result<(), wgpu::BufferAsyncError>>,
@@ -132,19 +142,19 @@ struct Flight {
 
 impl Flight {
     fn first(&self) -> u32 {
-        self.params[FIRST]
+        self.group.params[FIRST]
     }
 
     fn count(&self) -> u32 {
-        self.params[COUNT]
+        self.group.params[COUNT]
     }
 }
 
 /// What a dispatch's hit buffer held: the kernel's candidate count, which exceeds the
-/// buffer's capacity when some were not stored, and the stored nonces.
+/// buffer's capacity when some were not stored, and the stored (nonce, version index) pairs.
 struct Readout {
     count: u32,
-    nonces: Vec<u32>,
+    found: Vec<(u32, u32)>,
 }
 
 impl GpuEngine {
@@ -169,7 +179,7 @@ impl GpuEngine {
                 submission_index: None,
                 timeout: Some(HANG),
             });
-            for (_, f) in flights {
+            for f in flights {
                 if let Ok(Ok(())) = f.mapped.try_recv() {
                     state.slots[f.slot].staging.unmap();
                 }
@@ -178,46 +188,63 @@ impl GpuEngine {
         result
     }
 
+    /// The versions from roll `first` on that the next dispatches share, with their
+    /// parameters, and the kernel for that many built.
+    fn group(&self, state: &mut State, work: &Work, first: u64) -> Result<Group, Error> {
+        let len = (work.rolls() - first).min(u64::from(self.versions_per_dispatch())) as u32;
+        let pre: Vec<Prehash> = (first..first + u64::from(len))
+            .map(|roll| Prehash::new(&work.header_bytes(work.version(roll), 0)))
+            .collect();
+        let mut params = params(&pre);
+        params[LIMIT] = work.target().top_u32();
+        let built = &mut state.pipelines[len as usize - 1];
+        if built.is_none() {
+            *built = Some(self.build_pipeline(len)?);
+        }
+        Ok(Group { first, len, params })
+    }
+
     fn pipeline_loop(
         &self,
         state: &mut State,
-        flights: &mut VecDeque<(u32, Flight)>,
+        flights: &mut VecDeque<Flight>,
         work: &Work,
         ctl: &Control,
         hits: &mut Hits<'_>,
     ) -> Result<(), Error> {
-        let limit = work.target().top_u32();
         let range = work.nonces();
-        let (mut roll, mut next) = (0, range.start);
-        let mut base = None;
+        let mut next = range.start;
+        let mut group: Option<Group> = None;
+        let mut roll = 0;
         let mut submitted = 0usize;
         let mut last_done = Instant::now();
         loop {
             while flights.len() < SLOTS && roll < work.rolls() && !ctl.is_cancelled() {
-                if next >= range.end {
-                    (roll, next, base) = (roll + 1, range.start, None);
-                    continue;
-                }
-                let version = work.version(roll);
-                let p = *base.get_or_insert_with(|| {
-                    params(&Prehash::new(&work.header_bytes(version, 0)), limit)
-                });
+                let g = match &group {
+                    Some(g) => g.clone(),
+                    None => group.insert(self.group(state, work, roll)?).clone(),
+                };
                 // `next` < `range.end` <= 2^32 and the count is at most MAX_DISPATCH, so both
                 // fit, and the dispatch stops at the range's end.
-                let count = self.dispatch_size(state.rate).min(range.end - next);
+                let count = self.dispatch_size(state.rate, g.len).min(range.end - next);
                 let slot = submitted % SLOTS;
                 submitted += 1;
-                let f = self.submit(&state.slots[slot], slot, p, next as u32, count as u32);
-                flights.push_back((version, f));
+                let f = self.submit(state, slot, g, next as u32, count as u32);
                 next += count;
+                if next >= range.end {
+                    roll += u64::from(f.group.len);
+                    (next, group) = (range.start, None);
+                }
+                flights.push_back(f);
             }
-            let Some((version, f)) = flights.pop_front() else {
+            let Some(f) = flights.pop_front() else {
                 return Ok(());
             };
             let readout = self.wait(&state.slots[f.slot], &f)?;
             let done = Instant::now();
             let busy = done.duration_since(f.submitted.max(last_done));
-            let sample = f64::from(f.count()) / busy.as_secs_f64().max(1e-6);
+            let hashes = u64::from(f.count()) * u64::from(f.group.len);
+            let sample = hashes as f64 / busy.as_secs_f64().max(1e-6);
             state.rate = if state.rate > 0.0 {
                 (state.rate + sample) / 2.0
             } else {
@@ -225,27 +252,32 @@ impl GpuEngine {
             };
             last_done = done;
             let mut found = if readout.count > state.slots[f.slot].capacity {
-                self.rescan(state, f.slot, f.params, f.first(), f.count(), readout.count)?
+                self.rescan(state, f.slot, &f.group, f.first(), f.count(), readout.count)?
             } else {
-                readout.nonces
+                readout.found
             };
-            found.sort_unstable();
-            for nonce in found {
-                hits.offer(version, nonce)?;
+            // Ascending (version, nonce): versions ascend with the roll index.
+            found.sort_unstable_by_key(|&(nonce, k)| (k, nonce));
+            for (nonce, k) in found {
+                if k < f.group.len {
+                    hits.offer(work.version(f.group.first + u64::from(k)), nonce)?;
+                } else {
+                    hits.hardware_error();
+                }
             }
-            ctl.add_hashes(u64::from(f.count()));
+            ctl.add_hashes(hashes);
         }
     }
 
-    /// Nonces for the next dispatch: the measured rate times the target duration, in whole
-    /// workgroups.
-    fn dispatch_size(&self, rate: f64) -> u64 {
+    /// Nonces for the next dispatch of `versions` versions: the measured rate times the
+    /// adapter's dispatch time, in whole workgroups.
+    fn dispatch_size(&self, rate: f64, versions: u32) -> u64 {
         let quantum =
             u64::from(self.config.workgroup_size) * u64::from(self.config.nonces_per_invocation);
         let most = MAX_DISPATCH.min(quantum * u64::from(self.max_groups).pow(2));
         // Before any measurement, something small enough to be quick even on a CPU.
         let want = if rate > 0.0 {
-            (rate * self.config.dispatch_time.as_secs_f64()) as u64
+            (rate * self.dispatch_time().as_secs_f64() / f64::from(versions)) as u64
         } else {
             quantum * 8
         };
@@ -254,16 +286,17 @@ impl GpuEngine {
 
     fn submit(
         &self,
-        slot: &Slot,
+        state: &State,
         slot_index: usize,
-        mut params: [u32; PARAM_WORDS],
+        mut group: Group,
         first: u32,
         count: u32,
     ) -> Flight {
-        params[FIRST] = first;
-        params[COUNT] = count;
+        let slot = &state.slots[slot_index];
+        group.params[FIRST] = first;
+        group.params[COUNT] = count;
         self.queue
-            .write_buffer(&slot.params, 0, bytemuck::cast_slice(&params));
+            .write_buffer(&slot.params, 0, bytemuck::cast_slice(&group.params));
         let quantum = self.config.workgroup_size * self.config.nonces_per_invocation;
         let (cols, rows) = grid(count, quantum, self.max_groups);
         let mut encoder = self
@@ -277,7 +310,10 @@ impl GpuEngine {
                 label: Some("sha256d"),
                 timestamp_writes: None,
             });
-            pass.set_pipeline(&self.pipeline);
+            let pipeline = state.pipelines[group.len as usize - 1]
+                .as_ref()
+                .expect("`group` built the kernel before any dispatch of the group");
+            pass.set_pipeline(pipeline);
             pass.set_bind_group(0, &slot.bind, &[]);
             pass.dispatch_workgroups(cols, rows, 1);
         }
@@ -290,7 +326,7 @@ impl GpuEngine {
         });
         Flight {
             slot: slot_index,
-            params,
+            group,
             submitted: Instant::now(),
             index,
             mapped: rx,
@@ -321,13 +357,15 @@ impl GpuEngine {
                 .staging
                 .get_mapped_range(..)
                 .map_err(|e| device_error(format!("reading GPU results: {e}")))?;
-            let mut words = view
-                .chunks_exact(4)
-                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
-            let count = words.next().unwrap_or(0);
+            let word = |c: &[u8]| u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            let count = view.get(..4).map_or(0, word);
             Readout {
                 count,
-                nonces: words.take(count as usize).collect(),
+                found: view[HITS_HEAD as usize..]
+                    .chunks_exact(HIT_BYTES as usize)
+                    .take(count as usize)
+                    .map(|c| (word(&c[..4]), word(&c[4..])))
+                    .collect(),
             }
         };
         slot.staging.unmap();
@@ -341,17 +379,20 @@ impl GpuEngine {
         &self,
         state: &mut State,
         slot: usize,
-        params: [u32; PARAM_WORDS],
+        group: &Group,
         first: u32,
         count: u32,
         reported: u32,
-    ) -> Result<Vec<u32>, Error> {
+    ) -> Result<Vec<(u32, u32)>, Error> {
         let capacity = state.slots[slot].capacity;
-        if count <= capacity {
-            // Fewer nonces than slots, yet it overflowed: the device is lying.
+        if u64::from(count) * u64::from(group.len) <= u64::from(capacity) {
+            // Fewer candidates possible than slots, yet it overflowed: the device is lying.
             return Err(Error::new(
                 ErrorKind::Device,
-                format!("GPU reported {reported} candidates among {count} nonces"),
+                format!(
+                    "GPU reported {reported} candidates among {count} nonces x {} versions",
+                    group.len
+                ),
             ));
         }
         if capacity < self.max_capacity {
@@ -376,12 +417,12 @@ impl GpuEngine {
         let end = u64::from(first) + u64::from(count);
         while u64::from(start) < end {
             let n = step.min((end - u64::from(start)) as u32);
-            let f = self.submit(&state.slots[slot], slot, params, start, n);
+            let f = self.submit(state, slot, group.clone(), start, n);
             let readout = self.wait(&state.slots[slot], &f)?;
             if readout.count > state.slots[slot].capacity {
-                out.extend(self.rescan(state, slot, params, start, n, readout.count)?);
+                out.extend(self.rescan(state, slot, group, start, n, readout.count)?);
             } else {
-                out.extend(readout.nonces);
+                out.extend(readout.found);
             }
             // The last piece may end exactly at 2^32, where `start` has nowhere to go.
             match start.checked_add(n) {
@@ -421,32 +462,31 @@ mod tests {
         assert_eq!(grid(70_001, 1, 65535), (35_001, 2));
     }
 
-    /// `params` fills the words in the order the kernel declares its `Params` fields.
+    /// Every kernel's `Params` starts with the words the dispatch sets, and `params` fills
+    /// exactly as many words as the kernel declares fields, the largest fitting the buffer.
     #[test]
     fn params_follow_the_kernel_struct() {
-        let body = super::super::KERNEL_WGSL
-            .split_once("struct Params {")
-            .and_then(|(_, rest)| rest.split_once('}'))
-            .expect("the kernel declares Params")
-            .0;
-        let fields: Vec<&str> = body
-            .split(',')
-            .filter_map(|f| f.split_once(':'))
-            .map(|(name, _)| name.trim())
-            .collect();
-        let mut expected: Vec<String> = (0..8).map(|i| format!("mid{i}")).collect();
-        expected.extend(
-            [
-                "a1", "a2", "a3", "e1", "e2", "e3", "a4_base", "e4_base", "tail0", "tail1",
-            ]
-            .map(String::from),
-        );
-        expected.extend(["tail2", "w16", "w17", "first", "count", "limit"].map(String::from));
-        assert_eq!(fields, expected);
-        assert_eq!(
-            (fields[FIRST], fields[COUNT], fields[LIMIT]),
-            ("first", "count", "limit")
-        );
-        assert_eq!(fields.len(), PARAM_WORDS);
+        let pre = Prehash::new(&[7; 80]);
+        for versions in 1..=super::super::MAX_VERSIONS {
+            let kernel = super::super::kernel_wgsl(versions).expect("1..=MAX_VERSIONS");
+            let body = kernel
+                .split_once("struct Params {")
+                .and_then(|(_, rest)| rest.split_once('}'))
+                .expect("the kernel declares Params")
+                .0;
+            let fields: Vec<&str> = body
+                .split(',')
+                .filter_map(|f| f.split_once(':'))
+                .map(|(name, _)| name.trim())
+                .collect();
+            assert_eq!(
+                (fields[FIRST], fields[COUNT], fields[LIMIT]),
+                ("first", "count", "limit")
+            );
+            let words = params(&vec![pre.clone(); versions as usize]).len();
+            assert_eq!(fields.len(), words, "{versions} versions");
+            assert!(words <= PARAM_WORDS);
+        }
+        assert_eq!(params(&[]), Vec::<u32>::new());
     }
 }
