@@ -212,12 +212,11 @@ pub fn run(args: BenchArgs) -> Result<(), Error> {
     Ok(())
 }
 
-/// Every engine asked for (or every available one), and the GPU's adapter if a GPU engine
-/// is among them.
-fn open_engines(
-    args: &BenchArgs,
-    threads: usize,
-) -> Result<(Vec<Box<dyn Engine>>, Option<Adapter>), Error> {
+/// The engines to time, and the GPU's adapter if a GPU engine is among them.
+type Opened = (Vec<Box<dyn Engine>>, Option<Adapter>);
+
+/// Every engine asked for (or every available one).
+fn open_engines(args: &BenchArgs, threads: usize) -> Result<Opened, Error> {
     if let Some(unknown) = args
         .engine
         .iter()
