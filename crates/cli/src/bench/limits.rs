@@ -16,9 +16,9 @@ pub enum Limit {
 
 /// The core's instruction mix per nonce for `backend` at `versions` rolled versions.
 ///
-/// Stand-in until `Backend::op_mix(self, versions) -> Option<OpMix>` lands in the core: then
-/// this function goes and its one caller calls `backend.op_mix(versions)`. Until then the mix
-/// rows show no ceiling.
+/// Stand-in until `Backend::op_mix(self, versions: usize) -> Option<OpMix>` (instructions per
+/// hash) lands in the core: then this function goes and its one caller calls
+/// `backend.op_mix(versions as usize)`. Until then the mix rows show no ceiling.
 fn op_mix(backend: Backend, versions: u32) -> Option<OpMix> {
     let _ = (backend, versions);
     None
