@@ -47,4 +47,17 @@ fn main() {
         features.join(" ")
     };
     println!("cargo:rustc-env=SHA256D_FEATURES={list}");
+
+    // For `bench --json`: a published comparison names the compiler and target it ran.
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string());
+    let version = Command::new(rustc)
+        .arg("--version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map_or_else(|| "unknown".to_string(), |v| v.trim().to_string());
+    println!("cargo:rustc-env=SHA256D_RUSTC={version}");
+    let target = std::env::var("TARGET").unwrap_or_else(|_| "unknown".to_string());
+    println!("cargo:rustc-env=SHA256D_TARGET={target}");
 }

@@ -21,6 +21,8 @@ mod x86_shani;
 use crate::engine::EngineKind;
 use alloc::vec::Vec;
 
+#[cfg(feature = "std")]
+pub mod ceiling;
 mod consts;
 mod mix;
 

@@ -111,6 +111,19 @@ pub fn bench_seconds(text: &str) -> Result<f64, String> {
     Ok(s)
 }
 
+/// `bench --runs`: timed rounds, 1 to this; each round times every row once.
+pub const MAX_BENCH_RUNS: usize = 100;
+
+/// `bench --runs`: 1 to [`MAX_BENCH_RUNS`].
+pub fn bench_runs(text: &str) -> Result<usize, String> {
+    whole(text, "--runs", 1, MAX_BENCH_RUNS as u64).map(to_usize)
+}
+
+/// `bench --versions` (one of its comma-separated items): rolled versions per row, 1 to 16.
+pub fn bench_versions(text: &str) -> Result<u32, String> {
+    whole(text, "--versions", 1, 16).map(|v| u32::try_from(v).expect("at most 16"))
+}
+
 /// `mine --status-interval`: seconds between status lines, 0 for none.
 pub fn status_interval(text: &str) -> Result<Duration, String> {
     if finite(text, "the status interval")? == 0.0 {

@@ -259,6 +259,8 @@ fn bench_json_has_engines_and_reference_rows() {
         "1",
         "--engine",
         "portable",
+        "--versions",
+        "1",
         "--json",
     ]));
     let engines = v["engines"].as_array().expect("array");
