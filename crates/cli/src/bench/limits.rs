@@ -146,10 +146,18 @@ fn int_ops_per_second(adapter: &str) -> Option<f64> {
     }
 }
 
-/// The GPU kernel's ops per nonce. Stand-in until the GPU engine reports its op count
-/// (`ops_per_nonce`): then this returns it, and GPU rows get a ceiling on known adapters.
-pub fn gpu_ops_per_nonce() -> Option<f64> {
-    None
+/// The GPU kernel's ops per nonce and version when `versions` rolled versions share a dispatch
+/// (the kernel shares at most four; more run as several dispatches).
+pub fn gpu_ops_per_nonce(versions: u32) -> Option<f64> {
+    #[cfg(feature = "gpu")]
+    {
+        sha256d::engine::gpu::ops_per_nonce(versions.min(sha256d::engine::gpu::MAX_VERSIONS))
+    }
+    #[cfg(not(feature = "gpu"))]
+    {
+        let _ = versions;
+        None
+    }
 }
 
 #[cfg(test)]

@@ -135,7 +135,7 @@ pub fn run(args: BenchArgs) -> Result<(), Error> {
             let ceiling = if e.name() == "gpu" {
                 adapter
                     .as_ref()
-                    .and_then(|a| a.ceiling(limits::gpu_ops_per_nonce()))
+                    .and_then(|a| a.ceiling(limits::gpu_ops_per_nonce(v)))
             } else {
                 Limit::of(e.name(), v).and_then(|l| {
                     let i = limits.iter().position(|x| *x == l)?;
