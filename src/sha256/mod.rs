@@ -10,6 +10,7 @@
 
 #[cfg(target_arch = "aarch64")]
 mod aarch64_sha2;
+mod lanes;
 mod portable;
 #[cfg(target_arch = "x86_64")]
 mod x86_avx2;
@@ -418,35 +419,106 @@ impl Backend {
     /// # Panics
     /// If `first + count` exceeds 2^32, or the backend is not available on this CPU.
     pub fn scan(self, pre: &Prehash, first: u32, count: u32, limit: u32, out: &mut Vec<u32>) {
+        self.scan_shared(
+            core::slice::from_ref(pre),
+            first,
+            count,
+            limit,
+            core::slice::from_mut(out),
+        );
+    }
+
+    /// How many versions one pass over a nonce hashes, sharing its schedule (1: no sharing).
+    #[doc(hidden)]
+    pub const fn shared_versions(self) -> usize {
+        match self {
+            Backend::Portable => 4,
+            #[cfg(target_arch = "x86_64")]
+            Backend::ShaNi => 1,
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx2 => 4,
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx512 => 4,
+            #[cfg(target_arch = "aarch64")]
+            Backend::ArmSha2 => 1,
+        }
+    }
+
+    /// [`Backend::scan`] for headers that differ only in their version (more exactly: whose
+    /// bytes 64..76 agree, so their prehashes have the same `tail`): `out[k]` gets `pres[k]`'s
+    /// candidates, ascending. Takes any number of prehashes and hashes them in groups of
+    /// [`Backend::shared_versions`], each group sharing every nonce's block-2 schedule.
+    ///
+    /// # Panics
+    /// If `out.len() != pres.len()`, the tails differ, `first + count` exceeds 2^32, or the
+    /// backend is not available on this CPU.
+    #[doc(hidden)]
+    pub fn scan_shared(
+        self,
+        pres: &[Prehash],
+        first: u32,
+        count: u32,
+        limit: u32,
+        out: &mut [Vec<u32>],
+    ) {
+        assert_eq!(out.len(), pres.len(), "one output per prehash");
+        assert!(
+            pres.windows(2).all(|p| p[0].tail == p[1].tail),
+            "prehashes of headers that differ in more than their version"
+        );
         assert!(
             u64::from(first) + u64::from(count) <= 1 << 32,
             "nonce range past 2^32"
         );
+        let group = self.shared_versions();
+        for (pres, out) in pres.chunks(group).zip(out.chunks_mut(group)) {
+            self.scan_group(pres, first, count, limit, out);
+        }
+    }
+
+    /// One group of at most [`Backend::shared_versions`] prehashes.
+    fn scan_group(
+        self,
+        pres: &[Prehash],
+        first: u32,
+        count: u32,
+        limit: u32,
+        out: &mut [Vec<u32>],
+    ) {
         match self {
-            Backend::Portable => portable::scan(pre, first, count, limit, out),
+            // One version: the independent reference kernel, which also runs faster alone.
+            Backend::Portable => match (pres, out) {
+                ([pre], [out]) => portable::scan(pre, first, count, limit, out),
+                (pres, out) => lanes::scan_with(lanes::Scalar, pres, first, count, limit, out),
+            },
             #[cfg(target_arch = "x86_64")]
             Backend::ShaNi => {
                 assert!(cpuid_shani::get(), "sha-ni backend on a CPU without it");
-                // SAFETY: the CPU supports sha, sse2, ssse3 and sse4.1, checked just above.
-                unsafe { x86_shani::scan(pre, first, count, limit, out) }
+                for (pre, out) in pres.iter().zip(out) {
+                    // SAFETY: the CPU supports sha, sse2, ssse3 and sse4.1, checked just above.
+                    unsafe { x86_shani::scan(pre, first, count, limit, out) }
+                }
             }
             #[cfg(target_arch = "x86_64")]
             Backend::Avx2 => {
                 assert!(cpuid_avx2::get(), "avx2 backend on a CPU without it");
                 // SAFETY: the CPU supports avx2, checked just above.
-                unsafe { x86_avx2::scan(pre, first, count, limit, out) }
+                unsafe { x86_avx2::scan_shared(pres, first, count, limit, out) }
             }
             #[cfg(target_arch = "x86_64")]
             Backend::Avx512 => {
                 assert!(cpuid_avx512::get(), "avx512 backend on a CPU without it");
                 // SAFETY: the CPU supports avx512f, checked just above.
-                unsafe { x86_avx512::scan(pre, first, count, limit, out) }
+                unsafe { x86_avx512::scan_shared(pres, first, count, limit, out) }
             }
             #[cfg(target_arch = "aarch64")]
             Backend::ArmSha2 => {
                 assert!(cpuid_sha2::get(), "arm-sha2 backend on a CPU without it");
-                // SAFETY: the CPU supports the sha2 (and thus neon) instructions, checked above.
-                unsafe { aarch64_sha2::scan(pre, first, count, limit, out) }
+                for (pre, out) in pres.iter().zip(out) {
+                    // SAFETY: the CPU supports the sha2 (and thus neon) instructions, checked
+                    // just above.
+                    unsafe { aarch64_sha2::scan(pre, first, count, limit, out) }
+                }
             }
         }
     }
@@ -473,39 +545,75 @@ fn forbidden(name: &str) -> bool {
 mod testing {
     use super::{portable, Prehash};
     use crate::splitmix::SplitMix64 as Rng;
-    use alloc::vec::Vec;
+    use alloc::{vec, vec::Vec};
 
     /// Asserts that `scan` finds exactly what the portable kernel finds: for random headers,
     /// limits loose enough that many or all nonces hit, every count up to a few times any lane
     /// width, whole 16384-nonce chunks, and ranges touching nonce 0 and nonce 2^32 - 1.
     pub(crate) fn matches_portable(scan: impl Fn(&Prehash, u32, u32, u32, &mut Vec<u32>)) {
+        check_versions(&[1], |pres, first, count, limit, out| {
+            scan(&pres[0], first, count, limit, &mut out[0])
+        });
+    }
+
+    /// [`matches_portable`] for a scan of several versions of one header at once, each
+    /// version's candidates compared with the portable kernel's for that version alone: 1 to 9
+    /// versions, so every group size meets a partial last group.
+    pub(crate) fn shared_matches_portable(
+        scan: impl Fn(&[Prehash], u32, u32, u32, &mut [Vec<u32>]),
+    ) {
+        check_versions(&[1, 2, 3, 4, 5, 7, 9], scan);
+    }
+
+    fn check_versions(
+        versions: &[usize],
+        scan: impl Fn(&[Prehash], u32, u32, u32, &mut [Vec<u32>]),
+    ) {
         let mut rng = Rng(0x5a25_6d00_0000_0001);
-        for round in 0..4 {
-            let mut header = [0u8; 80];
-            for b in header.iter_mut() {
-                *b = rng.next() as u8;
-            }
-            let pre = Prehash::new(&header);
-            let check = |first: u32, count: u32, limit: u32| {
-                let (mut want, mut got) = (Vec::new(), Vec::new());
-                portable::scan(&pre, first, count, limit, &mut want);
-                scan(&pre, first, count, limit, &mut got);
-                assert_eq!(got, want, "first {first} count {count} limit {limit:#x}");
-                want.len()
-            };
-            for limit in [u32::MAX, u32::MAX >> 1, u32::MAX >> 3, u32::MAX >> 7] {
-                for count in 0..=33 {
-                    let first = rng.next() as u32 >> 1;
-                    check(first, count, limit);
+        for &n in versions {
+            // One version is the common case and gets more headers; more versions multiply
+            // the work of every check.
+            let headers = if n == 1 { 4 } else { 1 };
+            for round in 0..headers {
+                let mut header = [0u8; 80];
+                for b in header.iter_mut() {
+                    *b = rng.next() as u8;
                 }
-                check(0, 17, limit);
-                check(u32::MAX - 20, 21, limit);
-                check(u32::MAX, 1, limit);
-            }
-            if round == 0 {
-                let first = rng.next() as u32 >> 1;
-                assert!(check(first, 16384, u32::MAX >> 5) > 0, "no hits to compare");
-                assert_eq!(check(first, 16383, u32::MAX), 16383);
+                let pres: Vec<Prehash> = (0..n)
+                    .map(|_| {
+                        header[..4].copy_from_slice(&(rng.next() as u32).to_le_bytes());
+                        Prehash::new(&header)
+                    })
+                    .collect();
+                let check = |first: u32, count: u32, limit: u32| {
+                    let mut want = vec![Vec::new(); n];
+                    for (pre, want) in pres.iter().zip(&mut want) {
+                        portable::scan(pre, first, count, limit, want);
+                    }
+                    let mut got = vec![Vec::new(); n];
+                    scan(&pres, first, count, limit, &mut got);
+                    assert_eq!(
+                        got, want,
+                        "{n} versions, first {first} count {count} limit {limit:#x}"
+                    );
+                    want.iter().map(Vec::len).sum::<usize>()
+                };
+                for limit in [u32::MAX, u32::MAX >> 1, u32::MAX >> 3, u32::MAX >> 7] {
+                    for count in 0..=33 {
+                        let first = rng.next() as u32 >> 1;
+                        check(first, count, limit);
+                    }
+                    check(0, 17, limit);
+                    check(u32::MAX - 20, 21, limit);
+                    check(u32::MAX, 1, limit);
+                }
+                if round == 0 {
+                    // A whole engine chunk's worth of hashes, split among the versions.
+                    let big = 16384 / n.next_power_of_two() as u32;
+                    let first = rng.next() as u32 >> 1;
+                    assert!(check(first, big, u32::MAX >> 5) > 0, "no hits to compare");
+                    assert_eq!(check(first, big - 1, u32::MAX), (big as usize - 1) * n);
+                }
             }
         }
     }
@@ -529,5 +637,49 @@ mod tests {
             let twice = sha2::Sha256::digest(want);
             assert_eq!(super::sha256d(&data[..n]).as_slice(), twice.as_slice());
         }
+    }
+
+    /// Every backend this CPU runs, through the public entry point: its own grouping of the
+    /// versions, and SHA-NI's and ARM's loop over single versions.
+    #[test]
+    fn every_backend_scan_shared_matches_portable() {
+        for backend in super::Backend::ALL.iter().filter(|b| b.check().is_ok()) {
+            super::testing::shared_matches_portable(|pres, first, count, limit, out| {
+                backend.scan_shared(pres, first, count, limit, out)
+            });
+        }
+    }
+
+    fn versions(n: u32) -> Vec<super::Prehash> {
+        let mut header = [0x3c; 80];
+        (0..n)
+            .map(|v| {
+                header[..4].copy_from_slice(&v.to_le_bytes());
+                super::Prehash::new(&header)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn scan_shared_of_no_versions_finds_nothing() {
+        super::Backend::Portable.scan_shared(&[], 0, 100, u32::MAX, &mut []);
+    }
+
+    #[test]
+    #[should_panic(expected = "one output per prehash")]
+    fn scan_shared_wants_one_output_per_version() {
+        let mut out = [Vec::new()];
+        super::Backend::Portable.scan_shared(&versions(2), 0, 10, u32::MAX, &mut out);
+    }
+
+    #[test]
+    #[should_panic(expected = "differ in more than their version")]
+    fn scan_shared_refuses_different_tails() {
+        let mut pres = versions(2);
+        let mut header = [0x3c; 80];
+        header[70] = 1;
+        pres[1] = super::Prehash::new(&header);
+        let mut out = [Vec::new(), Vec::new()];
+        super::Backend::Portable.scan_shared(&pres, 0, 10, u32::MAX, &mut out);
     }
 }
