@@ -36,22 +36,19 @@ pub(super) trait Lanes: Copy {
 
     #[inline(always)]
     fn xor3(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V {
-        self.xor(self.xor(a, b), c)
+        two_input::xor3(self, a, b, c)
     }
 
     #[inline(always)]
     fn ch(self, e: Self::V, f: Self::V, g: Self::V) -> Self::V {
-        self.xor(g, self.and(e, self.xor(f, g)))
+        two_input::ch(self, e, f, g)
     }
 
     /// Maj(a, b, c), where `bc` holds `b ^ c` on entry and `a ^ b` on return: that is the next
     /// round's `b ^ c`, which makes the two-input form three operations, not four.
     #[inline(always)]
     fn maj(self, a: Self::V, b: Self::V, _c: Self::V, bc: &mut Self::V) -> Self::V {
-        let ab = self.xor(a, b);
-        let m = self.xor(b, self.and(ab, *bc));
-        *bc = ab;
-        m
+        two_input::maj(self, a, b, bc)
     }
 
     /// Pairs up the adds so the four terms form a tree, not a chain.
@@ -80,6 +77,56 @@ pub(super) trait Lanes: Copy {
         self.xor3(self.ror::<17>(x), self.ror::<19>(x), self.shr::<10>(x))
     }
 }
+
+/// [`Lanes`]' default Ch, Maj and XOR of three, for impls that choose between them and their
+/// own.
+pub(super) mod two_input {
+    use super::Lanes;
+
+    #[inline(always)]
+    pub(in super::super) fn xor3<L: Lanes>(isa: L, a: L::V, b: L::V, c: L::V) -> L::V {
+        isa.xor(isa.xor(a, b), c)
+    }
+
+    #[inline(always)]
+    pub(in super::super) fn ch<L: Lanes>(isa: L, e: L::V, f: L::V, g: L::V) -> L::V {
+        isa.xor(g, isa.and(e, isa.xor(f, g)))
+    }
+
+    /// See [`Lanes::maj`]; `c` enters only through `bc`.
+    #[inline(always)]
+    pub(in super::super) fn maj<L: Lanes>(isa: L, a: L::V, b: L::V, bc: &mut L::V) -> L::V {
+        let ab = isa.xor(a, b);
+        let m = isa.xor(b, isa.and(ab, *bc));
+        *bc = ab;
+        m
+    }
+}
+
+/// Defines a lane backend file's `scan_shared`: [`scan_with`] compiled for `$features` on the
+/// [`Lanes`] impl `$isa`, whose `unsafe fn new()` asks for just those features.
+macro_rules! lane_scan {
+    ($isa:ident, $features:literal) => {
+        /// [`Backend::scan_shared`](super::Backend::scan_shared) for one group of versions.
+        ///
+        /// # Safety
+        #[doc = concat!("The CPU must support ", $features, ".")]
+        #[target_feature(enable = $features)]
+        pub(super) unsafe fn scan_shared(
+            pres: &[super::Prehash],
+            first: u32,
+            count: u32,
+            limit: u32,
+            out: &mut [alloc::vec::Vec<u32>],
+        ) {
+            // SAFETY: the caller guarantees the features this function is compiled for, which
+            // are all that `new` asks for.
+            let isa = unsafe { $isa::new() };
+            super::lanes::scan_with(isa, pres, first, count, limit, out);
+        }
+    };
+}
+pub(super) use lane_scan;
 
 /// Expands `$body!(i)` for each listed index, keeping indices literal so that every array
 /// access and padding word below resolves at compile time.

@@ -11,6 +11,7 @@
 #[cfg(target_arch = "aarch64")]
 mod aarch64_sha2;
 mod lanes;
+mod op_count;
 mod portable;
 #[cfg(target_arch = "x86_64")]
 mod x86_avx2;
@@ -251,25 +252,58 @@ impl Prehash {
     }
 }
 
+/// A SHA-instruction kernel bound to one job: the second hash's last state word for `N` nonces
+/// hashed side by side.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+trait Streams {
+    fn last_words<const N: usize>(&self, nonces: [u32; N]) -> [u32; N];
+}
+
+/// Defines a SHA-instruction backend file's `scan::<N>`: `$isa`'s kernel compiled for
+/// `$features`, `N` nonces side by side, driven by [`scan_grouped`] over the file's `Job`.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+macro_rules! stream_scan {
+    ($isa:ident, $features:literal) => {
+        /// [`Backend::scan`](super::Backend::scan) with `N` nonces side by side.
+        ///
+        /// # Safety
+        #[doc = concat!("The CPU must support ", $features, ".")]
+        #[target_feature(enable = $features)]
+        pub(super) unsafe fn scan<const N: usize>(
+            pre: &super::Prehash,
+            first: u32,
+            count: u32,
+            limit: u32,
+            out: &mut alloc::vec::Vec<u32>,
+        ) {
+            // SAFETY: the caller guarantees the features this function is compiled for, which
+            // are all that `new` asks for.
+            let isa = unsafe { $isa::new() };
+            super::scan_grouped::<N>(&Job::new(isa, pre), first, count, limit, out);
+        }
+    };
+}
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+use stream_scan;
+
 /// Drives a kernel that hashes `N` nonces per call over `first..first + count` (at most 2^32):
 /// whole groups first, then the tail through the kernel's one-nonce form. Candidates, whose
 /// last state word byte-swapped is at most `limit`, go to `out` in ascending order.
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 #[inline(always)]
 fn scan_grouped<const N: usize>(
+    kernel: &impl Streams,
     first: u32,
     count: u32,
     limit: u32,
     out: &mut Vec<u32>,
-    mut group: impl FnMut([u32; N]) -> [u32; N],
-    mut single: impl FnMut([u32; 1]) -> [u32; 1],
 ) {
     let mut done = 0;
     while count - done >= N as u32 {
         // `done + N <= count`, so no nonce here reaches `first + count <= 2^32`.
         let base = first + done;
         let nonces: [u32; N] = core::array::from_fn(|s| base + s as u32);
-        for (nonce, h7) in nonces.into_iter().zip(group(nonces)) {
+        for (nonce, h7) in nonces.into_iter().zip(kernel.last_words(nonces)) {
             if h7.swap_bytes() <= limit {
                 out.push(nonce);
             }
@@ -277,7 +311,7 @@ fn scan_grouped<const N: usize>(
         done += N as u32;
     }
     for nonce in (done..count).map(|i| first + i) {
-        if single([nonce])[0].swap_bytes() <= limit {
+        if kernel.last_words([nonce])[0].swap_bytes() <= limit {
             out.push(nonce);
         }
     }
@@ -362,40 +396,29 @@ impl Backend {
         if forbidden(self.name()) {
             return Err("forbidden by SHA256D_FORBID");
         }
-        match self {
-            Backend::Portable => Ok(()),
+        self.cpu_has()
+    }
+
+    /// Whether this CPU has the backend's instructions; `Err` says what it lacks.
+    fn cpu_has(self) -> Result<(), &'static str> {
+        let (has, lacks) = match self {
+            Backend::Portable => (true, ""),
             #[cfg(target_arch = "x86_64")]
-            Backend::ShaNi => {
-                if cpuid_shani::get() {
-                    Ok(())
-                } else {
-                    Err("CPU lacks the SHA extensions (sha, sse4.1)")
-                }
-            }
+            Backend::ShaNi => (
+                cpuid_shani::get(),
+                "CPU lacks the SHA extensions (sha, sse4.1)",
+            ),
             #[cfg(target_arch = "x86_64")]
-            Backend::Avx2 => {
-                if cpuid_avx2::get() {
-                    Ok(())
-                } else {
-                    Err("CPU lacks AVX2")
-                }
-            }
+            Backend::Avx2 => (cpuid_avx2::get(), "CPU lacks AVX2"),
             #[cfg(target_arch = "x86_64")]
-            Backend::Avx512 => {
-                if cpuid_avx512::get() {
-                    Ok(())
-                } else {
-                    Err("CPU lacks AVX-512F")
-                }
-            }
+            Backend::Avx512 => (cpuid_avx512::get(), "CPU lacks AVX-512F"),
             #[cfg(target_arch = "aarch64")]
-            Backend::ArmSha2 => {
-                if cpuid_sha2::get() {
-                    Ok(())
-                } else {
-                    Err("CPU lacks the ARMv8 SHA2 instructions")
-                }
-            }
+            Backend::ArmSha2 => (cpuid_sha2::get(), "CPU lacks the ARMv8 SHA2 instructions"),
+        };
+        if has {
+            Ok(())
+        } else {
+            Err(lacks)
         }
     }
 
@@ -476,6 +499,26 @@ impl Backend {
         }
     }
 
+    /// Instructions per hash (one nonce under one version) when `versions` rolled versions go
+    /// through in groups of [`Backend::shared_versions`], as the instruction set issues them
+    /// after constant folding: the mix the bench's ceiling for this backend is measured on.
+    /// `None` for the SHA-instruction backends, whose ceiling is their SHA unit's rate.
+    #[doc(hidden)]
+    pub fn op_mix(self, versions: usize) -> Option<OpMix> {
+        let isa = match self {
+            Backend::Portable => op_count::SCALAR,
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx2 => op_count::AVX2,
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx512 => op_count::AVX512,
+            #[cfg(target_arch = "x86_64")]
+            Backend::ShaNi => return None,
+            #[cfg(target_arch = "aarch64")]
+            Backend::ArmSha2 => return None,
+        };
+        Some(op_count::per_nonce(isa, versions, self.shared_versions()))
+    }
+
     /// One group of at most [`Backend::shared_versions`] prehashes.
     fn scan_group(
         self,
@@ -485,6 +528,9 @@ impl Backend {
         limit: u32,
         out: &mut [Vec<u32>],
     ) {
+        if let Err(lacks) = self.cpu_has() {
+            panic!("{} backend: {lacks}", self.name());
+        }
         match self {
             // One version: the independent reference kernel, which also runs faster alone.
             Backend::Portable => match (pres, out) {
@@ -493,31 +539,29 @@ impl Backend {
             },
             #[cfg(target_arch = "x86_64")]
             Backend::ShaNi => {
-                assert!(cpuid_shani::get(), "sha-ni backend on a CPU without it");
                 for (pre, out) in pres.iter().zip(out) {
-                    // SAFETY: the CPU supports sha, sse2, ssse3 and sse4.1, checked just above.
-                    unsafe { x86_shani::scan(pre, first, count, limit, out) }
+                    // SAFETY: the CPU supports sha, sse2, ssse3 and sse4.1, checked above.
+                    unsafe {
+                        x86_shani::scan::<{ x86_shani::STREAMS }>(pre, first, count, limit, out)
+                    }
                 }
             }
             #[cfg(target_arch = "x86_64")]
-            Backend::Avx2 => {
-                assert!(cpuid_avx2::get(), "avx2 backend on a CPU without it");
-                // SAFETY: the CPU supports avx2, checked just above.
-                unsafe { x86_avx2::scan_shared(pres, first, count, limit, out) }
-            }
+            // SAFETY: the CPU supports avx2, checked above.
+            Backend::Avx2 => unsafe { x86_avx2::scan_shared(pres, first, count, limit, out) },
             #[cfg(target_arch = "x86_64")]
-            Backend::Avx512 => {
-                assert!(cpuid_avx512::get(), "avx512 backend on a CPU without it");
-                // SAFETY: the CPU supports avx512f, checked just above.
-                unsafe { x86_avx512::scan_shared(pres, first, count, limit, out) }
-            }
+            // SAFETY: the CPU supports avx512f, checked above.
+            Backend::Avx512 => unsafe { x86_avx512::scan_shared(pres, first, count, limit, out) },
             #[cfg(target_arch = "aarch64")]
             Backend::ArmSha2 => {
-                assert!(cpuid_sha2::get(), "arm-sha2 backend on a CPU without it");
                 for (pre, out) in pres.iter().zip(out) {
                     // SAFETY: the CPU supports the sha2 (and thus neon) instructions, checked
-                    // just above.
-                    unsafe { aarch64_sha2::scan(pre, first, count, limit, out) }
+                    // above.
+                    unsafe {
+                        aarch64_sha2::scan::<{ aarch64_sha2::STREAMS }>(
+                            pre, first, count, limit, out,
+                        )
+                    }
                 }
             }
         }

@@ -5,42 +5,13 @@
 //! count, is why this trails SHA-NI where both exist.
 
 use super::lanes::{self, Lanes};
-use super::Prehash;
-use alloc::vec::Vec;
 use core::arch::x86_64::{
     __m256i, _mm256_add_epi32, _mm256_and_si256, _mm256_castsi256_ps, _mm256_cmpeq_epi32,
     _mm256_max_epu32, _mm256_movemask_ps, _mm256_or_si256, _mm256_set1_epi32, _mm256_set_epi32,
     _mm256_set_epi8, _mm256_shuffle_epi8, _mm256_sllv_epi32, _mm256_srlv_epi32, _mm256_xor_si256,
 };
 
-/// `scan` for headers that differ only in their version: `out[k]` gets `pres[k]`'s candidates.
-///
-/// # Safety
-/// The CPU must support avx2.
-pub(super) unsafe fn scan_shared(
-    pres: &[Prehash],
-    first: u32,
-    count: u32,
-    limit: u32,
-    out: &mut [Vec<u32>],
-) {
-    // SAFETY: the caller guarantees that the CPU supports avx2.
-    let isa = unsafe { Avx2::new() };
-    // SAFETY: `isa` exists, so the CPU has avx2, which `scan_lanes` enables.
-    unsafe { scan_lanes(isa, pres, first, count, limit, out) }
-}
-
-#[target_feature(enable = "avx2")]
-unsafe fn scan_lanes(
-    isa: Avx2,
-    pres: &[Prehash],
-    first: u32,
-    count: u32,
-    limit: u32,
-    out: &mut [Vec<u32>],
-) {
-    lanes::scan_with(isa, pres, first, count, limit, out);
-}
+lanes::lane_scan!(Avx2, "avx2");
 
 type V = __m256i;
 

@@ -11,8 +11,7 @@
 //! AVX-512 test.
 
 use super::lanes::{self, Lanes};
-use super::{ch, maj, Prehash};
-use alloc::vec::Vec;
+use super::{ch, maj};
 use core::arch::x86_64::{
     __m512i, _mm512_add_epi32, _mm512_and_si512, _mm512_mask_cmple_epu32_mask, _mm512_or_si512,
     _mm512_rorv_epi32, _mm512_set1_epi32, _mm512_setr_epi32, _mm512_srli_epi32,
@@ -70,34 +69,7 @@ macro_rules! ternary_logic {
     };
 }
 
-/// `scan` for headers that differ only in their version: `out[k]` gets `pres[k]`'s candidates.
-///
-/// # Safety
-/// The CPU must support avx512f.
-pub(super) unsafe fn scan_shared(
-    pres: &[Prehash],
-    first: u32,
-    count: u32,
-    limit: u32,
-    out: &mut [Vec<u32>],
-) {
-    // SAFETY: the caller guarantees that the CPU supports avx512f.
-    let isa = unsafe { Avx512::new() };
-    // SAFETY: `isa` exists, so the CPU has avx512f, which `scan_lanes` enables.
-    unsafe { scan_lanes(isa, pres, first, count, limit, out) }
-}
-
-#[target_feature(enable = "avx512f")]
-unsafe fn scan_lanes(
-    isa: Avx512,
-    pres: &[Prehash],
-    first: u32,
-    count: u32,
-    limit: u32,
-    out: &mut [Vec<u32>],
-) {
-    lanes::scan_with(isa, pres, first, count, limit, out);
-}
+lanes::lane_scan!(Avx512, "avx512f");
 
 type V = __m512i;
 
