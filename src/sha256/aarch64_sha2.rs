@@ -89,31 +89,52 @@ fn expand<const N: usize>(isa: ArmSha2, w: &mut [[uint32x4_t; N]; 16], q: usize)
     }
 }
 
+/// Block 2's schedule for `N` nonces: row `q` holds W[4q..4q + 4] of each stream, `w3` the
+/// nonce words. Only the header's tail and the nonces feed it.
+struct Schedule<const N: usize> {
+    w3: [u32; N],
+    x: [[uint32x4_t; N]; 16],
+}
+
 impl super::Streams for Job {
+    type Schedule<const N: usize> = Schedule<N>;
+
+    #[inline(always)]
+    fn start<const N: usize>(&self, nonces: [u32; N]) -> Schedule<N> {
+        let isa = self.isa;
+        let w3 = nonces.map(u32::swap_bytes);
+        let mut x = [[self.words0; N]; 16];
+        for s in 0..N {
+            x[0][s] = isa.set_last(self.words0, w3[s]);
+        }
+        for q in 1..4 {
+            x[q] = [isa.set(HEADER_PAD[q - 1]); N];
+        }
+        Schedule { w3, x }
+    }
+
     /// The second hash's last state word, for `N` nonces at once.
     #[inline(always)]
-    fn last_words<const N: usize>(&self, nonces: [u32; N]) -> [u32; N] {
+    fn last_words<const N: usize>(&self, schedule: &mut Schedule<N>, fill: bool) -> [u32; N] {
         let (isa, job) = (self.isa, self);
+        let Schedule { w3, x } = schedule;
         let mut st = State {
             abcd: [job.abcd4; N],
             efgh: [job.efgh4; N],
         };
-        let mut x = [[job.words0; N]; 16];
         for s in 0..N {
-            let w3 = isa.set_first(nonces[s].swap_bytes());
+            let w3 = isa.set_first(w3[s]);
             st.abcd[s] = isa.add(job.abcd4, w3);
             st.efgh[s] = isa.add(job.efgh4, w3);
-            x[0][s] = isa.set_last(job.words0, nonces[s].swap_bytes());
-        }
-        for q in 1..4 {
-            x[q] = [isa.set(HEADER_PAD[q - 1]); N];
         }
         for kw in HEADER_PAD_KW {
             st.rounds(isa, [isa.set(kw); N]);
         }
         macro_rules! block2 {
             ($($q:literal)*) => {$(
-                expand(isa, &mut x, $q);
+                if fill {
+                    expand(isa, x, $q);
+                }
                 st.rounds_with(isa, 4 * $q, &x[$q]);
             )*};
         }
@@ -250,9 +271,9 @@ mod tests {
             eprintln!("skipping: this CPU lacks the ARMv8 SHA2 instructions");
             return;
         }
-        super::super::testing::matches_portable(|pre, first, count, limit, out| {
+        super::super::testing::shared_matches_portable(|pres, first, count, limit, out| {
             // SAFETY: the CPU has the SHA2 instructions, checked just above.
-            unsafe { scan::<STREAMS>(pre, first, count, limit, out) }
+            unsafe { scan_shared::<STREAMS>(pres, first, count, limit, out) }
         });
     }
 

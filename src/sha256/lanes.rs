@@ -25,7 +25,6 @@ pub(super) trait Lanes: Copy {
     fn add(self, a: Self::V, b: Self::V) -> Self::V;
     fn xor(self, a: Self::V, b: Self::V) -> Self::V;
     fn and(self, a: Self::V, b: Self::V) -> Self::V;
-    fn or(self, a: Self::V, b: Self::V) -> Self::V;
     fn ror<const R: u32>(self, a: Self::V) -> Self::V;
     fn shr<const N: u32>(self, a: Self::V) -> Self::V;
     /// Each lane's bytes reversed: SHA-256's big-endian words from little-endian ones.
@@ -105,6 +104,7 @@ pub(super) mod two_input {
 
 /// Defines a lane backend file's `scan_shared`: [`scan_with`] compiled for `$features` on the
 /// [`Lanes`] impl `$isa`, whose `unsafe fn new()` asks for just those features.
+#[cfg(target_arch = "x86_64")]
 macro_rules! lane_scan {
     ($isa:ident, $features:literal) => {
         /// [`Backend::scan_shared`](super::Backend::scan_shared) for one group of versions.
@@ -126,6 +126,7 @@ macro_rules! lane_scan {
         }
     };
 }
+#[cfg(target_arch = "x86_64")]
 pub(super) use lane_scan;
 
 /// Expands `$body!(i)` for each listed index, keeping indices literal so that every array
@@ -325,11 +326,6 @@ impl Lanes for Scalar {
     #[inline(always)]
     fn and(self, a: u32, b: u32) -> u32 {
         a & b
-    }
-
-    #[inline(always)]
-    fn or(self, a: u32, b: u32) -> u32 {
-        a | b
     }
 
     #[inline(always)]

@@ -252,68 +252,104 @@ impl Prehash {
     }
 }
 
-/// A SHA-instruction kernel bound to one job: the second hash's last state word for `N` nonces
-/// hashed side by side.
+/// A SHA-instruction kernel bound to one job (one version of a header), hashing `N` nonces side
+/// by side. Block 2's schedule depends only on the header's tail and the nonces, so every
+/// version shares it: the first version's pass (`fill`) computes it between its rounds, where
+/// it fills gaps in their dependency chains, and the other versions read it back.
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 trait Streams {
-    fn last_words<const N: usize>(&self, nonces: [u32; N]) -> [u32; N];
+    type Schedule<const N: usize>;
+    /// A schedule for `nonces` with only the rows that need no expanding.
+    fn start<const N: usize>(&self, nonces: [u32; N]) -> Self::Schedule<N>;
+    /// The second hash's last state word for each nonce; with `fill`, expanding the schedule.
+    fn last_words<const N: usize>(&self, schedule: &mut Self::Schedule<N>, fill: bool) -> [u32; N];
 }
 
-/// Defines a SHA-instruction backend file's `scan::<N>`: `$isa`'s kernel compiled for
-/// `$features`, `N` nonces side by side, driven by [`scan_grouped`] over the file's `Job`.
+/// Defines a SHA-instruction backend file's `scan_shared::<N>`: `$isa`'s kernel compiled for
+/// `$features`, `N` nonces side by side, driven by [`scan_grouped`] over the file's `Job`s.
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 macro_rules! stream_scan {
     ($isa:ident, $features:literal) => {
-        /// [`Backend::scan`](super::Backend::scan) with `N` nonces side by side.
+        /// [`Backend::scan_shared`](super::Backend::scan_shared) for one group of versions,
+        /// `N` nonces side by side.
         ///
         /// # Safety
         #[doc = concat!("The CPU must support ", $features, ".")]
         #[target_feature(enable = $features)]
-        pub(super) unsafe fn scan<const N: usize>(
-            pre: &super::Prehash,
+        pub(super) unsafe fn scan_shared<const N: usize>(
+            pres: &[super::Prehash],
             first: u32,
             count: u32,
             limit: u32,
-            out: &mut alloc::vec::Vec<u32>,
+            out: &mut [alloc::vec::Vec<u32>],
         ) {
             // SAFETY: the caller guarantees the features this function is compiled for, which
             // are all that `new` asks for.
             let isa = unsafe { $isa::new() };
-            super::scan_grouped::<N>(&Job::new(isa, pre), first, count, limit, out);
+            let jobs: alloc::vec::Vec<Job> = pres.iter().map(|pre| Job::new(isa, pre)).collect();
+            super::scan_grouped::<N, Job>(&jobs, first, count, limit, out);
         }
     };
 }
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 use stream_scan;
 
-/// Drives a kernel that hashes `N` nonces per call over `first..first + count` (at most 2^32):
-/// whole groups first, then the tail through the kernel's one-nonce form. Candidates, whose
-/// last state word byte-swapped is at most `limit`, go to `out` in ascending order.
+/// Drives a kernel that hashes `N` nonces per call over `first..first + count` (at most 2^32)
+/// for every job (version) in `jobs`, each nonce group's schedule computed once: whole groups
+/// first, then the tail through the kernel's one-nonce form. Candidates, whose last state word
+/// byte-swapped is at most `limit`, go to `out[k]` for `jobs[k]`, in ascending order.
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 #[inline(always)]
-fn scan_grouped<const N: usize>(
-    kernel: &impl Streams,
+fn scan_grouped<const N: usize, J: Streams>(
+    jobs: &[J],
     first: u32,
     count: u32,
     limit: u32,
-    out: &mut Vec<u32>,
+    out: &mut [Vec<u32>],
 ) {
+    let Some((lead, rest)) = jobs.split_first() else {
+        return;
+    };
     let mut done = 0;
     while count - done >= N as u32 {
         // `done + N <= count`, so no nonce here reaches `first + count <= 2^32`.
         let base = first + done;
         let nonces: [u32; N] = core::array::from_fn(|s| base + s as u32);
-        for (nonce, h7) in nonces.into_iter().zip(kernel.last_words(nonces)) {
+        hash_versions(lead, rest, nonces, limit, out);
+        done += N as u32;
+    }
+    for nonce in (done..count).map(|i| first + i) {
+        hash_versions(lead, rest, [nonce], limit, out);
+    }
+}
+
+/// `nonces` under `lead`'s version, which expands the schedule, then under each of `rest`'s,
+/// which reuse it; candidates to `out[k]` in job order.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[inline(always)]
+fn hash_versions<const N: usize, J: Streams>(
+    lead: &J,
+    rest: &[J],
+    nonces: [u32; N],
+    limit: u32,
+    out: &mut [Vec<u32>],
+) {
+    let mut schedule = lead.start(nonces);
+    let offer = |h7s: [u32; N], out: &mut Vec<u32>| {
+        for (nonce, h7) in nonces.into_iter().zip(h7s) {
             if h7.swap_bytes() <= limit {
                 out.push(nonce);
             }
         }
-        done += N as u32;
-    }
-    for nonce in (done..count).map(|i| first + i) {
-        if kernel.last_words([nonce])[0].swap_bytes() <= limit {
-            out.push(nonce);
-        }
+    };
+    let Some((lead_out, rest_out)) = out.split_first_mut() else {
+        return;
+    };
+    // Separate calls, so that `fill` is a constant in each inlined copy; no closure around
+    // them, which might not inherit the caller's target features.
+    offer(lead.last_words(&mut schedule, true), lead_out);
+    for (job, out) in rest.iter().zip(rest_out) {
+        offer(job.last_words(&mut schedule, false), out);
     }
 }
 
@@ -453,17 +489,19 @@ impl Backend {
 
     /// How many versions one pass over a nonce hashes, sharing its schedule (1: no sharing).
     ///
-    /// Measured on an Intel Xeon with AVX-512 (one thread, hashes per CPU-second, groups of
-    /// 1/2/4/8/16): AVX-512 gained 6/16/19/20% over one version, AVX2 12/18/20/24%, and the
-    /// portable backend -7/2/8/12% (one version runs its own kernel, which interleaves the
-    /// schedule with the rounds). Eight takes most of the gain while a chunk of the CPU engine
-    /// still spans 2048 nonces. SHA-NI and ARM hash one version at a time.
+    /// Measured on an Intel Xeon with AVX-512 and SHA-NI (one thread, hashes per CPU-second,
+    /// groups of 2/4/8/16 against one version): AVX-512 gained 6/16/19/20%, AVX2 12/18/20/24%,
+    /// the portable backend -7/2/8/12% (one version runs its own kernel, which interleaves the
+    /// schedule with the rounds), and SHA-NI (groups of 2/4/8) 5/7-30/20-29%, the
+    /// `sha256msg` work leaving the SHA unit to `sha256rnds2`. Eight takes most of the gain
+    /// while a chunk of the CPU engine still spans 2048 nonces. ARM shares its schedule the
+    /// same way, but hashes one version at a time until that is measured on ARM hardware.
     #[doc(hidden)]
     pub const fn shared_versions(self) -> usize {
         match self {
             Backend::Portable => 8,
             #[cfg(target_arch = "x86_64")]
-            Backend::ShaNi => 1,
+            Backend::ShaNi => 8,
             #[cfg(target_arch = "x86_64")]
             Backend::Avx2 => 8,
             #[cfg(target_arch = "x86_64")]
@@ -512,11 +550,11 @@ impl Backend {
                 },
                 #[cfg(target_arch = "x86_64")]
                 Backend::ShaNi => {
-                    for (pre, out) in pres.iter().zip(out) {
-                        // SAFETY: the CPU supports sha, sse2, ssse3 and sse4.1, checked above.
-                        unsafe {
-                            x86_shani::scan::<{ x86_shani::STREAMS }>(pre, first, count, limit, out)
-                        }
+                    // SAFETY: the CPU supports sha, sse2, ssse3 and sse4.1, checked above.
+                    unsafe {
+                        x86_shani::scan_shared::<{ x86_shani::STREAMS }>(
+                            pres, first, count, limit, out,
+                        )
                     }
                 }
                 #[cfg(target_arch = "x86_64")]
@@ -529,14 +567,12 @@ impl Backend {
                 },
                 #[cfg(target_arch = "aarch64")]
                 Backend::ArmSha2 => {
-                    for (pre, out) in pres.iter().zip(out) {
-                        // SAFETY: the CPU supports the sha2 (and thus neon) instructions, checked
-                        // above.
-                        unsafe {
-                            aarch64_sha2::scan::<{ aarch64_sha2::STREAMS }>(
-                                pre, first, count, limit, out,
-                            )
-                        }
+                    // SAFETY: the CPU supports the sha2 (and thus neon) instructions, checked
+                    // above.
+                    unsafe {
+                        aarch64_sha2::scan_shared::<{ aarch64_sha2::STREAMS }>(
+                            pres, first, count, limit, out,
+                        )
                     }
                 }
             }
@@ -587,30 +623,16 @@ mod testing {
     use crate::splitmix::SplitMix64 as Rng;
     use alloc::{vec, vec::Vec};
 
-    /// Asserts that `scan` finds exactly what the portable kernel finds: for random headers,
-    /// limits loose enough that many or all nonces hit, every count up to a few times any lane
-    /// width, whole 16384-nonce chunks, and ranges touching nonce 0 and nonce 2^32 - 1.
-    pub(crate) fn matches_portable(scan: impl Fn(&Prehash, u32, u32, u32, &mut Vec<u32>)) {
-        check_versions(&[1], |pres, first, count, limit, out| {
-            scan(&pres[0], first, count, limit, &mut out[0])
-        });
-    }
-
-    /// [`matches_portable`] for a scan of several versions of one header at once, each
-    /// version's candidates compared with the portable kernel's for that version alone: 1 to 9
-    /// versions, so every group size meets a partial last group.
+    /// Asserts that a scan of several versions of one header at once finds, for each version,
+    /// exactly what the portable kernel finds for that version alone: 1 to 9 versions (so every
+    /// group size meets a partial last group), random headers, limits loose enough that many
+    /// or all nonces hit, every count up to a few times any lane width, whole 16384-hash
+    /// chunks, and ranges touching nonce 0 and nonce 2^32 - 1.
     pub(crate) fn shared_matches_portable(
         scan: impl Fn(&[Prehash], u32, u32, u32, &mut [Vec<u32>]),
     ) {
-        check_versions(&[1, 2, 3, 4, 5, 7, 9], scan);
-    }
-
-    fn check_versions(
-        versions: &[usize],
-        scan: impl Fn(&[Prehash], u32, u32, u32, &mut [Vec<u32>]),
-    ) {
         let mut rng = Rng(0x5a25_6d00_0000_0001);
-        for &n in versions {
+        for n in [1, 2, 3, 4, 5, 7, 9] {
             // One version is the common case and gets more headers; more versions multiply
             // the work of every check.
             let headers = if n == 1 { 4 } else { 1 };

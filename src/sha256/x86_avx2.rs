@@ -63,12 +63,6 @@ impl Lanes for Avx2 {
         unsafe { _mm256_and_si256(a, b) }
     }
 
-    #[inline(always)]
-    fn or(self, a: V, b: V) -> V {
-        // SAFETY: `self` proves AVX2.
-        unsafe { _mm256_or_si256(a, b) }
-    }
-
     /// Two shifts and an or. The shifts take their count as a vector, because stable Rust
     /// cannot write `32 - R` as an immediate; the count is a constant splat, which the compiler
     /// turns back into the immediate forms.
@@ -76,7 +70,7 @@ impl Lanes for Avx2 {
     fn ror<const R: u32>(self, a: V) -> V {
         let (right, left) = (self.splat(R), self.splat(32 - R));
         // SAFETY: `self` proves AVX2.
-        unsafe { self.or(_mm256_srlv_epi32(a, right), _mm256_sllv_epi32(a, left)) }
+        unsafe { _mm256_or_si256(_mm256_srlv_epi32(a, right), _mm256_sllv_epi32(a, left)) }
     }
 
     #[inline(always)]

@@ -13,9 +13,9 @@
 use super::lanes::{self, Lanes};
 use super::{ch, maj};
 use core::arch::x86_64::{
-    __m512i, _mm512_add_epi32, _mm512_and_si512, _mm512_mask_cmple_epu32_mask, _mm512_or_si512,
-    _mm512_rorv_epi32, _mm512_set1_epi32, _mm512_setr_epi32, _mm512_srli_epi32,
-    _mm512_ternarylogic_epi32, _mm512_xor_si512,
+    __m512i, _mm512_add_epi32, _mm512_and_si512, _mm512_mask_cmple_epu32_mask, _mm512_rorv_epi32,
+    _mm512_set1_epi32, _mm512_setr_epi32, _mm512_srli_epi32, _mm512_ternarylogic_epi32,
+    _mm512_xor_si512,
 };
 
 /// The operands whose bits enumerate a `vpternlogd` truth table: bit `4a + 2b + c` of the
@@ -128,12 +128,6 @@ impl Lanes for Avx512 {
         unsafe { _mm512_and_si512(a, b) }
     }
 
-    #[inline(always)]
-    fn or(self, a: V, b: V) -> V {
-        // SAFETY: `self` proves AVX-512F.
-        unsafe { _mm512_or_si512(a, b) }
-    }
-
     /// `vprold`: the count goes in as a constant splat, which the compiler turns into the
     /// immediate form (stable Rust cannot pass `R` on as the intrinsic's `i32` immediate).
     #[inline(always)]
@@ -209,10 +203,6 @@ mod tests {
 
         fn and(self, a: M, b: M) -> M {
             core::array::from_fn(|i| a[i] & b[i])
-        }
-
-        fn or(self, a: M, b: M) -> M {
-            core::array::from_fn(|i| a[i] | b[i])
         }
 
         fn ror<const R: u32>(self, a: M) -> M {

@@ -142,45 +142,73 @@ fn expand<const N: usize>(
     out
 }
 
+/// Block 2's schedule for `N` nonces: row `q` holds W[4q..4q + 4] of each stream (rows 4..16),
+/// `w3` the nonce words. Only the header's tail and the nonces feed it.
+struct Schedule<const N: usize> {
+    w3: [u32; N],
+    x: [[__m128i; N]; 16],
+}
+
 impl super::Streams for Job {
+    type Schedule<const N: usize> = Schedule<N>;
+
+    #[inline(always)]
+    fn start<const N: usize>(&self, nonces: [u32; N]) -> Schedule<N> {
+        Schedule {
+            w3: nonces.map(u32::swap_bytes),
+            x: [[self.words16; N]; 16],
+        }
+    }
+
     /// The second hash's last state word, for `N` nonces at once.
     #[inline(always)]
-    fn last_words<const N: usize>(&self, nonces: [u32; N]) -> [u32; N] {
+    fn last_words<const N: usize>(&self, schedule: &mut Schedule<N>, fill: bool) -> [u32; N] {
         let (isa, job) = (self.isa, self);
+        let Schedule { w3, x } = schedule;
         let mut st = State {
             abef: [job.abef4; N],
             cdgh: [job.cdgh4; N],
         };
+        for s in 0..N {
+            st.abef[s] = isa.add(job.abef4, isa.set([0, w3[s], 0, w3[s]]));
+        }
         // Block-2 schedule: the padding words 4..16 are folded into the job's vectors, and W9..13
         // being zero drops the add in front of the first three `sha256msg2`. W16..20 take the
         // nonce word in two scalar terms, which is cheaper than `sha256msg1` and `sha256msg2` on
         // the unit that `sha256rnds2` saturates.
-        let mut x = [[job.words16; N]; 16];
-        for s in 0..N {
-            let w3 = nonces[s].swap_bytes();
-            st.abef[s] = isa.add(job.abef4, isa.set([0, w3, 0, w3]));
-            x[4][s] = isa.add(job.words16, isa.set([0, 0, small_s0(w3), w3]));
+        if fill {
+            for s in 0..N {
+                x[4][s] = isa.add(job.words16, isa.set([0, 0, small_s0(w3[s]), w3[s]]));
+            }
         }
         for kw in HEADER_PAD_KW {
             st.padding_rounds(isa, kw);
         }
         st.rounds_with(isa, 16, &x[4]);
-        for s in 0..N {
-            x[5][s] = isa.msg2(job.pre5, x[4][s]);
+        if fill {
+            for s in 0..N {
+                x[5][s] = isa.msg2(job.pre5, x[4][s]);
+            }
         }
         st.rounds_with(isa, 20, &x[5]);
-        for s in 0..N {
-            x[6][s] = isa.msg2(isa.alignr4(x[5][s], x[4][s]), x[5][s]);
+        if fill {
+            for s in 0..N {
+                x[6][s] = isa.msg2(isa.alignr4(x[5][s], x[4][s]), x[5][s]);
+            }
         }
         st.rounds_with(isa, 24, &x[6]);
-        for s in 0..N {
-            let part = isa.add(job.pre7, isa.alignr4(x[6][s], x[5][s]));
-            x[7][s] = isa.msg2(part, x[6][s]);
+        if fill {
+            for s in 0..N {
+                let part = isa.add(job.pre7, isa.alignr4(x[6][s], x[5][s]));
+                x[7][s] = isa.msg2(part, x[6][s]);
+            }
         }
         st.rounds_with(isa, 28, &x[7]);
         macro_rules! block2 {
             ($($q:literal)*) => {$(
-                x[$q] = expand(isa, &x[$q - 4], &x[$q - 3], &x[$q - 2], &x[$q - 1]);
+                if fill {
+                    x[$q] = expand(isa, &x[$q - 4], &x[$q - 3], &x[$q - 2], &x[$q - 1]);
+                }
                 st.rounds_with(isa, 4 * $q, &x[$q]);
             )*};
         }
@@ -349,9 +377,9 @@ mod tests {
             eprintln!("skipping: this CPU lacks the SHA extensions or SSE4.1");
             return;
         }
-        super::super::testing::matches_portable(|pre, first, count, limit, out| {
+        super::super::testing::shared_matches_portable(|pres, first, count, limit, out| {
             // SAFETY: the CPU has sha, sse2, ssse3 and sse4.1, checked just above.
-            unsafe { scan::<STREAMS>(pre, first, count, limit, out) }
+            unsafe { scan_shared::<STREAMS>(pres, first, count, limit, out) }
         });
     }
 
@@ -362,13 +390,13 @@ mod tests {
             eprintln!("skipping: this CPU lacks the SHA extensions or SSE4.1");
             return;
         }
-        super::super::testing::matches_portable(|pre, first, count, limit, out| {
+        super::super::testing::shared_matches_portable(|pres, first, count, limit, out| {
             // SAFETY: the CPU has sha, sse2, ssse3 and sse4.1, checked just above.
-            unsafe { scan::<2>(pre, first, count, limit, out) }
+            unsafe { scan_shared::<2>(pres, first, count, limit, out) }
         });
-        super::super::testing::matches_portable(|pre, first, count, limit, out| {
+        super::super::testing::shared_matches_portable(|pres, first, count, limit, out| {
             // SAFETY: the CPU has sha, sse2, ssse3 and sse4.1, checked just above.
-            unsafe { scan::<3>(pre, first, count, limit, out) }
+            unsafe { scan_shared::<3>(pres, first, count, limit, out) }
         });
     }
 }
