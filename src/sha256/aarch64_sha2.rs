@@ -13,6 +13,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::{Prehash, HASH_PAD, HASH_PAD_KW, HEADER_PAD, HEADER_PAD_KW, IV, K};
+use alloc::vec::Vec;
 use core::arch::aarch64::{
     uint32x4_t, vaddq_u32, vgetq_lane_u32, vld1q_u32, vsetq_lane_u32, vsha256h2q_u32,
     vsha256hq_u32, vsha256su0q_u32, vsha256su1q_u32,
@@ -21,7 +22,10 @@ use core::arch::aarch64::{
 /// Nonces hashed side by side.
 pub(super) const STREAMS: usize = 2;
 
-super::stream_scan!(ArmSha2, "neon,sha2");
+super::scan_entry!(ArmSha2, "neon,sha2", [const N: usize], |isa, pres, first, count, limit, out| {
+    let jobs: Vec<Job> = pres.iter().map(|pre| Job::new(isa, pre)).collect();
+    super::scan_grouped::<N, Job>(&jobs, first, count, limit, out)
+});
 
 /// The nonce-independent vectors of one scan.
 struct Job {

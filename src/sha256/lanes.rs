@@ -102,33 +102,6 @@ pub(super) mod two_input {
     }
 }
 
-/// Defines a lane backend file's `scan_shared`: [`scan_with`] compiled for `$features` on the
-/// [`Lanes`] impl `$isa`, whose `unsafe fn new()` asks for just those features.
-#[cfg(target_arch = "x86_64")]
-macro_rules! lane_scan {
-    ($isa:ident, $features:literal) => {
-        /// [`Backend::scan_shared`](super::Backend::scan_shared) for one group of versions.
-        ///
-        /// # Safety
-        #[doc = concat!("The CPU must support ", $features, ".")]
-        #[target_feature(enable = $features)]
-        pub(super) unsafe fn scan_shared(
-            pres: &[super::Prehash],
-            first: u32,
-            count: u32,
-            limit: u32,
-            out: &mut [alloc::vec::Vec<u32>],
-        ) {
-            // SAFETY: the caller guarantees the features this function is compiled for, which
-            // are all that `new` asks for.
-            let isa = unsafe { $isa::new() };
-            super::lanes::scan_with(isa, pres, first, count, limit, out);
-        }
-    };
-}
-#[cfg(target_arch = "x86_64")]
-pub(super) use lane_scan;
-
 /// Expands `$body!(i)` for each listed index, keeping indices literal so that every array
 /// access and padding word below resolves at compile time.
 macro_rules! each {

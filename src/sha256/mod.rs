@@ -265,34 +265,35 @@ trait Streams {
     fn last_words<const N: usize>(&self, schedule: &mut Self::Schedule<N>, fill: bool) -> [u32; N];
 }
 
-/// Defines a SHA-instruction backend file's `scan_shared::<N>`: `$isa`'s kernel compiled for
-/// `$features`, `N` nonces side by side, driven by [`scan_grouped`] over the file's `Job`s.
+/// Defines a backend file's `scan_shared`: compiled for `$features`, all that the file's proof
+/// type `$isa` asks for, it binds one to `$token` and runs `$body` on the named arguments.
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-macro_rules! stream_scan {
-    ($isa:ident, $features:literal) => {
-        /// [`Backend::scan_shared`](super::Backend::scan_shared) for one group of versions,
-        /// `N` nonces side by side.
+macro_rules! scan_entry {
+    (
+        $isa:ident, $features:literal, [$($generics:tt)*],
+        |$token:ident, $pres:ident, $first:ident, $count:ident, $limit:ident, $out:ident| $body:block
+    ) => {
+        /// [`Backend::scan_shared`](super::Backend::scan_shared) for one group of versions.
         ///
         /// # Safety
         #[doc = concat!("The CPU must support ", $features, ".")]
         #[target_feature(enable = $features)]
-        pub(super) unsafe fn scan_shared<const N: usize>(
-            pres: &[super::Prehash],
-            first: u32,
-            count: u32,
-            limit: u32,
-            out: &mut [alloc::vec::Vec<u32>],
+        pub(super) unsafe fn scan_shared<$($generics)*>(
+            $pres: &[super::Prehash],
+            $first: u32,
+            $count: u32,
+            $limit: u32,
+            $out: &mut [alloc::vec::Vec<u32>],
         ) {
             // SAFETY: the caller guarantees the features this function is compiled for, which
             // are all that `new` asks for.
-            let isa = unsafe { $isa::new() };
-            let jobs: alloc::vec::Vec<Job> = pres.iter().map(|pre| Job::new(isa, pre)).collect();
-            super::scan_grouped::<N, Job>(&jobs, first, count, limit, out);
+            let $token = unsafe { $isa::new() };
+            $body
         }
     };
 }
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-use stream_scan;
+use scan_entry;
 
 /// Drives a kernel that hashes `N` nonces per call over `first..first + count` (at most 2^32)
 /// for every job (version) in `jobs`, each nonce group's schedule computed once: whole groups

@@ -11,7 +11,9 @@ use core::arch::x86_64::{
     _mm256_set_epi8, _mm256_shuffle_epi8, _mm256_sllv_epi32, _mm256_srlv_epi32, _mm256_xor_si256,
 };
 
-lanes::lane_scan!(Avx2, "avx2");
+super::scan_entry!(Avx2, "avx2", [], |isa, pres, first, count, limit, out| {
+    lanes::scan_with(isa, pres, first, count, limit, out)
+});
 
 type V = __m256i;
 

@@ -69,7 +69,12 @@ macro_rules! ternary_logic {
     };
 }
 
-lanes::lane_scan!(Avx512, "avx512f");
+super::scan_entry!(
+    Avx512,
+    "avx512f",
+    [],
+    |isa, pres, first, count, limit, out| { lanes::scan_with(isa, pres, first, count, limit, out) }
+);
 
 type V = __m512i;
 

@@ -20,6 +20,7 @@ use super::{
     small_s0, small_s1, Prehash, HASH_BITS, HASH_PAD_KW, HEADER_BITS, HEADER_PAD_KW, IV, K,
     PAD_WORD,
 };
+use alloc::vec::Vec;
 use core::arch::x86_64::{
     __m128i, _mm_add_epi32, _mm_alignr_epi8, _mm_cvtsi128_si32, _mm_set_epi32,
     _mm_sha256msg1_epu32, _mm_sha256msg2_epu32, _mm_sha256rnds2_epu32, _mm_shuffle_epi32,
@@ -33,7 +34,10 @@ use core::arch::x86_64::{
 /// some 30% slower than four.
 pub(super) const STREAMS: usize = 8;
 
-super::stream_scan!(ShaNi, "sha,sse2,ssse3,sse4.1");
+super::scan_entry!(ShaNi, "sha,sse2,ssse3,sse4.1", [const N: usize], |isa, pres, first, count, limit, out| {
+    let jobs: Vec<Job> = pres.iter().map(|pre| Job::new(isa, pre)).collect();
+    super::scan_grouped::<N, Job>(&jobs, first, count, limit, out)
+});
 
 /// The nonce-independent vectors of one scan.
 struct Job {
