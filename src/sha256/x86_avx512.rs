@@ -234,7 +234,8 @@ mod tests {
 
     #[test]
     fn model_of_the_lane_logic_matches_portable() {
-        testing::shared_matches_portable(|pres, first, count, limit, out| {
+        // The model evaluates every bit of every truth table: slow, so fewer version counts.
+        testing::shared_matches_portable_for(&[1, 3], |pres, first, count, limit, out| {
             lanes::scan_with(Model, pres, first, count, limit, out)
         });
     }
