@@ -156,7 +156,9 @@ impl Engine for CpuEngine {
     fn run(&self, work: &Work, ctl: &Control, hits: &mut Hits<'_>) -> Result<(), Error> {
         let limit = work.target().top_u32();
         let range = work.nonces();
-        let group = self.backend.shared_versions();
+        // Fewer versions than the backend shares make one smaller group.
+        let rolls = usize::try_from(work.rolls()).unwrap_or(usize::MAX);
+        let group = self.backend.shared_versions().min(rolls).max(1);
         // A chunk hashes about CHUNK headers whatever the group size, so cancels and progress
         // come as promptly with rolled versions as without.
         let chunk = CHUNK / group as u32;
