@@ -41,6 +41,12 @@ fn cancel_stops_a_full_range_search_promptly() {
                 (summary, Instant::now())
             });
             std::thread::sleep(Duration::from_millis(150));
+            // On a saturated machine the search may not have had a chunk's worth of CPU yet;
+            // cancel once it has hashed something, so the count below says it ran.
+            let waited = Instant::now();
+            while ctl.hashes() == 0 && waited.elapsed() < Duration::from_secs(20) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
             let cancelled_at = Instant::now();
             ctl.cancel();
             let (summary, done) = run.join().expect("search thread does not panic");

@@ -732,11 +732,6 @@ mod tests {
     }
 
     #[test]
-    fn scan_shared_of_no_versions_finds_nothing() {
-        super::Backend::Portable.scan_shared(&[], 0, 100, u32::MAX, &mut []);
-    }
-
-    #[test]
     #[should_panic(expected = "one output per prehash")]
     fn scan_shared_wants_one_output_per_version() {
         let mut out = [Vec::new()];
