@@ -1,5 +1,6 @@
-//! Criterion benches: one group per engine family, throughput in nonces. The CLI's `bench`
-//! command is the quick side-by-side table; these are for tracking one engine over time.
+//! Criterion benches: one group per engine family, throughput in hashes (nonces times
+//! versions). The CLI's `bench` command is the quick side-by-side table; these are for tracking
+//! one engine over time.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use sha256d::{engine::ENGINE_NAMES, Header, Options, Target, Work};
@@ -30,6 +31,18 @@ fn engines(c: &mut Criterion) {
             group.bench_with_input(BenchmarkId::new("threads", threads), &work, |b, w| {
                 b.iter(|| engine.search(w).expect("search runs"))
             });
+            if threads == 1 {
+                // The same number of hashes as eight rolled versions, which CPU engines hash
+                // sharing each nonce's schedule.
+                let rolled = Work::new(header, Target::DIFFICULTY_1)
+                    .with_nonces(0..nonces / 8)
+                    .expect("in range")
+                    .with_version_rolling(0x1fff_e000, 8)
+                    .expect("eight versions fit the mask");
+                group.bench_with_input(BenchmarkId::new("versions", 8), &rolled, |b, w| {
+                    b.iter(|| engine.search(w).expect("search runs"))
+                });
+            }
         }
         group.finish();
     }

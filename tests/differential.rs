@@ -105,3 +105,28 @@ fn every_nonce_meets_the_maximum_target() {
     let engine = sha256d::open("portable", &sha256d::Options::default()).expect("always here");
     assert_eq!(engine.search(&work).expect("runs").len(), 16_400);
 }
+
+/// Rolled versions go through the CPU engines in groups sharing a schedule; odd roll counts
+/// leave a partial last group, and a loose target makes every group hit.
+#[test]
+fn rolled_versions_in_groups_match_portable() {
+    let portable = sha256d::open("portable", &sha256d::Options::default()).expect("always here");
+    for (rolls, nonces) in [(1u64, 3000u64), (3, 700), (5, 500), (7, 333), (9, 257)] {
+        let work = Work::new(header_from(&[0x6b; 80]), target_with_top(0x0400_0000))
+            .with_nonces((1 << 32) - nonces..1 << 32)
+            .expect("inside the nonce space")
+            .with_version_rolling(0x1fff_e000, rolls)
+            .expect("rolls fit the mask");
+        let want = portable.search(&work).expect("search runs");
+        let versions: std::collections::BTreeSet<u32> = want.iter().map(|f| f.version).collect();
+        assert_eq!(
+            versions.len() as u64,
+            rolls,
+            "every version hits at this target"
+        );
+        for engine in cpu_engines() {
+            let got = engine.search(&work).expect("search runs");
+            assert_eq!(got, want, "{} with {rolls} versions", engine.describe());
+        }
+    }
+}

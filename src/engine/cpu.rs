@@ -1,14 +1,17 @@
 //! The CPU engine: one [`Backend`] kernel, the nonce range split into chunks spread over
-//! threads. Chunks are small enough (a few milliseconds on the slowest backend) that a cancel
-//! is seen promptly and progress moves smoothly; results are handed over batch by batch, in
-//! ascending order.
+//! threads. Rolled versions go through in groups of the backend's
+//! [`shared_versions`](Backend::shared_versions), which share each nonce's block-2 schedule.
+//! Chunks are small enough (a few milliseconds on the slowest backend) that a cancel is seen
+//! promptly and progress moves smoothly; results are handed over batch by batch, each version's
+//! in ascending order.
 
 use super::{Control, Engine, Hits};
 use crate::sha256::{Backend, Prehash};
 use crate::{Error, ErrorKind, Work};
-use alloc::{format, string::String, vec::Vec};
+use alloc::{format, string::String, vec, vec::Vec};
 
-/// Nonces per chunk: about 8 ms for the portable kernel, under 1 ms for SHA-NI.
+/// Hashes per chunk: about 8 ms for the portable kernel, under 1 ms for SHA-NI. A chunk of a
+/// group of versions covers proportionally fewer nonces.
 pub const CHUNK: u32 = 1 << 14;
 
 /// Chunks per thread in one batch: enough that threads rarely wait for each other.
@@ -82,18 +85,20 @@ impl CpuEngine {
         self.backend
     }
 
+    /// Each version's candidates among `count` nonces from `first`, `out[k]` for `pres[k]`.
     fn scan_chunk(
         &self,
-        pre: &Prehash,
+        pres: &[Prehash],
         first: u32,
         count: u32,
         limit: u32,
         ctl: &Control,
-    ) -> Vec<u32> {
-        let mut out = Vec::new();
+    ) -> Vec<Vec<u32>> {
+        let mut out = vec![Vec::new(); pres.len()];
         if !ctl.is_cancelled() {
-            self.backend.scan(pre, first, count, limit, &mut out);
-            ctl.add_hashes(u64::from(count));
+            self.backend
+                .scan_shared(pres, first, count, limit, &mut out);
+            ctl.add_hashes(u64::from(count) * pres.len() as u64);
         }
         out
     }
@@ -101,24 +106,24 @@ impl CpuEngine {
     /// Scans `chunks` (first nonce, count) and returns each one's candidates, in order.
     fn scan_batch(
         &self,
-        pre: &Prehash,
+        pres: &[Prehash],
         chunks: &[(u32, u32)],
         limit: u32,
         ctl: &Control,
-    ) -> Vec<Vec<u32>> {
+    ) -> Vec<Vec<Vec<u32>>> {
         #[cfg(feature = "rayon")]
         if let Some(pool) = &self.pool {
             use rayon::prelude::*;
             return pool.install(|| {
                 chunks
                     .par_iter()
-                    .map(|&(first, count)| self.scan_chunk(pre, first, count, limit, ctl))
+                    .map(|&(first, count)| self.scan_chunk(pres, first, count, limit, ctl))
                     .collect()
             });
         }
         chunks
             .iter()
-            .map(|&(first, count)| self.scan_chunk(pre, first, count, limit, ctl))
+            .map(|&(first, count)| self.scan_chunk(pres, first, count, limit, ctl))
             .collect()
     }
 }
@@ -151,10 +156,22 @@ impl Engine for CpuEngine {
     fn run(&self, work: &Work, ctl: &Control, hits: &mut Hits<'_>) -> Result<(), Error> {
         let limit = work.target().top_u32();
         let range = work.nonces();
-        let batch_nonces = u64::from(CHUNK) * (self.threads * CHUNKS_PER_THREAD) as u64;
-        for k in 0..work.rolls() {
-            let version = work.version(k);
-            let pre = Prehash::new(&work.header_bytes(version, 0));
+        // Fewer versions than the backend shares make one smaller group.
+        let rolls = usize::try_from(work.rolls()).unwrap_or(usize::MAX);
+        let group = self.backend.shared_versions().min(rolls).max(1);
+        // A chunk hashes about CHUNK headers whatever the group size, so cancels and progress
+        // come as promptly with rolled versions as without.
+        let chunk = CHUNK / group as u32;
+        let batch_nonces = u64::from(chunk) * (self.threads * CHUNKS_PER_THREAD) as u64;
+        let mut k = 0;
+        while k < work.rolls() {
+            let versions: Vec<u32> = (k..work.rolls().min(k + group as u64))
+                .map(|j| work.version(j))
+                .collect();
+            let pres: Vec<Prehash> = versions
+                .iter()
+                .map(|&v| Prehash::new(&work.header_bytes(v, 0)))
+                .collect();
             let mut next = range.start;
             while next < range.end {
                 if ctl.is_cancelled() {
@@ -162,20 +179,22 @@ impl Engine for CpuEngine {
                 }
                 let batch_end = range.end.min(next + batch_nonces);
                 let chunks: Vec<(u32, u32)> = (next..batch_end)
-                    .step_by(CHUNK as usize)
+                    .step_by(chunk as usize)
                     .map(|first| {
-                        let count = (batch_end - first).min(u64::from(CHUNK));
+                        let count = (batch_end - first).min(u64::from(chunk));
                         // Ranges end at or below 2^32, so `first` fits and so does `count`.
                         (first as u32, count as u32)
                     })
                     .collect();
-                for candidates in self.scan_batch(&pre, &chunks, limit, ctl) {
-                    for nonce in candidates {
-                        hits.offer(version, nonce)?;
+                let found = self.scan_batch(&pres, &chunks, limit, ctl);
+                for (v, &version) in versions.iter().enumerate() {
+                    for nonce in found.iter().flat_map(|per_version| &per_version[v]) {
+                        hits.offer(version, *nonce)?;
                     }
                 }
                 next = batch_end;
             }
+            k += versions.len() as u64;
         }
         Ok(())
     }

@@ -20,37 +20,16 @@ use core::arch::aarch64::{
 };
 
 /// Nonces hashed side by side.
-const STREAMS: usize = 2;
+pub(super) const STREAMS: usize = 2;
 
-pub(super) unsafe fn scan(pre: &Prehash, first: u32, count: u32, limit: u32, out: &mut Vec<u32>) {
-    // SAFETY: the caller guarantees that the CPU supports the SHA2 instructions.
-    let isa = unsafe { ArmSha2::new() };
-    // SAFETY: `isa` exists, so the CPU has every feature `scan_streams` enables.
-    unsafe { scan_streams::<STREAMS>(isa, pre, first, count, limit, out) }
-}
-
-#[target_feature(enable = "neon,sha2")]
-unsafe fn scan_streams<const N: usize>(
-    isa: ArmSha2,
-    pre: &Prehash,
-    first: u32,
-    count: u32,
-    limit: u32,
-    out: &mut Vec<u32>,
-) {
-    let job = Job::new(isa, pre);
-    super::scan_grouped::<N>(
-        first,
-        count,
-        limit,
-        out,
-        |nonces| last_words(isa, &job, nonces),
-        |nonce| last_words(isa, &job, nonce),
-    );
-}
+super::scan_entry!(ArmSha2, "neon,sha2", [const N: usize], |isa, pres, first, count, limit, out| {
+    let jobs: Vec<Job> = pres.iter().map(|pre| Job::new(isa, pre)).collect();
+    super::scan_grouped::<N, Job>(&jobs, first, count, limit, out)
+});
 
 /// The nonce-independent vectors of one scan.
 struct Job {
+    isa: ArmSha2,
     /// Block-2 state entering round 4, less the nonce word added to `a` and `e`.
     abcd4: uint32x4_t,
     efgh4: uint32x4_t,
@@ -66,6 +45,7 @@ impl Job {
         let [a3, b3, c3, _, e3, f3, g3, _] = pre.state3;
         let m = pre.midstate;
         Job {
+            isa,
             abcd4: isa.set([pre.a4_base, a3, b3, c3]),
             efgh4: isa.set([pre.e4_base, e3, f3, g3]),
             words0: isa.set([pre.tail[0], pre.tail[1], pre.tail[2], 0]),
@@ -113,69 +93,93 @@ fn expand<const N: usize>(isa: ArmSha2, w: &mut [[uint32x4_t; N]; 16], q: usize)
     }
 }
 
-/// The second hash's last state word, for `N` nonces at once.
-#[inline(always)]
-fn last_words<const N: usize>(isa: ArmSha2, job: &Job, nonces: [u32; N]) -> [u32; N] {
-    let mut st = State {
-        abcd: [job.abcd4; N],
-        efgh: [job.efgh4; N],
-    };
-    let mut x = [[job.words0; N]; 16];
-    for s in 0..N {
-        let w3 = isa.set_first(nonces[s].swap_bytes());
-        st.abcd[s] = isa.add(job.abcd4, w3);
-        st.efgh[s] = isa.add(job.efgh4, w3);
-        x[0][s] = isa.set_last(job.words0, nonces[s].swap_bytes());
-    }
-    for q in 1..4 {
-        x[q] = [isa.set(HEADER_PAD[q - 1]); N];
-    }
-    for kw in HEADER_PAD_KW {
-        st.rounds(isa, [isa.set(kw); N]);
-    }
-    macro_rules! block2 {
-        ($($q:literal)*) => {$(
-            expand(isa, &mut x, $q);
-            st.rounds_with(isa, 4 * $q, &x[$q]);
-        )*};
-    }
-    block2!(4 5 6 7 8 9 10 11 12 13 14 15);
+/// Block 2's schedule for `N` nonces: row `q` holds W[4q..4q + 4] of each stream, `w3` the
+/// nonce words. Only the header's tail and the nonces feed it.
+struct Schedule<const N: usize> {
+    w3: [u32; N],
+    x: [[uint32x4_t; N]; 16],
+}
 
-    // The first hash is the second hash's W0..8, already in message order.
-    let mut y = [[job.words0; N]; 16];
-    for s in 0..N {
-        y[0][s] = isa.add(st.abcd[s], job.mid_abcd);
-        y[1][s] = isa.add(st.efgh[s], job.mid_efgh);
-    }
-    for q in 2..4 {
-        y[q] = [isa.set(HASH_PAD[q - 2]); N];
-    }
-    let mut st = State {
-        abcd: [isa.set([IV[0], IV[1], IV[2], IV[3]]); N],
-        efgh: [isa.set([IV[4], IV[5], IV[6], IV[7]]); N],
-    };
-    st.rounds_with(isa, 0, &y[0]);
-    st.rounds_with(isa, 4, &y[1]);
-    for kw in HASH_PAD_KW {
-        st.rounds(isa, [isa.set(kw); N]);
-    }
-    macro_rules! hash2 {
-        ($($q:literal)*) => {$(
-            expand(isa, &mut y, $q);
-            st.rounds_with(isa, 4 * $q, &y[$q]);
-        )*};
-    }
-    hash2!(4 5 6 7 8 9 10 11 12 13 14);
-    expand(isa, &mut y, 15);
+impl super::Streams for Job {
+    type Schedule<const N: usize> = Schedule<N>;
 
-    // Of rounds 60..64 only `SHA256H2`'s h is needed: round 60's e, carried along unchanged.
-    let k = isa.set([K[60], K[61], K[62], K[63]]);
-    let mut h7 = [0; N];
-    for s in 0..N {
-        let efgh = isa.hash_efgh(st.efgh[s], st.abcd[s], isa.add(y[15][s], k));
-        h7[s] = IV[7].wrapping_add(isa.last_lane(efgh));
+    #[inline(always)]
+    fn start<const N: usize>(&self, nonces: [u32; N]) -> Schedule<N> {
+        let isa = self.isa;
+        let w3 = nonces.map(u32::swap_bytes);
+        let mut x = [[self.words0; N]; 16];
+        for s in 0..N {
+            x[0][s] = isa.set_last(self.words0, w3[s]);
+        }
+        for q in 1..4 {
+            x[q] = [isa.set(HEADER_PAD[q - 1]); N];
+        }
+        Schedule { w3, x }
     }
-    h7
+
+    /// The second hash's last state word, for `N` nonces at once.
+    #[inline(always)]
+    fn last_words<const N: usize>(&self, schedule: &mut Schedule<N>, fill: bool) -> [u32; N] {
+        let (isa, job) = (self.isa, self);
+        let Schedule { w3, x } = schedule;
+        let mut st = State {
+            abcd: [job.abcd4; N],
+            efgh: [job.efgh4; N],
+        };
+        for s in 0..N {
+            let w3 = isa.set_first(w3[s]);
+            st.abcd[s] = isa.add(job.abcd4, w3);
+            st.efgh[s] = isa.add(job.efgh4, w3);
+        }
+        for kw in HEADER_PAD_KW {
+            st.rounds(isa, [isa.set(kw); N]);
+        }
+        macro_rules! block2 {
+            ($($q:literal)*) => {$(
+                if fill {
+                    expand(isa, x, $q);
+                }
+                st.rounds_with(isa, 4 * $q, &x[$q]);
+            )*};
+        }
+        block2!(4 5 6 7 8 9 10 11 12 13 14 15);
+
+        // The first hash is the second hash's W0..8, already in message order.
+        let mut y = [[job.words0; N]; 16];
+        for s in 0..N {
+            y[0][s] = isa.add(st.abcd[s], job.mid_abcd);
+            y[1][s] = isa.add(st.efgh[s], job.mid_efgh);
+        }
+        for q in 2..4 {
+            y[q] = [isa.set(HASH_PAD[q - 2]); N];
+        }
+        let mut st = State {
+            abcd: [isa.set([IV[0], IV[1], IV[2], IV[3]]); N],
+            efgh: [isa.set([IV[4], IV[5], IV[6], IV[7]]); N],
+        };
+        st.rounds_with(isa, 0, &y[0]);
+        st.rounds_with(isa, 4, &y[1]);
+        for kw in HASH_PAD_KW {
+            st.rounds(isa, [isa.set(kw); N]);
+        }
+        macro_rules! hash2 {
+            ($($q:literal)*) => {$(
+                expand(isa, &mut y, $q);
+                st.rounds_with(isa, 4 * $q, &y[$q]);
+            )*};
+        }
+        hash2!(4 5 6 7 8 9 10 11 12 13 14);
+        expand(isa, &mut y, 15);
+
+        // Of rounds 60..64 only `SHA256H2`'s h is needed: round 60's e, carried along unchanged.
+        let k = isa.set([K[60], K[61], K[62], K[63]]);
+        let mut h7 = [0; N];
+        for s in 0..N {
+            let efgh = isa.hash_efgh(st.efgh[s], st.abcd[s], isa.add(y[15][s], k));
+            h7[s] = IV[7].wrapping_add(isa.last_lane(efgh));
+        }
+        h7
+    }
 }
 
 /// Proof that the CPU supports the SHA2 instructions (and so NEON): only [`ArmSha2::new`]
@@ -185,7 +189,7 @@ struct ArmSha2(());
 
 // The SHA2 intrinsics are `inline(always)` with `target_feature(enable = "sha2")`, which these
 // wrappers cannot repeat on stable Rust; they reach the intrinsics' code only once inlined into
-// `scan_streams`, which enables the feature, so the lint's concern does not apply.
+// `scan`, which enables the feature, so the lint's concern does not apply.
 #[allow(unknown_lints, inline_always_mismatching_target_features)]
 impl ArmSha2 {
     /// # Safety
@@ -271,9 +275,9 @@ mod tests {
             eprintln!("skipping: this CPU lacks the ARMv8 SHA2 instructions");
             return;
         }
-        super::super::testing::matches_portable(|pre, first, count, limit, out| {
+        super::super::testing::shared_matches_portable(|pres, first, count, limit, out| {
             // SAFETY: the CPU has the SHA2 instructions, checked just above.
-            unsafe { scan(pre, first, count, limit, out) }
+            unsafe { scan_shared::<STREAMS>(pres, first, count, limit, out) }
         });
     }
 

@@ -32,37 +32,16 @@ use core::arch::x86_64::{
 /// spilling (these instructions only reach xmm0..xmm15). On Zen 3, eight measured about 5%
 /// faster than four (6 s bench, median of three), six fell in between, and ten or twelve were
 /// some 30% slower than four.
-const STREAMS: usize = 8;
+pub(super) const STREAMS: usize = 8;
 
-pub(super) unsafe fn scan(pre: &Prehash, first: u32, count: u32, limit: u32, out: &mut Vec<u32>) {
-    // SAFETY: the caller guarantees that the CPU supports sha, sse2, ssse3 and sse4.1.
-    let isa = unsafe { ShaNi::new() };
-    // SAFETY: `isa` exists, so the CPU has every feature `scan_streams` enables.
-    unsafe { scan_streams::<STREAMS>(isa, pre, first, count, limit, out) }
-}
-
-#[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
-unsafe fn scan_streams<const N: usize>(
-    isa: ShaNi,
-    pre: &Prehash,
-    first: u32,
-    count: u32,
-    limit: u32,
-    out: &mut Vec<u32>,
-) {
-    let job = Job::new(isa, pre);
-    super::scan_grouped::<N>(
-        first,
-        count,
-        limit,
-        out,
-        |nonces| last_words(isa, &job, nonces),
-        |nonce| last_words(isa, &job, nonce),
-    );
-}
+super::scan_entry!(ShaNi, "sha,sse2,ssse3,sse4.1", [const N: usize], |isa, pres, first, count, limit, out| {
+    let jobs: Vec<Job> = pres.iter().map(|pre| Job::new(isa, pre)).collect();
+    super::scan_grouped::<N, Job>(&jobs, first, count, limit, out)
+});
 
 /// The nonce-independent vectors of one scan.
 struct Job {
+    isa: ShaNi,
     /// Block-2 state entering round 4, less the nonce word added to `a` and `e`.
     abef4: __m128i,
     cdgh4: __m128i,
@@ -83,6 +62,7 @@ impl Job {
         let [a3, b3, c3, _, e3, f3, g3, _] = pre.state3;
         let m = pre.midstate;
         Job {
+            isa,
             abef4: isa.set([e3, pre.e4_base, a3, pre.a4_base]),
             cdgh4: isa.set([g3, f3, c3, b3]),
             words16: isa.set([
@@ -166,107 +146,138 @@ fn expand<const N: usize>(
     out
 }
 
-/// The second hash's last state word, for `N` nonces at once.
-#[inline(always)]
-fn last_words<const N: usize>(isa: ShaNi, job: &Job, nonces: [u32; N]) -> [u32; N] {
-    let mut st = State {
-        abef: [job.abef4; N],
-        cdgh: [job.cdgh4; N],
-    };
-    // Block-2 schedule: the padding words 4..16 are folded into the job's vectors, and W9..13
-    // being zero drops the add in front of the first three `sha256msg2`. W16..20 take the
-    // nonce word in two scalar terms, which is cheaper than `sha256msg1` and `sha256msg2` on
-    // the unit that `sha256rnds2` saturates.
-    let mut x = [[job.words16; N]; 16];
-    for s in 0..N {
-        let w3 = nonces[s].swap_bytes();
-        st.abef[s] = isa.add(job.abef4, isa.set([0, w3, 0, w3]));
-        x[4][s] = isa.add(job.words16, isa.set([0, 0, small_s0(w3), w3]));
-    }
-    for kw in HEADER_PAD_KW {
-        st.padding_rounds(isa, kw);
-    }
-    st.rounds_with(isa, 16, &x[4]);
-    for s in 0..N {
-        x[5][s] = isa.msg2(job.pre5, x[4][s]);
-    }
-    st.rounds_with(isa, 20, &x[5]);
-    for s in 0..N {
-        x[6][s] = isa.msg2(isa.alignr4(x[5][s], x[4][s]), x[5][s]);
-    }
-    st.rounds_with(isa, 24, &x[6]);
-    for s in 0..N {
-        let part = isa.add(job.pre7, isa.alignr4(x[6][s], x[5][s]));
-        x[7][s] = isa.msg2(part, x[6][s]);
-    }
-    st.rounds_with(isa, 28, &x[7]);
-    macro_rules! block2 {
-        ($($q:literal)*) => {$(
-            x[$q] = expand(isa, &x[$q - 4], &x[$q - 3], &x[$q - 2], &x[$q - 1]);
-            st.rounds_with(isa, 4 * $q, &x[$q]);
-        )*};
-    }
-    block2!(8 9 10 11 12 13 14 15);
+/// Block 2's schedule for `N` nonces: row `q` holds W[4q..4q + 4] of each stream (rows 4..16),
+/// `w3` the nonce words. Only the header's tail and the nonces feed it.
+struct Schedule<const N: usize> {
+    w3: [u32; N],
+    x: [[__m128i; N]; 16],
+}
 
-    // The first hash, in message order, is the second hash's W0..8.
-    let mut y = [[job.words16; N]; 16];
-    for s in 0..N {
-        let abef = isa.add(st.abef[s], job.mid_abef);
-        let cdgh = isa.add(st.cdgh[s], job.mid_cdgh);
-        y[0][s] = isa.reverse(isa.unpack_hi(cdgh, abef));
-        y[1][s] = isa.reverse(isa.unpack_lo(cdgh, abef));
-    }
-    let mut st = State {
-        abef: [isa.set([IV[5], IV[4], IV[1], IV[0]]); N],
-        cdgh: [isa.set([IV[7], IV[6], IV[3], IV[2]]); N],
-    };
-    st.rounds_with(isa, 0, &y[0]);
-    st.rounds_with(isa, 4, &y[1]);
-    for kw in HASH_PAD_KW {
-        st.padding_rounds(isa, kw);
+impl super::Streams for Job {
+    type Schedule<const N: usize> = Schedule<N>;
+
+    #[inline(always)]
+    fn start<const N: usize>(&self, nonces: [u32; N]) -> Schedule<N> {
+        Schedule {
+            w3: nonces.map(u32::swap_bytes),
+            x: [[self.words16; N]; 16],
+        }
     }
 
-    // Second-hash schedule: W8 = 0x80000000, W9..15 = 0, W15 = 256, folded as in block 2.
-    let y2 = isa.set([PAD_WORD, 0, 0, 0]);
-    let y3 = isa.set([0, 0, 0, HASH_BITS]);
-    for s in 0..N {
-        y[4][s] = isa.msg2(isa.msg1(y[0][s], y[1][s]), y3);
-    }
-    st.rounds_with(isa, 16, &y[4]);
-    for s in 0..N {
-        let part = isa.add(isa.msg1(y[1][s], y2), isa.alignr4(y[4][s], y3));
-        y[5][s] = isa.msg2(part, y[4][s]);
-    }
-    st.rounds_with(isa, 20, &y[5]);
-    for s in 0..N {
-        // W8 + σ0(W9) .. W11 + σ0(W12) is just W8.
-        let part = isa.add(y2, isa.alignr4(y[5][s], y[4][s]));
-        y[6][s] = isa.msg2(part, y[5][s]);
-    }
-    st.rounds_with(isa, 24, &y[6]);
-    for s in 0..N {
-        let part = isa.add(isa.msg1(y3, y[4][s]), isa.alignr4(y[6][s], y[5][s]));
-        y[7][s] = isa.msg2(part, y[6][s]);
-    }
-    st.rounds_with(isa, 28, &y[7]);
-    macro_rules! hash2 {
-        ($($q:literal)*) => {$(
-            y[$q] = expand(isa, &y[$q - 4], &y[$q - 3], &y[$q - 2], &y[$q - 1]);
-            st.rounds_with(isa, 4 * $q, &y[$q]);
-        )*};
-    }
-    hash2!(8 9 10 11 12 13 14);
-    y[15] = expand(isa, &y[11], &y[12], &y[13], &y[14]);
+    /// The second hash's last state word, for `N` nonces at once.
+    #[inline(always)]
+    fn last_words<const N: usize>(&self, schedule: &mut Schedule<N>, fill: bool) -> [u32; N] {
+        let (isa, job) = (self.isa, self);
+        let Schedule { w3, x } = schedule;
+        let mut st = State {
+            abef: [job.abef4; N],
+            cdgh: [job.cdgh4; N],
+        };
+        for s in 0..N {
+            st.abef[s] = isa.add(job.abef4, isa.set([0, w3[s], 0, w3[s]]));
+        }
+        // Block-2 schedule: the padding words 4..16 are folded into the job's vectors, and W9..13
+        // being zero drops the add in front of the first three `sha256msg2`. W16..20 take the
+        // nonce word in two scalar terms, which is cheaper than `sha256msg1` and `sha256msg2` on
+        // the unit that `sha256rnds2` saturates.
+        if fill {
+            for s in 0..N {
+                x[4][s] = isa.add(job.words16, isa.set([0, 0, small_s0(w3[s]), w3[s]]));
+            }
+        }
+        for kw in HEADER_PAD_KW {
+            st.padding_rounds(isa, kw);
+        }
+        st.rounds_with(isa, 16, &x[4]);
+        if fill {
+            for s in 0..N {
+                x[5][s] = isa.msg2(job.pre5, x[4][s]);
+            }
+        }
+        st.rounds_with(isa, 20, &x[5]);
+        if fill {
+            for s in 0..N {
+                x[6][s] = isa.msg2(isa.alignr4(x[5][s], x[4][s]), x[5][s]);
+            }
+        }
+        st.rounds_with(isa, 24, &x[6]);
+        if fill {
+            for s in 0..N {
+                let part = isa.add(job.pre7, isa.alignr4(x[6][s], x[5][s]));
+                x[7][s] = isa.msg2(part, x[6][s]);
+            }
+        }
+        st.rounds_with(isa, 28, &x[7]);
+        macro_rules! block2 {
+            ($($q:literal)*) => {$(
+                if fill {
+                    x[$q] = expand(isa, &x[$q - 4], &x[$q - 3], &x[$q - 2], &x[$q - 1]);
+                }
+                st.rounds_with(isa, 4 * $q, &x[$q]);
+            )*};
+        }
+        block2!(8 9 10 11 12 13 14 15);
 
-    // Rounds 60 and 61 leave round 60's e in lane f; rounds 62 and 63 would only carry it
-    // into h, the last state word.
-    let k = isa.set([K[60], K[61], 0, 0]);
-    let mut h7 = [0; N];
-    for s in 0..N {
-        let abef = isa.rnds2(st.cdgh[s], st.abef[s], isa.add(y[15][s], k));
-        h7[s] = IV[7].wrapping_add(isa.low_word(abef));
+        // The first hash, in message order, is the second hash's W0..8.
+        let mut y = [[job.words16; N]; 16];
+        for s in 0..N {
+            let abef = isa.add(st.abef[s], job.mid_abef);
+            let cdgh = isa.add(st.cdgh[s], job.mid_cdgh);
+            y[0][s] = isa.reverse(isa.unpack_hi(cdgh, abef));
+            y[1][s] = isa.reverse(isa.unpack_lo(cdgh, abef));
+        }
+        let mut st = State {
+            abef: [isa.set([IV[5], IV[4], IV[1], IV[0]]); N],
+            cdgh: [isa.set([IV[7], IV[6], IV[3], IV[2]]); N],
+        };
+        st.rounds_with(isa, 0, &y[0]);
+        st.rounds_with(isa, 4, &y[1]);
+        for kw in HASH_PAD_KW {
+            st.padding_rounds(isa, kw);
+        }
+
+        // Second-hash schedule: W8 = 0x80000000, W9..15 = 0, W15 = 256, folded as in block 2.
+        let y2 = isa.set([PAD_WORD, 0, 0, 0]);
+        let y3 = isa.set([0, 0, 0, HASH_BITS]);
+        for s in 0..N {
+            y[4][s] = isa.msg2(isa.msg1(y[0][s], y[1][s]), y3);
+        }
+        st.rounds_with(isa, 16, &y[4]);
+        for s in 0..N {
+            let part = isa.add(isa.msg1(y[1][s], y2), isa.alignr4(y[4][s], y3));
+            y[5][s] = isa.msg2(part, y[4][s]);
+        }
+        st.rounds_with(isa, 20, &y[5]);
+        for s in 0..N {
+            // W8 + σ0(W9) .. W11 + σ0(W12) is just W8.
+            let part = isa.add(y2, isa.alignr4(y[5][s], y[4][s]));
+            y[6][s] = isa.msg2(part, y[5][s]);
+        }
+        st.rounds_with(isa, 24, &y[6]);
+        for s in 0..N {
+            let part = isa.add(isa.msg1(y3, y[4][s]), isa.alignr4(y[6][s], y[5][s]));
+            y[7][s] = isa.msg2(part, y[6][s]);
+        }
+        st.rounds_with(isa, 28, &y[7]);
+        macro_rules! hash2 {
+            ($($q:literal)*) => {$(
+                y[$q] = expand(isa, &y[$q - 4], &y[$q - 3], &y[$q - 2], &y[$q - 1]);
+                st.rounds_with(isa, 4 * $q, &y[$q]);
+            )*};
+        }
+        hash2!(8 9 10 11 12 13 14);
+        y[15] = expand(isa, &y[11], &y[12], &y[13], &y[14]);
+
+        // Rounds 60 and 61 leave round 60's e in lane f; rounds 62 and 63 would only carry it
+        // into h, the last state word.
+        let k = isa.set([K[60], K[61], 0, 0]);
+        let mut h7 = [0; N];
+        for s in 0..N {
+            let abef = isa.rnds2(st.cdgh[s], st.abef[s], isa.add(y[15][s], k));
+            h7[s] = IV[7].wrapping_add(isa.low_word(abef));
+        }
+        h7
     }
-    h7
 }
 
 /// Proof that the CPU supports sha, sse2, ssse3 and sse4.1: only [`ShaNi::new`] makes one, and
@@ -370,9 +381,9 @@ mod tests {
             eprintln!("skipping: this CPU lacks the SHA extensions or SSE4.1");
             return;
         }
-        super::super::testing::matches_portable(|pre, first, count, limit, out| {
+        super::super::testing::shared_matches_portable(|pres, first, count, limit, out| {
             // SAFETY: the CPU has sha, sse2, ssse3 and sse4.1, checked just above.
-            unsafe { scan(pre, first, count, limit, out) }
+            unsafe { scan_shared::<STREAMS>(pres, first, count, limit, out) }
         });
     }
 
@@ -383,13 +394,13 @@ mod tests {
             eprintln!("skipping: this CPU lacks the SHA extensions or SSE4.1");
             return;
         }
-        super::super::testing::matches_portable(|pre, first, count, limit, out| {
+        super::super::testing::shared_matches_portable(|pres, first, count, limit, out| {
             // SAFETY: the CPU has sha, sse2, ssse3 and sse4.1, checked just above.
-            unsafe { scan_streams::<2>(ShaNi::new(), pre, first, count, limit, out) }
+            unsafe { scan_shared::<2>(pres, first, count, limit, out) }
         });
-        super::super::testing::matches_portable(|pre, first, count, limit, out| {
+        super::super::testing::shared_matches_portable(|pres, first, count, limit, out| {
             // SAFETY: the CPU has sha, sse2, ssse3 and sse4.1, checked just above.
-            unsafe { scan_streams::<3>(ShaNi::new(), pre, first, count, limit, out) }
+            unsafe { scan_shared::<3>(pres, first, count, limit, out) }
         });
     }
 }
