@@ -16,14 +16,6 @@ pub enum Limit {
 
 /// The core's instruction mix per nonce for `backend` at `versions` rolled versions.
 ///
-/// Stand-in until `Backend::op_mix(self, versions: usize) -> Option<OpMix>` (instructions per
-/// hash) lands in the core: then this function goes and its one caller calls
-/// `backend.op_mix(versions as usize)`. Until then the mix rows show no ceiling.
-fn op_mix(backend: Backend, versions: u32) -> Option<OpMix> {
-    let _ = (backend, versions);
-    None
-}
-
 impl Limit {
     /// The limit of engine `name` at `versions`, if it has one this build can measure.
     pub fn of(name: &str, versions: u32) -> Option<Limit> {
@@ -31,7 +23,9 @@ impl Limit {
         if matches!(name, "sha-ni" | "arm-sha2") {
             return Some(Limit::Sha(backend));
         }
-        op_mix(backend, versions).map(|mix| Limit::Mix(backend, mix))
+        backend
+            .op_mix(versions as usize)
+            .map(|mix| Limit::Mix(backend, mix))
     }
 
     /// Instructions per nonce.
