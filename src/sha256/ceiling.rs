@@ -558,9 +558,10 @@ mod tests {
                 assert_eq!(rate, None, "{b:?}");
                 continue;
             }
-            // One to a few per cycle at any clock a plausible core runs: 0.05 to 40 G/s.
+            // Hardware runs one to a few per cycle (under 40 G/s); an emulator such as the
+            // qemu that CI runs the ARM suite on manages tens of millions, so the floor is 1 M/s.
             let rate = rate.expect("the CPU has the instructions");
-            assert!((5e7..4e10).contains(&rate), "{b:?}: {rate} per second");
+            assert!((1e6..4e10).contains(&rate), "{b:?}: {rate} per second");
         }
     }
 
