@@ -22,7 +22,7 @@ mod worker;
 pub use results::{MAX_WAITING_BLOCKS, MAX_WAITING_SHARES};
 pub use stats::{AcceptedBlock, DropReason, Stats, MAX_LISTED_BLOCKS};
 
-use crate::{hash_difficulty, Event, Share, Source, Verdict};
+use crate::{hash_difficulty, Event, Job, Share, Source, Verdict};
 use results::{Candidate, Results, Take};
 use sha256d::engine::Engine;
 use sha256d::{Error, ErrorKind};
@@ -37,7 +37,8 @@ use worker::{worker, Board};
 pub struct MineOptions {
     /// Stop after this many accepted shares.
     pub shares: Option<u64>,
-    /// Stop after this many accepted blocks.
+    /// Stop after this many accepted blocks. Never more: while the blocks awaiting a verdict
+    /// would meet the limit, a new job waits for those verdicts instead of being hashed.
     pub blocks: Option<u64>,
     /// Stop after this long.
     pub time: Option<Duration>,
@@ -123,6 +124,9 @@ pub fn mine(
         clean_generation: 0,
         last_block_parent: None,
         in_flight: 0,
+        blocks_in_flight: 0,
+        block_limit: options.blocks,
+        held_job: None,
         stop_seen: None,
         engine_names: engines.iter().map(|e| e.name().to_string()).collect(),
         failed_engines: Vec::new(),
@@ -172,6 +176,14 @@ struct Coordinator<'a> {
     /// Solo: the parent of the last block submitted; a second block on it cannot win.
     last_block_parent: Option<[u8; 32]>,
     in_flight: u64,
+    /// Blocks among `in_flight`.
+    blocks_in_flight: u64,
+    block_limit: Option<u64>,
+    /// The newest job that arrived while the blocks in flight could meet `block_limit`, with
+    /// whether any job held meanwhile voided older work. Hashing it could only find blocks
+    /// past the limit, so it waits for their verdicts: installed if one is rejected, dropped
+    /// when the limit is met.
+    held_job: Option<(Arc<Job>, bool)>,
     /// When the stop flag was first seen set.
     stop_seen: Option<Instant>,
     /// Every engine's name, by index, and the indices of those that failed.
@@ -271,9 +283,7 @@ impl Coordinator<'_> {
 
     fn limit_reached(&mut self, options: &MineOptions) -> bool {
         options.shares.is_some_and(|n| self.stats.accepted >= n)
-            || options
-                .blocks
-                .is_some_and(|n| self.stats.blocks_accepted >= n)
+            || self.block_limit_met()
             || options.time.is_some_and(|t| self.started.elapsed() >= t)
             || self.stopped(options).is_some()
     }
@@ -371,6 +381,7 @@ impl Coordinator<'_> {
         }
         if c.is_block {
             self.stats.blocks_found += 1;
+            self.blocks_in_flight += 1;
         }
         self.in_flight += 1;
         self.stats.shares_submitted += 1;
@@ -389,18 +400,20 @@ impl Coordinator<'_> {
             match event {
                 Event::Job(job) => {
                     self.stats.jobs += 1;
-                    let clean = job.clean;
-                    let difficulty = job.share_target.difficulty_float();
-                    let generation = self.board.install(job);
-                    if clean {
-                        self.clean_generation = generation;
+                    if self.blocks_may_meet_the_limit() {
+                        let clean = job.clean || self.held_job.as_ref().is_some_and(|h| h.1);
+                        self.held_job = Some((job, clean));
+                    } else {
+                        self.install(job, false);
                     }
-                    self.stats.difficulty = Some(difficulty);
                 }
                 // It applies from the next job, which carries it as its share target.
                 Event::Difficulty(_) => {}
                 Event::Verdict { share, verdict } => {
                     self.in_flight = self.in_flight.saturating_sub(1);
+                    if share.is_block {
+                        self.blocks_in_flight = self.blocks_in_flight.saturating_sub(1);
+                    }
                     match verdict {
                         Verdict::Accepted => {
                             self.stats.accepted += 1;
@@ -418,6 +431,11 @@ impl Coordinator<'_> {
                             }
                         }
                         Verdict::Rejected { reason, stale } => {
+                            // A rejected block does not take its parent: another may win on it.
+                            if share.is_block && self.last_block_parent == Some(share.job.prev_hash)
+                            {
+                                self.last_block_parent = None;
+                            }
                             if stale {
                                 self.stats.stale += 1;
                             }
@@ -431,6 +449,36 @@ impl Coordinator<'_> {
                 }
             }
         }
+        // A block in flight was rejected: the held job is work again.
+        if !self.blocks_may_meet_the_limit() && !self.block_limit_met() {
+            if let Some((job, clean)) = self.held_job.take() {
+                self.install(job, clean);
+            }
+        }
+    }
+
+    /// Whether the blocks awaiting a verdict would meet the block limit if accepted.
+    fn blocks_may_meet_the_limit(&self) -> bool {
+        self.blocks_in_flight > 0
+            && self
+                .block_limit
+                .is_some_and(|n| self.stats.blocks_accepted + self.blocks_in_flight >= n)
+    }
+
+    fn block_limit_met(&self) -> bool {
+        self.block_limit
+            .is_some_and(|n| self.stats.blocks_accepted >= n)
+    }
+
+    /// Makes `job` the board's work; `void_older` when a job held before it was clean.
+    fn install(&mut self, job: Arc<Job>, void_older: bool) {
+        let clean = job.clean || void_older;
+        let difficulty = job.share_target.difficulty_float();
+        let generation = self.board.install(job);
+        if clean {
+            self.clean_generation = generation;
+        }
+        self.stats.difficulty = Some(difficulty);
     }
 }
 

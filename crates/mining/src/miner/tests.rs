@@ -226,6 +226,120 @@ fn the_block_list_stays_bounded() {
     assert_eq!(stats.blocks[0].hash, source.submitted[0].1.hash);
 }
 
+/// A solo source whose node learns of each block before it answers for it, as a real one
+/// does: the next template (on top of the block) comes from the next poll, the verdict
+/// `delay` later. The first `reject` blocks are rejected: the next template is then a fresh
+/// one on the same parent.
+struct Node {
+    template: Job,
+    queue: VecDeque<Event>,
+    verdicts: VecDeque<(Instant, Share, Verdict)>,
+    delay: Duration,
+    reject: usize,
+    submitted: Vec<Share>,
+}
+
+impl Node {
+    fn new(delay: Duration, reject: usize) -> Self {
+        let mut template = job("t0", 1, 0, 1.0, true);
+        // Regtest: half of all hashes are blocks.
+        template.block_target =
+            Target::from_compact(CompactTarget::from_consensus(0x207f_ffff)).expect("valid bits");
+        template.share_target = template.block_target;
+        Node {
+            queue: VecDeque::from([Event::Job(Arc::new(template.clone()))]),
+            template,
+            verdicts: VecDeque::new(),
+            delay,
+            reject,
+            submitted: Vec::new(),
+        }
+    }
+}
+
+impl Source for Node {
+    fn poll(&mut self, timeout: Duration) -> Result<Vec<Event>, Error> {
+        let mut events: Vec<Event> = self.queue.drain(..).collect();
+        while self.verdicts.front().is_some_and(|v| v.0 <= Instant::now()) {
+            let (_, share, verdict) = self.verdicts.pop_front().expect("the front was just seen");
+            events.push(Event::Verdict { share, verdict });
+        }
+        if events.is_empty() {
+            std::thread::sleep(timeout.min(Duration::from_millis(5)));
+        }
+        Ok(events)
+    }
+
+    fn submit(&mut self, share: Share) -> Result<Vec<Event>, Error> {
+        self.submitted.push(share.clone());
+        let mut next = self.template.clone();
+        next.id = format!("t{}", self.submitted.len());
+        let verdict = if self.submitted.len() <= self.reject {
+            Verdict::Rejected {
+                reason: "bad-txns".into(),
+                stale: false,
+            }
+        } else {
+            next.prev_hash = share.hash.0;
+            Verdict::Accepted
+        };
+        self.template = next.clone();
+        self.queue.push_back(Event::Job(Arc::new(next)));
+        self.verdicts
+            .push_back((Instant::now() + self.delay, share, verdict));
+        Ok(Vec::new())
+    }
+
+    fn pause_after_block(&self) -> bool {
+        true
+    }
+
+    fn describe(&self) -> String {
+        "node".into()
+    }
+}
+
+#[test]
+fn the_block_limit_is_never_passed_while_verdicts_lag_the_next_template() {
+    for limit in [1, 2] {
+        let mut node = Node::new(Duration::from_millis(100), 0);
+        let options = MineOptions {
+            blocks: Some(limit),
+            ..MineOptions::default()
+        };
+        let stats = mine(&mut node, &portable(), &options, &mut |_, _| {}).expect("mines");
+        assert_eq!(stats.blocks_accepted, limit);
+        assert_eq!(node.submitted.len() as u64, limit, "{:?}", stats.blocks);
+        assert_eq!(
+            stats.jobs,
+            limit + 1,
+            "the template on the last block arrived too"
+        );
+    }
+}
+
+#[test]
+fn a_rejected_block_lets_the_held_template_be_mined() {
+    let mut node = Node::new(Duration::from_millis(50), 1);
+    let options = MineOptions {
+        blocks: Some(1),
+        // A bound for a broken pipeline, which would idle: met, the accepted count fails.
+        time: Some(Duration::from_secs(30)),
+        ..MineOptions::default()
+    };
+    // The template that arrived while the rejected block was in flight is held, then mined:
+    // its block is on the same parent as the rejected one.
+    let stats = mine(&mut node, &portable(), &options, &mut |_, _| {}).expect("mines");
+    assert_eq!(stats.blocks_accepted, 1);
+    assert_eq!(stats.rejected_total(), 1, "{:?}", stats.rejected);
+    assert_eq!(node.submitted.len(), 2);
+    assert_eq!(
+        node.submitted[0].header.prev_blockhash,
+        node.submitted[1].header.prev_blockhash
+    );
+    assert_eq!(node.submitted[1].job.id, "t1");
+}
+
 /// A source that answers as a pool over a slow link does: verdicts come from `poll`, at
 /// most `answers` every 20 ms (0: never), and it records how many submissions it ever
 /// held unanswered.
