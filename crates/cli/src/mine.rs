@@ -85,7 +85,8 @@ pub struct MineArgs {
     /// Stop after this many accepted shares.
     #[arg(long, value_name = "N", value_parser = values::count)]
     shares: Option<u64>,
-    /// Stop after this many accepted blocks.
+    /// Stop after this many accepted blocks (a new template waits while the blocks in flight
+    /// could make this many).
     #[arg(long, value_name = "N", value_parser = values::count)]
     blocks: Option<u64>,
     /// Stop after this many seconds (at most ten years).
