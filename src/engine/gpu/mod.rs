@@ -36,7 +36,8 @@ const KERNELS: [&str; MAX_VERSIONS as usize] = [
 ];
 
 /// The kernel for `versions` versions sharing each nonce's block-2 message schedule (1 to
-/// [`MAX_VERSIONS`]; `kernels/sha256d_x<versions>.wgsl` from 2 on).
+/// [`MAX_VERSIONS`]). Only the one-version kernel is checked in; the others repeat its
+/// rounds once per version.
 pub fn kernel_wgsl(versions: u32) -> Option<&'static str> {
     KERNELS.get(versions.checked_sub(1)? as usize).copied()
 }
