@@ -387,6 +387,7 @@ pub enum Backend {
 cpufeatures::new!(cpuid_shani, "sha", "sse2", "ssse3", "sse4.1");
 #[cfg(target_arch = "x86_64")]
 cpufeatures::new!(cpuid_avx2, "avx2");
+
 #[cfg(target_arch = "x86_64")]
 cpufeatures::new!(cpuid_avx512, "avx512f");
 #[cfg(target_arch = "aarch64")]
@@ -554,11 +555,7 @@ impl Backend {
                 #[cfg(target_arch = "x86_64")]
                 Backend::ShaNi => {
                     // SAFETY: the CPU supports sha, sse2, ssse3 and sse4.1, checked above.
-                    unsafe {
-                        x86_shani::scan_shared::<{ x86_shani::STREAMS }>(
-                            pres, first, count, limit, out,
-                        )
-                    }
+                    unsafe { x86_shani::scan_fastest(pres, first, count, limit, out) }
                 }
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: the CPU supports avx2, checked above.

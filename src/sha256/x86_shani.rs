@@ -2,7 +2,7 @@
 //!
 //! `sha256rnds2` does two rounds, and the CPU can start one every cycle, but its result is
 //! ready only four cycles later; one nonce's chain of rounds would leave the unit idle three
-//! cycles in four. So the kernel hashes [`STREAMS`] nonces side by side, each with its own state
+//! cycles in four. So the kernel hashes several nonces side by side ([`STREAM_CHOICES`]), each with its own state
 //! and schedule, and the out-of-order core overlaps their chains. Otherwise it follows the
 //! portable kernel: rounds 0..4 of the header's second block come from the [`Prehash`], rounds
 //! whose message words are padding use K + W folded at compile time, schedule words that only
@@ -27,17 +27,79 @@ use core::arch::x86_64::{
     _mm_unpackhi_epi64, _mm_unpacklo_epi64,
 };
 
-/// Nonces hashed side by side. Two streams cover `sha256rnds2`'s latency, but then the SHA
-/// unit still idles while `sha256msg2` results come back; more streams keep it busier despite
-/// spilling (these instructions only reach xmm0..xmm15). On Zen 3, eight measured about 5%
-/// faster than four (6 s bench, median of three), six fell in between, and ten or twelve were
-/// some 30% slower than four.
-pub(super) const STREAMS: usize = 8;
+/// Nonces hashed side by side: one of these, whichever [`scan_fastest`] timed fastest. Two
+/// streams cover `sha256rnds2`'s latency, but then the SHA unit still idles while `sha256msg2`
+/// results come back; more streams keep it busier but spill, since these instructions only
+/// reach xmm0..xmm15 and eight streams' states alone fill all sixteen. How much a spill costs
+/// is the core's: on Zen 3 eight streams measured about 5% faster than four (ten or twelve some
+/// 30% slower), on Zen 4 four measured about 1.4x eight (2 s bench rows, best of three).
+const STREAM_CHOICES: [usize; 2] = [4, 8];
 
 super::scan_entry!(ShaNi, "sha,sse2,ssse3,sse4.1", [const N: usize], |isa, pres, first, count, limit, out| {
     let jobs: Vec<Job> = pres.iter().map(|pre| Job::new(isa, pre)).collect();
     super::scan_grouped::<N, Job>(&jobs, first, count, limit, out)
 });
+
+/// [`scan_shared`] with the stream count that runs fastest on this CPU.
+///
+/// # Safety
+/// The CPU must support sha, sse2, ssse3 and sse4.1.
+pub(super) unsafe fn scan_fastest(
+    pres: &[super::Prehash],
+    first: u32,
+    count: u32,
+    limit: u32,
+    out: &mut [Vec<u32>],
+) {
+    // SAFETY: the caller guarantees the CPU features both instances are compiled for.
+    unsafe {
+        if fastest_streams() == STREAM_CHOICES[0] {
+            scan_shared::<{ STREAM_CHOICES[0] }>(pres, first, count, limit, out)
+        } else {
+            scan_shared::<{ STREAM_CHOICES[1] }>(pres, first, count, limit, out)
+        }
+    }
+}
+
+/// The stream count of [`STREAM_CHOICES`] that scans fastest here, timed once per process
+/// (a few milliseconds: each choice several times, interleaved, keeping its quickest so that a
+/// busy machine's preemptions do not decide).
+#[cfg(feature = "std")]
+fn fastest_streams() -> usize {
+    static PICK: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *PICK.get_or_init(|| {
+        let pre = [super::Prehash::new(&[0; 80])];
+        let mut best = [std::time::Duration::MAX; 2];
+        for _ in 0..5 {
+            for (i, quickest) in best.iter_mut().enumerate() {
+                let mut out = [Vec::with_capacity(4)];
+                let start = std::time::Instant::now();
+                // SAFETY: only called from `scan_fastest`, whose caller vouches for the CPU.
+                // A limit of zero keeps candidates (and allocation) out of the timing.
+                unsafe {
+                    if i == 0 {
+                        scan_shared::<{ STREAM_CHOICES[0] }>(&pre, 0, 8192, 0, &mut out);
+                    } else {
+                        scan_shared::<{ STREAM_CHOICES[1] }>(&pre, 0, 8192, 0, &mut out);
+                    }
+                }
+                *quickest = (*quickest).min(start.elapsed());
+            }
+        }
+        if best[0] <= best[1] {
+            STREAM_CHOICES[0]
+        } else {
+            STREAM_CHOICES[1]
+        }
+    })
+}
+
+/// Without a clock, four streams: the smaller loss where it is not the faster (5% on Zen 3,
+/// against some 30% the other way on Zen 4).
+#[cfg(not(feature = "std"))]
+fn fastest_streams() -> usize {
+    STREAM_CHOICES[0]
+}
 
 /// The nonce-independent vectors of one scan.
 struct Job {
@@ -117,6 +179,35 @@ impl<const N: usize> State<N> {
         }
     }
 
+    /// Four rounds of block 2 from schedule row `q` (W[4q..4q + 4] per stream): the first
+    /// version (`fill`) adds K and keeps the two pairs `sha256rnds2` reads in `kw`, so that the
+    /// versions after it only load them, leaving the vector pipes, which the SHA unit shares,
+    /// to `sha256rnds2`.
+    #[inline(always)]
+    fn block2_rounds(
+        &mut self,
+        isa: ShaNi,
+        q: usize,
+        row: &[__m128i; N],
+        kw: &mut [[__m128i; N]; 2],
+        fill: bool,
+    ) {
+        if fill {
+            let k = isa.set([K[4 * q], K[4 * q + 1], K[4 * q + 2], K[4 * q + 3]]);
+            for s in 0..N {
+                let v = isa.add(row[s], k);
+                kw[0][s] = v;
+                kw[1][s] = isa.high_pair(v);
+            }
+        }
+        for s in 0..N {
+            self.cdgh[s] = isa.rnds2(self.cdgh[s], self.abef[s], kw[0][s]);
+        }
+        for s in 0..N {
+            self.abef[s] = isa.rnds2(self.abef[s], self.cdgh[s], kw[1][s]);
+        }
+    }
+
     /// Four rounds with message words `w` (W[i..i + 4] per stream) from round `i`.
     #[inline(always)]
     fn rounds_with(&mut self, isa: ShaNi, i: usize, w: &[__m128i; N]) {
@@ -147,10 +238,12 @@ fn expand<const N: usize>(
 }
 
 /// Block 2's schedule for `N` nonces: row `q` holds W[4q..4q + 4] of each stream (rows 4..16),
-/// `w3` the nonce words. Only the header's tail and the nonces feed it.
+/// `kw[q - 4]` its K + W as `sha256rnds2`'s two operands, `w3` the nonce words. Only the
+/// header's tail and the nonces feed it.
 struct Schedule<const N: usize> {
     w3: [u32; N],
     x: [[__m128i; N]; 16],
+    kw: [[[__m128i; N]; 2]; 12],
 }
 
 impl super::Streams for Job {
@@ -161,6 +254,7 @@ impl super::Streams for Job {
         Schedule {
             w3: nonces.map(u32::swap_bytes),
             x: [[self.words16; N]; 16],
+            kw: [[[self.words16; N]; 2]; 12],
         }
     }
 
@@ -168,7 +262,7 @@ impl super::Streams for Job {
     #[inline(always)]
     fn last_words<const N: usize>(&self, schedule: &mut Schedule<N>, fill: bool) -> [u32; N] {
         let (isa, job) = (self.isa, self);
-        let Schedule { w3, x } = schedule;
+        let Schedule { w3, x, kw } = schedule;
         let mut st = State {
             abef: [job.abef4; N],
             cdgh: [job.cdgh4; N],
@@ -188,32 +282,32 @@ impl super::Streams for Job {
         for kw in HEADER_PAD_KW {
             st.padding_rounds(isa, kw);
         }
-        st.rounds_with(isa, 16, &x[4]);
+        st.block2_rounds(isa, 4, &x[4], &mut kw[0], fill);
         if fill {
             for s in 0..N {
                 x[5][s] = isa.msg2(job.pre5, x[4][s]);
             }
         }
-        st.rounds_with(isa, 20, &x[5]);
+        st.block2_rounds(isa, 5, &x[5], &mut kw[1], fill);
         if fill {
             for s in 0..N {
                 x[6][s] = isa.msg2(isa.alignr4(x[5][s], x[4][s]), x[5][s]);
             }
         }
-        st.rounds_with(isa, 24, &x[6]);
+        st.block2_rounds(isa, 6, &x[6], &mut kw[2], fill);
         if fill {
             for s in 0..N {
                 let part = isa.add(job.pre7, isa.alignr4(x[6][s], x[5][s]));
                 x[7][s] = isa.msg2(part, x[6][s]);
             }
         }
-        st.rounds_with(isa, 28, &x[7]);
+        st.block2_rounds(isa, 7, &x[7], &mut kw[3], fill);
         macro_rules! block2 {
             ($($q:literal)*) => {$(
                 if fill {
                     x[$q] = expand(isa, &x[$q - 4], &x[$q - 3], &x[$q - 2], &x[$q - 1]);
                 }
-                st.rounds_with(isa, 4 * $q, &x[$q]);
+                st.block2_rounds(isa, $q, &x[$q], &mut kw[$q - 4], fill);
             )*};
         }
         block2!(8 9 10 11 12 13 14 15);
@@ -383,11 +477,12 @@ mod tests {
         }
         super::super::testing::shared_matches_portable(|pres, first, count, limit, out| {
             // SAFETY: the CPU has sha, sse2, ssse3 and sse4.1, checked just above.
-            unsafe { scan_shared::<STREAMS>(pres, first, count, limit, out) }
+            unsafe { scan_fastest(pres, first, count, limit, out) }
         });
     }
 
-    /// The stream count is a tuning knob; every setting must stay correct.
+    /// The stream count is a tuning knob; every setting must stay correct, whichever this CPU
+    /// picks.
     #[test]
     fn other_stream_counts_match_portable() {
         if !super::super::cpuid_shani::get() {
@@ -401,6 +496,14 @@ mod tests {
         super::super::testing::shared_matches_portable(|pres, first, count, limit, out| {
             // SAFETY: the CPU has sha, sse2, ssse3 and sse4.1, checked just above.
             unsafe { scan_shared::<3>(pres, first, count, limit, out) }
+        });
+        super::super::testing::shared_matches_portable(|pres, first, count, limit, out| {
+            // SAFETY: the CPU has sha, sse2, ssse3 and sse4.1, checked just above.
+            unsafe { scan_shared::<{ STREAM_CHOICES[0] }>(pres, first, count, limit, out) }
+        });
+        super::super::testing::shared_matches_portable(|pres, first, count, limit, out| {
+            // SAFETY: the CPU has sha, sse2, ssse3 and sse4.1, checked just above.
+            unsafe { scan_shared::<{ STREAM_CHOICES[1] }>(pres, first, count, limit, out) }
         });
     }
 }
