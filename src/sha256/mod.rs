@@ -387,7 +387,6 @@ pub enum Backend {
 cpufeatures::new!(cpuid_shani, "sha", "sse2", "ssse3", "sse4.1");
 #[cfg(target_arch = "x86_64")]
 cpufeatures::new!(cpuid_avx2, "avx2");
-
 #[cfg(target_arch = "x86_64")]
 cpufeatures::new!(cpuid_avx512, "avx512f");
 #[cfg(target_arch = "aarch64")]

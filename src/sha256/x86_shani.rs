@@ -2,8 +2,8 @@
 //!
 //! `sha256rnds2` does two rounds, and the CPU can start one every cycle, but its result is
 //! ready only four cycles later; one nonce's chain of rounds would leave the unit idle three
-//! cycles in four. So the kernel hashes several nonces side by side ([`STREAM_CHOICES`]), each with its own state
-//! and schedule, and the out-of-order core overlaps their chains. Otherwise it follows the
+//! cycles in four. So the kernel hashes several nonces side by side ([`STREAM_CHOICES`]), each
+//! with its own state and schedule, and the out-of-order core overlaps their chains. Otherwise it follows the
 //! portable kernel: rounds 0..4 of the header's second block come from the [`Prehash`], rounds
 //! whose message words are padding use K + W folded at compile time, schedule words that only
 //! padding and the header tail feed are computed once per scan, and the second hash stops at
@@ -51,9 +51,25 @@ pub(super) unsafe fn scan_fastest(
     limit: u32,
     out: &mut [Vec<u32>],
 ) {
+    // SAFETY: the caller vouches for the CPU.
+    unsafe { scan_streams(fastest_streams(), pres, first, count, limit, out) }
+}
+
+/// [`scan_shared`] with `STREAM_CHOICES[choice]` streams.
+///
+/// # Safety
+/// The CPU must support sha, sse2, ssse3 and sse4.1.
+unsafe fn scan_streams(
+    choice: usize,
+    pres: &[super::Prehash],
+    first: u32,
+    count: u32,
+    limit: u32,
+    out: &mut [Vec<u32>],
+) {
     // SAFETY: the caller guarantees the CPU features both instances are compiled for.
     unsafe {
-        if fastest_streams() == STREAM_CHOICES[0] {
+        if choice == 0 {
             scan_shared::<{ STREAM_CHOICES[0] }>(pres, first, count, limit, out)
         } else {
             scan_shared::<{ STREAM_CHOICES[1] }>(pres, first, count, limit, out)
@@ -61,36 +77,26 @@ pub(super) unsafe fn scan_fastest(
     }
 }
 
-/// The stream count of [`STREAM_CHOICES`] that scans fastest here, timed once per process
-/// (a few milliseconds: each choice several times, interleaved, keeping its quickest so that a
-/// busy machine's preemptions do not decide).
+/// The index in [`STREAM_CHOICES`] of the stream count that scans fastest here, timed once per
+/// process (a few milliseconds: each choice several times, interleaved, keeping its quickest so
+/// that a busy machine's preemptions do not decide).
 #[cfg(feature = "std")]
 fn fastest_streams() -> usize {
     static PICK: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *PICK.get_or_init(|| {
         let pre = [super::Prehash::new(&[0; 80])];
-        let mut best = [std::time::Duration::MAX; 2];
+        let mut best = [std::time::Duration::MAX; STREAM_CHOICES.len()];
         for _ in 0..5 {
-            for (i, quickest) in best.iter_mut().enumerate() {
+            for (choice, quickest) in best.iter_mut().enumerate() {
                 let mut out = [Vec::with_capacity(4)];
                 let start = std::time::Instant::now();
                 // SAFETY: only called from `scan_fastest`, whose caller vouches for the CPU.
                 // A limit of zero keeps candidates (and allocation) out of the timing.
-                unsafe {
-                    if i == 0 {
-                        scan_shared::<{ STREAM_CHOICES[0] }>(&pre, 0, 8192, 0, &mut out);
-                    } else {
-                        scan_shared::<{ STREAM_CHOICES[1] }>(&pre, 0, 8192, 0, &mut out);
-                    }
-                }
+                unsafe { scan_streams(choice, &pre, 0, 8192, 0, &mut out) };
                 *quickest = (*quickest).min(start.elapsed());
             }
         }
-        if best[0] <= best[1] {
-            STREAM_CHOICES[0]
-        } else {
-            STREAM_CHOICES[1]
-        }
+        usize::from(best[1] < best[0])
     })
 }
 
@@ -98,7 +104,7 @@ fn fastest_streams() -> usize {
 /// against some 30% the other way on Zen 4).
 #[cfg(not(feature = "std"))]
 fn fastest_streams() -> usize {
-    STREAM_CHOICES[0]
+    0
 }
 
 /// The nonce-independent vectors of one scan.
@@ -497,13 +503,11 @@ mod tests {
             // SAFETY: the CPU has sha, sse2, ssse3 and sse4.1, checked just above.
             unsafe { scan_shared::<3>(pres, first, count, limit, out) }
         });
-        super::super::testing::shared_matches_portable(|pres, first, count, limit, out| {
-            // SAFETY: the CPU has sha, sse2, ssse3 and sse4.1, checked just above.
-            unsafe { scan_shared::<{ STREAM_CHOICES[0] }>(pres, first, count, limit, out) }
-        });
-        super::super::testing::shared_matches_portable(|pres, first, count, limit, out| {
-            // SAFETY: the CPU has sha, sse2, ssse3 and sse4.1, checked just above.
-            unsafe { scan_shared::<{ STREAM_CHOICES[1] }>(pres, first, count, limit, out) }
-        });
+        for choice in 0..STREAM_CHOICES.len() {
+            super::super::testing::shared_matches_portable(|pres, first, count, limit, out| {
+                // SAFETY: the CPU has sha, sse2, ssse3 and sse4.1, checked just above.
+                unsafe { scan_streams(choice, pres, first, count, limit, out) }
+            });
+        }
     }
 }
