@@ -26,6 +26,8 @@ pub mod rpc;
 pub mod sanitize;
 mod share_queue;
 pub mod stratum;
+#[cfg(feature = "sv2")]
+pub mod sv2;
 
 pub use job::{merkle_branch, merkle_root, Job};
 pub use miner::{mine, AcceptedBlock, DropReason, MineOptions, Stats, MAX_LISTED_BLOCKS};
