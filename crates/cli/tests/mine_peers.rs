@@ -1,5 +1,6 @@
 //! `sha256d mine` as a user runs it, against the real peers on 127.0.0.1: blocks through
-//! getblocktemplate on the regtest node, shares through the npm Stratum pool. Like
+//! getblocktemplate on the regtest nodes (Bitcoin Knots, which checks segwit and BIP34 as
+//! Bitcoin does, and Bitcoin SV as a chain without segwit), shares through the npm Stratum pool. Like
 //! `crates/mining/tests/peers.rs`, each test skips with a message when the peers are absent and fails instead
 //! under `SHA256D_REQUIRE_PEERS=1` or `CI=true`.
 
@@ -9,7 +10,7 @@ use common::{mine, mine_with_env, summary};
 
 use serde_json::Value;
 use sha256d_testkit::peers::NpmPool;
-use sha256d_testkit::regtest::{Regtest, RpcAuth};
+use sha256d_testkit::regtest::{Flavour, Regtest, RpcAuth};
 use std::time::Duration;
 
 /// `mine --node` on `node` with its password, paying `address`, plus `extra`.
@@ -31,11 +32,10 @@ fn solo(node: &Regtest, address: &str, extra: &[&str]) -> Value {
     args.extend(extra);
     summary(&mine(&args))
 }
-#[test]
-fn solo_blocks_become_the_nodes_tip() {
-    let Some(node) = Regtest::start() else { return };
+/// Three blocks, each paying `address` and becoming the tip.
+fn solo_blocks_become_the_tip(node: &Regtest) {
     let address = node.new_address();
-    let s = solo(&node, &address, &["--blocks", "3"]);
+    let s = solo(node, &address, &["--blocks", "3"]);
     assert_eq!(s["blocks_accepted"], 3, "{s}");
     assert_eq!(s["rejected_total"], 0, "{s}");
     assert_eq!(node.height(), 104);
@@ -57,23 +57,27 @@ fn solo_blocks_become_the_nodes_tip() {
 }
 
 #[test]
-fn solo_blocks_carry_the_mempool() {
+fn solo_blocks_become_the_knots_tip() {
+    let Some(node) = Regtest::knots() else { return };
+    solo_blocks_become_the_tip(&node);
+}
+
+#[test]
+fn solo_blocks_become_the_sv_tip() {
     let Some(node) = Regtest::start() else { return };
+    solo_blocks_become_the_tip(&node);
+}
+
+/// Three payments in the mempool, then one block that carries them all.
+fn solo_blocks_carry_the_mempool(node: &Regtest) {
     let txids: Vec<String> = (0..3).map(|_| node.send_to_new_address("1")).collect();
     // The node rebuilds its template only every few seconds after the mempool changes: wait
     // until it offers the payments, so the miner's first template carries them.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let template = node
-            .rpc("getblocktemplate", serde_json::json!([]))
-            .expect("the node serves templates");
-        if template["transactions"].as_array().map(Vec::len) == Some(3) {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "{template}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    let s = solo(&node, &node.new_address(), &["--blocks", "1"]);
+    node.wait_for_template(
+        |t| t["transactions"].as_array().map(Vec::len) == Some(3),
+        Duration::from_secs(60),
+    );
+    let s = solo(node, &node.new_address(), &["--blocks", "1"]);
     assert_eq!(s["blocks_accepted"], 1, "{s}");
     let tip = node.best_hash();
     assert_eq!(s["blocks"][0]["hash"], tip.as_str(), "{s}");
@@ -95,9 +99,27 @@ fn solo_blocks_carry_the_mempool() {
     assert_eq!(node.cli_json(&["getrawmempool"]), serde_json::json!([]));
 }
 
+/// On Knots the payments spend segwit outputs: the block is only taken with the witness
+/// commitment right.
+#[test]
+fn solo_blocks_carry_the_knots_mempool() {
+    let Some(node) = Regtest::knots() else { return };
+    solo_blocks_carry_the_mempool(&node);
+    let block = node.cli_json(&["getblock", &node.best_hash(), "2"]);
+    for tx in block["tx"].as_array().expect("transactions").iter().skip(1) {
+        assert_ne!(tx["txid"], tx["hash"], "a payment with a witness: {tx}");
+    }
+}
+
+#[test]
+fn solo_blocks_carry_the_sv_mempool() {
+    let Some(node) = Regtest::start() else { return };
+    solo_blocks_carry_the_mempool(&node);
+}
+
 #[test]
 fn solo_with_the_cookie_file() {
-    let Some(node) = Regtest::start_with(RpcAuth::Cookie) else {
+    let Some(node) = Regtest::launch(Flavour::Knots, RpcAuth::Cookie, 101) else {
         return;
     };
     let address = node.new_address();
@@ -124,7 +146,7 @@ fn solo_with_the_cookie_file() {
 #[test]
 fn solo_reads_the_rpc_password_from_a_file_or_the_environment() {
     // The cookie's random password, long enough that finding it in stderr means it leaked.
-    let Some(node) = Regtest::start_with(RpcAuth::Cookie) else {
+    let Some(node) = Regtest::launch(Flavour::Knots, RpcAuth::Cookie, 101) else {
         return;
     };
     let address = node.new_address();
@@ -157,7 +179,7 @@ fn solo_reads_the_rpc_password_from_a_file_or_the_environment() {
 
 #[test]
 fn solo_with_wrong_credentials_is_a_clear_error() {
-    let Some(node) = Regtest::start() else { return };
+    let Some(node) = Regtest::knots() else { return };
     let address = node.new_address();
     let url = node.rpc_url();
     let o = mine(&[
