@@ -19,6 +19,7 @@ mod bench;
 #[cfg(target_os = "linux")]
 mod emulate;
 mod engine_args;
+mod explain;
 mod logging;
 mod manual;
 mod mine;
@@ -68,6 +69,9 @@ enum Command {
     },
     /// Find every nonce (and rolled version) whose hash meets a target.
     Search(search::SearchArgs),
+    /// Walk through one header's proof of work: its fields and their byte order, the nBits
+    /// decoding, the midstate, both SHA-256 passes and the comparison with the target.
+    Explain(explain::ExplainArgs),
     /// List every engine, whether it can run here, and why not.
     Engines {
         /// Print JSON instead of a table.
@@ -103,6 +107,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Hash { header } => done(hash(&header)),
         Command::Search(args) => search::run(args),
+        Command::Explain(args) => done(explain::run(args)),
         Command::Engines { json } => done(engines(json)),
         Command::Bench(args) => done(bench::run(args)),
         Command::Mine(args) => done(mine::run(*args)),
