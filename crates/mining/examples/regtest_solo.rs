@@ -2,7 +2,7 @@
 //! height and how many hashes it took.
 //!
 //! ```sh
-//! bitcoind -regtest -daemon -rpcuser=u -rpcpassword=p     # plus a peer: getblocktemplate wants one
+//! bitcoind -regtest -daemon -rpcuser=u -rpcpassword=p     # Core or Knots; an SV node wants a peer too
 //! cargo run --release --example regtest_solo -- http://127.0.0.1:18443 u p ADDRESS [BLOCKS]
 //! ```
 //!
