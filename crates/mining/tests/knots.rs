@@ -4,17 +4,23 @@
 //! height in the coinbase. Each test skips with a message when the node is absent, and fails
 //! instead under `SHA256D_REQUIRE_PEERS=1` or `CI=true`. Each starts its own node, so the tests
 //! run in parallel and in any order.
+//!
+//! Blocks the crate would never build (a wrong commitment, a wrong height) are made either by
+//! changing the template or job before the crate's block assembly runs, or by a scripted node
+//! in front of the real one that changes the template on its way to the crate's source, so
+//! that the node's reason is seen as the source reports it.
 
 use bitcoin::consensus::encode::deserialize_hex;
 use serde_json::{json, Value};
 use sha256d::hazmat::hex;
 use sha256d_mining::gbt::{CoinbaseOptions, SoloOptions, SoloSource, Template};
 use sha256d_mining::rpc::{Auth, RpcClient};
-use sha256d_mining::{address, mine, Job, MineOptions, Share, Stats};
+use sha256d_mining::{address, mine, Event, Job, MineOptions, Share, Source, Stats, Verdict};
+use sha256d_testkit::fake_node::{result, rpc_error, FakeNode};
 use sha256d_testkit::regtest::{Flavour, Regtest};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Generous: the node rebuilds a template within a few seconds of a mempool change.
 const WAIT: Duration = Duration::from_secs(60);
@@ -196,23 +202,28 @@ fn assemble(
     tamper_template(&mut template);
     let mut job = template.job("knots", &options).expect("a job");
     tamper_job(&mut job);
-    let extranonce2 = vec![0; 4];
+    let share = block_share(Arc::new(job));
+    template
+        .block(&share)
+        .expect("a block for its own template")
+}
+
+/// A share of `job` that meets its block target.
+fn block_share(job: Arc<Job>) -> Share {
+    let extranonce2 = vec![0; job.extranonce2_size];
     let mut header = job.header(&extranonce2, job.ntime);
     // Regtest's target: about every other nonce makes a block.
     while !job.block_target.is_met_by(&header.block_hash()) {
         header.nonce += 1;
     }
-    let share = Share {
-        job: Arc::new(job),
+    Share {
+        job,
         extranonce2,
         hash: header.block_hash(),
         header,
         is_block: true,
         stale: false,
-    };
-    template
-        .block(&share)
-        .expect("a block for its own template")
+    }
 }
 
 /// `submitblock` through the crate's RPC client: `null` when the node took the block, else its
@@ -294,4 +305,106 @@ fn a_small_height_pushed_as_a_number_is_rejected_by_the_node() {
     // The same template, as the crate builds it, is taken.
     assert_eq!(submit(&node, &assemble(&node, |_| {}, |_| {})), Value::Null);
     assert_eq!(node.height(), 1);
+}
+
+/// A scripted node in front of `node` that passes every call on and changes each template on
+/// its way back with `tamper`, so that the crate's own source builds its block on it.
+fn tampering(node: &Regtest, tamper: impl Fn(&mut Value) + Send + Sync + 'static) -> FakeNode {
+    let auth = Auth::UserPass(node.rpc_user(), node.rpc_password());
+    let client = RpcClient::new(&node.rpc_url(), auth).expect("a loopback URL");
+    FakeNode::start(move |method, params| {
+        // Longer than the source holds a longpoll open.
+        match client.call_within(method, params.clone(), Duration::from_secs(150)) {
+            Ok(mut value) => {
+                if method == "getblocktemplate" {
+                    tamper(&mut value);
+                }
+                result(value)
+            }
+            Err(e) => rpc_error(-1, e.message()),
+        }
+    })
+}
+
+/// The verdict the crate's getblocktemplate source reports for a block on the first job it
+/// makes from the node at `url`.
+fn verdict_on_first_job(node: &Regtest, url: &str, dir: &Path) -> Verdict {
+    let auth = Auth::UserPass(node.rpc_user(), node.rpc_password());
+    let script = address::script_for_address(&node.new_address()).expect("an address");
+    let mut options = SoloOptions::new(url, auth, script);
+    options.block_dir = dir.to_path_buf();
+    let mut source = SoloSource::new(options).expect("valid options");
+    let deadline = Instant::now() + WAIT;
+    let mut events = Vec::new();
+    let job = loop {
+        if let Some(job) = events.iter().find_map(|e| match e {
+            Event::Job(job) => Some(Arc::clone(job)),
+            _ => None,
+        }) {
+            break job;
+        }
+        assert!(Instant::now() < deadline, "no job within {WAIT:?}");
+        events = source.poll(Duration::from_millis(100)).expect("poll");
+    };
+    let mut events = source.submit(block_share(job)).expect("submit");
+    loop {
+        if let Some(verdict) = events.into_iter().find_map(|e| match e {
+            Event::Verdict { verdict, .. } => Some(verdict),
+            _ => None,
+        }) {
+            return verdict;
+        }
+        assert!(Instant::now() < deadline, "no verdict within {WAIT:?}");
+        events = source.poll(Duration::from_millis(100)).expect("poll");
+    }
+}
+
+#[test]
+fn the_source_reports_the_nodes_reason_for_a_bad_witness_commitment() {
+    let Some(node) = Regtest::knots() else { return };
+    node.send_to_new_address("0.5");
+    node.wait_for_template(
+        |t| t["transactions"].as_array().map(Vec::len) == Some(1),
+        WAIT,
+    );
+    let tip = node.best_hash();
+    let proxy = tampering(&node, |template| {
+        let commitment = template["default_witness_commitment"]
+            .as_str()
+            .expect("a segwit template");
+        let last = if commitment.ends_with('0') { "1" } else { "0" };
+        template["default_witness_commitment"] =
+            json!(format!("{}{last}", &commitment[..commitment.len() - 1]));
+    });
+    let dir = block_dir("source-commitment");
+    assert_eq!(
+        verdict_on_first_job(&node, &proxy.url, &dir),
+        Verdict::Rejected {
+            reason: "bad-witness-merkle-match".into(),
+            stale: false
+        }
+    );
+    assert_eq!(node.best_hash(), tip);
+    assert_eq!(proxy.count("submitblock"), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_source_reports_the_nodes_reason_for_a_wrong_height() {
+    let Some(node) = Regtest::knots_at_genesis() else {
+        return;
+    };
+    // The template says height 2 on the genesis block: the coinbase then starts with OP_2
+    // where the node wants OP_1.
+    let proxy = tampering(&node, |template| template["height"] = json!(2));
+    let dir = block_dir("source-height");
+    assert_eq!(
+        verdict_on_first_job(&node, &proxy.url, &dir),
+        Verdict::Rejected {
+            reason: "bad-cb-height".into(),
+            stale: false
+        }
+    );
+    assert_eq!(node.height(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
 }
