@@ -15,9 +15,9 @@
 #   SHA256D_TRANSLATOR_SV2=<translator_sv2>
 # and on stderr how long each install took.
 #
-# Licence: the node is under the Open BSV licence, which allows it only on Bitcoin SV chains and
-# their test chains. The tests run it on its own regtest, on loopback. Install it at test time;
-# never commit or redistribute the binary.
+# Licences: the SV node is under the Open BSV licence, which allows it only on Bitcoin SV chains
+# and their test chains. The tests run it on its own regtest, on loopback. Install it at test
+# time; never commit or redistribute the binary. Knots is MIT, the SV2 pools MIT or Apache-2.0.
 set -euo pipefail
 
 if [ $# -ne 1 ]; then
