@@ -100,6 +100,7 @@ impl Template {
             extranonce2_size: coinbase.extranonce2_size,
             coinb2,
             merkle_branch: merkle_branch(&txids),
+            fixed_merkle_root: None,
             version: self.version,
             version_mask,
             bits: self.bits,

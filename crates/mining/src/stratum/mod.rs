@@ -743,6 +743,7 @@ impl Client {
             extranonce2_size,
             coinb2,
             merkle_branch: branch,
+            fixed_merkle_root: None,
             version,
             version_mask: self.mask,
             bits,
