@@ -5,6 +5,7 @@
 //! a pure state machine; the pool source in `pool.rs` runs V2 sessions beside V1 ones.
 
 pub mod client;
+pub(crate) mod session;
 pub mod transport;
 
 pub use client::{ChannelKind, Client, ClientEvent, Config};

@@ -52,6 +52,13 @@ const CHANNEL_MSG_BIT: u16 = 0x8000;
 pub struct AuthorityPublicKey([u8; 32]);
 
 impl AuthorityPublicKey {
+    /// The key of 32 x-only bytes, if they are a point on the curve.
+    pub fn from_bytes(bytes: [u8; 32]) -> Option<AuthorityPublicKey> {
+        secp256k1::XOnlyPublicKey::from_slice(&bytes)
+            .ok()
+            .map(|_| AuthorityPublicKey(bytes))
+    }
+
     /// The 32-byte x-only key.
     pub fn to_bytes(self) -> [u8; 32] {
         self.0
