@@ -17,12 +17,14 @@
 
 mod block;
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 mod submit;
 mod template;
-mod watch;
+pub(crate) mod watch;
 
+pub(crate) use block::height_push;
 pub use block::{push_varint, CoinbaseOptions};
+pub(crate) use template::{txid_of, without_witness};
 pub use template::{Template, TemplateTx, MAX_TRANSACTIONS};
 
 use crate::rpc::{is_not_ready, Auth, CallError, RpcClient, STOP_CHECK};
@@ -143,7 +145,7 @@ fn gbt_params(longpoll_id: Option<&str>) -> Value {
     }
 }
 
-fn fetch_template(
+pub(crate) fn fetch_template(
     client: &RpcClient,
     longpoll_id: Option<&str>,
     deadline: Duration,
@@ -161,7 +163,7 @@ fn fetch_template(
     })
 }
 
-fn best_block(client: &RpcClient, deadline: Duration) -> Result<[u8; 32], CallError> {
+pub(crate) fn best_block(client: &RpcClient, deadline: Duration) -> Result<[u8; 32], CallError> {
     let best = client.call_detailed("getbestblockhash", json!([]), deadline)?;
     best.as_str()
         .and_then(|t| Hash::from_display_hex(t).ok())
