@@ -2,3 +2,6 @@
 //! encrypted end to end, so nobody on the path can read shares or rewrite jobs.
 
 pub mod template_provider;
+pub mod transport;
+
+pub use transport::{AuthorityKeypair, AuthorityPublicKey, ServerAuth, TransportError};
