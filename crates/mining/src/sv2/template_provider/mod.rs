@@ -6,13 +6,15 @@
 //! CoinbaseOutputConstraints, then turns each template the node gives it into a future
 //! NewTemplate with its SetNewPrevHash (a new tip) or a NewTemplate for the current tip (new
 //! transactions), answers RequestTransactionData, and turns SubmitSolution into a block for
-//! `submitblock`. `messages.rs` and `solution.rs` are the conversions; the I/O (the Noise
-//! responder, the node) lives in the server beside them.
+//! `submitblock`. `messages.rs` and `solution.rs` are the conversions; [`Server`]
+//! (`server.rs`) is the I/O: the Noise responder, the node.
 
 mod messages;
+mod server;
 mod solution;
 
 pub use messages::{new_template, set_new_prev_hash, COINBASE_TX_VERSION};
+pub use server::{frame, Log, Server, ServerOptions, CERT_VALIDITY, DEFAULT_PORT};
 pub use solution::{block, SolvedBlock};
 
 use crate::gbt::Template;
