@@ -8,6 +8,8 @@
 
 mod sv2_stack;
 
+use serde_json::json;
+use sha256d_mining::{mine, MineOptions, PoolConfig, PoolOptions, PoolSource, PoolUrl};
 use sv2_stack::{Stack, PATIENCE};
 
 #[test]
@@ -43,5 +45,67 @@ fn pool_sv2_takes_templates_from_our_template_provider() {
         !log.contains(" ERROR "),
         "pool_sv2 logged an error:\n{}",
         stack.pool.logs()
+    );
+}
+
+/// Our Stratum V1 client, with BIP310 version rolling and the extranonce subscription, through
+/// translator_sv2: its shares are accepted, and since every share on regtest also meets the
+/// network target, the pool sends our Template Provider a solution, which Knots takes as its
+/// new tip, paying the pool's solo payout address. A second solution on the same template (a
+/// share found before the new job arrived) is refused by the node as `inconclusive`, which
+/// the Template Provider logs.
+#[test]
+fn our_v1_client_mines_blocks_through_translator_pool_and_template_provider() {
+    let Some(stack) = Stack::start().and_then(|s| s.with_translator(1e5)) else {
+        return;
+    };
+    let start_height = stack.node.height();
+    let url = PoolUrl::parse(&stack.translator_url()).expect("translator URL");
+    let mut options = PoolOptions::new(vec![PoolConfig::new(url, "w1", "x")]);
+    options.extranonce_subscribe = true;
+    let mut source = PoolSource::new(options).expect("valid options");
+    let mut notices = Vec::new();
+    let stats = mine(
+        &mut source,
+        &[sha256d::best()],
+        &MineOptions {
+            shares: Some(3),
+            time: Some(PATIENCE),
+            ..MineOptions::default()
+        },
+        &mut |_, notice| notices.extend(notice.map(str::to_owned)),
+    )
+    .expect("mining through the translator");
+    // A share in flight when a block of ours moves the tip is rejected as stale ("Job not
+    // found"): that is the only rejection there may be.
+    assert!(
+        stats.accepted >= 3 && stats.rejected.values().sum::<u64>() == stats.stale,
+        "{stats:?}\nnotices: {notices:#?}\n{}",
+        stack.pool.logs()
+    );
+
+    let accepted = stack.tp_log.wait_for("accepted by the node", PATIENCE);
+    let height = stack.node.height();
+    assert!(
+        height > start_height,
+        "{accepted}: the tip stayed at {height}"
+    );
+    let block = stack
+        .node
+        .rpc("getblock", json!([stack.node.best_hash(), 2]))
+        .expect("getblock");
+    let coinbase = &block["tx"][0];
+    let paid: Vec<&str> = coinbase["vout"]
+        .as_array()
+        .expect("outputs")
+        .iter()
+        .filter_map(|o| o["scriptPubKey"]["address"].as_str())
+        .collect();
+    assert_eq!(paid, [stack.payout.as_str()], "{block:#}");
+    // The witness commitment and the coinbase's 32-byte reserved value, as BIP141 wants them.
+    assert_eq!(
+        coinbase["vin"][0]["txinwitness"],
+        json!(["00".repeat(32)]),
+        "{block:#}"
     );
 }
