@@ -8,7 +8,8 @@ mod common;
 use common::{mine, mine_with_env, summary};
 
 use serde_json::Value;
-use sha256d_testkit::peers::{NpmPool, Regtest, RpcAuth};
+use sha256d_testkit::peers::NpmPool;
+use sha256d_testkit::regtest::{Regtest, RpcAuth};
 use std::time::Duration;
 
 /// `mine --node` on `node` with its password, paying `address`, plus `extra`.

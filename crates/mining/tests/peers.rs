@@ -9,7 +9,8 @@
 
 use serde_json::{json, Value};
 use sha256d::{CompactTarget, Hash, Header, Target};
-use sha256d_testkit::peers::{NpmPool, Regtest, RpcAuth};
+use sha256d_testkit::peers::NpmPool;
+use sha256d_testkit::regtest::{Regtest, RpcAuth};
 use sha256d_testkit::sv1::Client;
 use std::time::Duration;
 

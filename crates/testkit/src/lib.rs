@@ -1,8 +1,11 @@
-//! Test peers for the sha256d workspace: the harness that runs a real regtest node and a real
-//! Stratum V1 pool ([`peers`]), an in-repo pool that validates every share itself
-//! ([`testpool`]), and a raw Stratum V1 client that serves as an independent oracle ([`sv1`]).
+//! Test peers for the sha256d workspace: real regtest nodes ([`regtest`]), the harness
+//! that runs a real Stratum V1 pool ([`peers`]), an in-repo pool that validates every share itself
+//! ([`testpool`]), a raw Stratum V1 client that serves as an independent oracle ([`sv1`]), and
+//! the real Stratum V2 pool and translator ([`sv2`]).
 
 pub mod peers;
+pub mod regtest;
 pub mod sv1;
+pub mod sv2;
 pub mod testpool;
 pub mod tls;

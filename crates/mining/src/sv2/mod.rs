@@ -2,10 +2,11 @@
 //! encrypted end to end, so nobody on the path can read shares or rewrite jobs.
 //!
 //! [`transport`] is the encrypted connection (both roles), [`client`] the mining protocol as
-//! a pure state machine; the pool source in `pool.rs` runs V2 sessions beside V1 ones.
+//! a pure state machine, [`template_provider`] a Template Provider fed by getblocktemplate; the pool source in `pool.rs` runs V2 sessions beside V1 ones.
 
 pub mod client;
 pub(crate) mod session;
+pub mod template_provider;
 pub mod transport;
 
 pub use client::{ChannelKind, Client, ClientEvent, Config};
