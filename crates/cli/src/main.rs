@@ -22,6 +22,7 @@ mod engine_args;
 mod logging;
 mod manual;
 mod mine;
+mod node_args;
 mod progress;
 mod search;
 mod secret;
