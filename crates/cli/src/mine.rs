@@ -1,6 +1,7 @@
 //! `sha256d mine`: shares for a Stratum pool, or blocks for a node through getblocktemplate.
 
 use crate::engine_args::EngineArgs;
+use crate::node_args::NodeAuthArgs;
 use crate::progress::{si, StatusLine};
 use crate::{secret, signals, values};
 use clap::{ArgGroup, Args, ValueEnum};
@@ -8,7 +9,6 @@ use serde_json::json;
 use sha256d::{Engine, Error, ErrorKind};
 use sha256d_mining::gbt::{SoloOptions, SoloSource};
 use sha256d_mining::pool::{PoolConfig, PoolOptions, PoolSource};
-use sha256d_mining::rpc::Auth;
 use sha256d_mining::sv2::ChannelKind;
 use sha256d_mining::{address, mine, sanitize, MineOptions, Source, Stats, MAX_LISTED_BLOCKS};
 use sha256d_mining::{PoolUrl, TlsSettings};
@@ -20,8 +20,6 @@ use std::time::{Duration, Instant};
 
 /// Where `--pass` can come from instead of the command line.
 const POOL_PASS_VAR: &str = "SHA256D_POOL_PASS";
-/// Where `--rpc-pass` can come from instead of the command line.
-const RPC_PASS_VAR: &str = "SHA256D_RPC_PASS";
 
 /// `--sv2-channel`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -32,7 +30,6 @@ enum Sv2Channel {
 
 #[derive(Args)]
 #[command(group(ArgGroup::new("source").required(true).args(["pool", "node"])))]
-#[command(group(ArgGroup::new("rpc_auth").args(["rpc_user", "rpc_cookie"])))]
 pub struct MineArgs {
     /// Pool URL, stratum+tcp://HOST:PORT or stratum+ssl://HOST:PORT, or a Stratum V2 pool as
     /// stratum2+tcp://HOST:PORT/AUTHORITY_KEY (the pool's base58 authority key, which
@@ -81,24 +78,8 @@ pub struct MineArgs {
     /// Node JSON-RPC URL for solo mining, e.g. http://127.0.0.1:18443.
     #[arg(long, value_name = "URL", requires = "address")]
     node: Option<String>,
-    /// Node RPC user; the password comes from --rpc-pass, --rpc-pass-file or SHA256D_RPC_PASS.
-    #[arg(long, value_name = "U")]
-    rpc_user: Option<String>,
-    /// Node RPC password. Other local users can read it in `ps`: prefer --rpc-pass-file or
-    /// SHA256D_RPC_PASS.
-    #[arg(long, value_name = "P", requires = "rpc_user")]
-    rpc_pass: Option<String>,
-    /// Read the node RPC password from this file (one line).
-    #[arg(
-        long,
-        value_name = "FILE",
-        requires = "rpc_user",
-        conflicts_with = "rpc_pass"
-    )]
-    rpc_pass_file: Option<PathBuf>,
-    /// Node RPC cookie file (`<datadir>/<chain>/.cookie`), instead of user and password.
-    #[arg(long, value_name = "FILE")]
-    rpc_cookie: Option<PathBuf>,
+    #[command(flatten)]
+    node_auth: NodeAuthArgs,
     /// Solo: the address block rewards are paid to.
     #[arg(long, value_name = "ADDR")]
     address: Option<String>,
@@ -138,32 +119,7 @@ fn open_engines(args: &MineArgs) -> Result<Vec<Box<dyn Engine>>, Error> {
 
 fn open_source(args: &MineArgs, stop: &Arc<AtomicBool>) -> Result<Box<dyn Source>, Error> {
     if let Some(node) = &args.node {
-        let auth = match (&args.rpc_user, &args.rpc_cookie) {
-            (Some(u), None) => {
-                let pass = secret::resolve(
-                    args.rpc_pass.as_deref(),
-                    args.rpc_pass_file.as_deref(),
-                    RPC_PASS_VAR,
-                )?
-                .ok_or_else(|| {
-                    Error::new(
-                        ErrorKind::InvalidInput,
-                        format!(
-                            "--rpc-user needs a password: --rpc-pass, --rpc-pass-file or \
-                             {RPC_PASS_VAR}"
-                        ),
-                    )
-                })?;
-                Auth::UserPass(u.clone(), pass)
-            }
-            (None, Some(c)) => Auth::Cookie(c.clone()),
-            _ => {
-                return Err(Error::new(
-                    ErrorKind::InvalidInput,
-                    "solo mining needs --rpc-user and --rpc-pass, or --rpc-cookie",
-                ))
-            }
-        };
+        let auth = args.node_auth.auth("solo mining")?;
         let address = args
             .address
             .as_deref()

@@ -51,15 +51,18 @@ fn pool_sv2_takes_templates_from_our_template_provider() {
 /// Our Stratum V1 client, with BIP310 version rolling and the extranonce subscription, through
 /// translator_sv2: its shares are accepted, and since every share on regtest also meets the
 /// network target, the pool sends our Template Provider a solution, which Knots takes as its
-/// new tip, paying the pool's solo payout address. A second solution on the same template (a
+/// new tip, paying the pool's solo payout address. The first block carries the two segwit
+/// transactions that were in the mempool, so Knots checked the witness commitment. A second solution on the same template (a
 /// share found before the new job arrived) is refused by the node as `inconclusive`, which
 /// the Template Provider logs.
 #[test]
 fn our_v1_client_mines_blocks_through_translator_pool_and_template_provider() {
-    let Some(stack) = Stack::start().and_then(|s| s.with_translator(1e5)) else {
+    let Some(stack) = Stack::start_with_mempool(2).and_then(|s| s.with_translator(1e5)) else {
         return;
     };
     let start_height = stack.node.height();
+    let mempool = stack.node.mempool();
+    assert_eq!(mempool.len(), 2);
     let url = PoolUrl::parse(&stack.translator_url()).expect("translator URL");
     let mut options = PoolOptions::new(vec![PoolConfig::new(url, "w1", "x")]);
     options.extranonce_subscribe = true;

@@ -59,7 +59,17 @@ pub struct Stack {
 impl Stack {
     /// The stack on a node with 101 blocks; `None` when a peer is missing.
     pub fn start() -> Option<Stack> {
+        Self::start_with_mempool(0)
+    }
+
+    /// The stack with `transactions` wallet payments (segwit spends) in the node's mempool
+    /// before the Template Provider starts, so that its first template carries them (a
+    /// longpoll returns on mempool changes only after a minute).
+    pub fn start_with_mempool(transactions: usize) -> Option<Stack> {
         let node = Regtest::knots()?;
+        for _ in 0..transactions {
+            node.send_to_new_address("1");
+        }
         let tp_log = Lines::default();
         let lines = tp_log.clone();
         let mut options = ServerOptions::new(
