@@ -840,6 +840,38 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "sv2")]
+    #[test]
+    fn a_v2_pool_needs_its_authority_key_unless_the_check_is_skipped_by_name() {
+        let keyless = PoolConfig::new(url("stratum2+tcp://127.0.0.1:34254"), "w", "x");
+        let v1 = PoolConfig::new(url("stratum+tcp://127.0.0.1:3333"), "w", "x");
+        let mut opts = PoolOptions::new(vec![v1, keyless]);
+        let err = PoolSource::new(opts.clone()).expect_err("no key");
+        assert!(
+            err.message().starts_with(
+                "pool stratum2+tcp://127.0.0.1:34254 has no authority key: write it at the end \
+                 of the URL"
+            ),
+            "{err}"
+        );
+        opts.sv2_insecure_skip_authority_check = true;
+        assert!(PoolSource::new(opts).is_ok());
+
+        let keyed = url("stratum2+tcp://h:1/9auqWEzQDVyd2oe1JVGFLMLHZtCo2FFqZwtKA5gd9xbuEu7PH72");
+        assert!(PoolSource::new(PoolOptions::new(vec![PoolConfig::new(keyed, "w", "x")])).is_ok());
+        // A key that reached the URL by hand, not through the parser, and is no curve point.
+        let mut bad = url("stratum2+tcp://h:1");
+        bad.sv2 = Some(crate::net::Sv2Endpoint {
+            authority_key: Some([0xff; 32]),
+        });
+        let err = PoolSource::new(PoolOptions::new(vec![PoolConfig::new(bad, "w", "x")]))
+            .expect_err("not a key");
+        assert!(
+            err.message().contains("not a valid x-only public key"),
+            "{err}"
+        );
+    }
+
     /// A pool that accepts the connection and never answers: shares wait for it, but no more
     /// than the queue holds.
     #[test]

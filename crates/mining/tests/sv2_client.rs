@@ -79,6 +79,48 @@ fn shares_on_an_extended_channel_are_accepted_and_blocks_reach_the_node() {
 }
 
 #[test]
+fn a_failover_list_mixes_v1_and_v2_pools() {
+    let Some(stack) = Stack::start() else { return };
+    // A V1 pool first that is not there: a port just freed.
+    let gone = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let gone_url = format!("stratum+tcp://{}", gone.local_addr().expect("bound"));
+    drop(gone);
+    let v1 = PoolConfig::new(PoolUrl::parse(&gone_url).expect("V1 URL"), "w1", "x");
+    let v2 = PoolConfig::new(
+        PoolUrl::parse(&stack.pool.url()).expect("V2 URL"),
+        stack.user_identity("w1"),
+        "x",
+    );
+    let mut options = PoolOptions::new(vec![v1, v2]);
+    options.sv2_nominal_hash_rate = NOMINAL_HASH_RATE;
+    let mut source = PoolSource::new(options).expect("valid options");
+    let mut notices = Vec::new();
+    let stats = mine(
+        &mut source,
+        &[sha256d::best()],
+        &MineOptions {
+            shares: Some(1),
+            time: Some(PATIENCE),
+            ..MineOptions::default()
+        },
+        &mut |_, notice| notices.extend(notice.map(str::to_owned)),
+    )
+    .expect("mining on the second pool");
+    assert!(stats.accepted >= 1, "{stats:?}\n{notices:#?}");
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.starts_with(&format!("pool {gone_url} refused: "))),
+        "{notices:#?}"
+    );
+    assert!(
+        stats.source.starts_with(&stack.pool.url()) && stats.source.ends_with("(pool 2 of 2)"),
+        "{}",
+        stats.source
+    );
+}
+
+#[test]
 fn a_pool_with_another_authority_key_is_refused_before_any_job() {
     let Some(stack) = Stack::start() else { return };
     let impostor_key = AuthorityKeypair::generate().public();
