@@ -119,3 +119,11 @@ impl Session {
         let _ = self.writer.get_ref().shutdown(Shutdown::Both);
     }
 }
+
+impl Drop for Session {
+    /// The reader thread holds its own handle on the socket: without a shutdown it would keep
+    /// the connection open, blocked in a read, until the pool closed it.
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
