@@ -1,6 +1,7 @@
 //! A hostile Stratum V2 pool, which no real pool can play: after an honest handshake it sends
 //! an oversized frame or a frame with a bad MAC. The source drops the connection with a notice
-//! that says why, before reading the oversized payload, and takes no job from it.
+//! that says why, before reading the oversized payload, and takes no job from it. And a pool
+//! that drops the connection is dialled again as the failover policy says.
 
 #![cfg(feature = "sv2")]
 
@@ -82,4 +83,46 @@ fn a_frame_with_a_bad_mac_ends_the_session() {
         notice.contains("SV2 frame failed authentication (bad MAC)"),
         "{notice}"
     );
+}
+
+#[test]
+fn a_dropped_connection_is_dialled_again_with_the_failover_policy() {
+    let keypair = AuthorityKeypair::generate();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("loopback");
+    let addr = listener.local_addr().expect("bound");
+    let server_keys = keypair.clone();
+    // Two connections, each closed right after the miner's SetupConnection.
+    let pool = std::thread::spawn(move || {
+        for _ in 0..2 {
+            let (stream, _) = listener.accept().expect("the miner connects");
+            let (mut reader, _writer) =
+                transport::accept(stream, &server_keys, Duration::from_secs(60))
+                    .expect("handshake");
+            assert_eq!(reader.read_frame().expect("SetupConnection").msg_type, 0x00);
+        }
+    });
+    let url =
+        PoolUrl::parse(&format!("stratum2+tcp://{addr}/{}", keypair.public())).expect("a V2 URL");
+    let mut options = PoolOptions::new(vec![PoolConfig::new(url.clone(), "w", "x")]);
+    options.backoff_min = Duration::from_millis(100);
+    let mut source = PoolSource::new(options).expect("valid");
+    let deadline = Instant::now() + PATIENCE;
+    let mut ended = Vec::new();
+    while ended.len() < 2 {
+        assert!(Instant::now() < deadline, "{ended:?}");
+        for event in source.poll(Duration::from_millis(200)).expect("not fatal") {
+            if let Event::Notice(n) = event {
+                ended.push(n);
+            }
+        }
+    }
+    pool.join().expect("the fake pool");
+    for n in &ended {
+        assert!(
+            n.starts_with(&format!(
+                "pool {url} closed the connection, trying {url} in "
+            )),
+            "{ended:#?}"
+        );
+    }
 }
