@@ -392,6 +392,8 @@ impl PoolSource {
                     out.push(notice(format!("pool {url} is back; leaving {}", old.url())));
                     self.close(old, out);
                 }
+                // Without the `sv2` feature V1 is the only variant.
+                #[cfg_attr(not(feature = "sv2"), allow(clippy::infallible_destructuring_match))]
                 let conn = match link {
                     Link::V1(conn) => conn,
                     #[cfg(feature = "sv2")]
@@ -434,6 +436,8 @@ impl PoolSource {
     /// Closes a session; its unanswered shares go back to the queue (or are reported lost
     /// once they have used up their resends).
     fn close(&mut self, session: Live, out: &mut Vec<Event>) {
+        // Without the `sv2` feature V1 is the only variant.
+        #[cfg_attr(not(feature = "sv2"), allow(clippy::infallible_destructuring_match))]
         let mut session = match session {
             Live::V1(session) => session,
             #[cfg(feature = "sv2")]
