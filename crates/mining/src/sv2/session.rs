@@ -35,15 +35,7 @@ impl Link {
             .max(Duration::from_millis(1));
         stream.set_read_timeout(Some(left))?;
         stream.set_write_timeout(Some(left))?;
-        let (reader, writer) = transport::connect(stream, auth).map_err(|e| {
-            Error::new(
-                match e {
-                    TransportError::Io { .. } | TransportError::Closed => ErrorKind::Io,
-                    _ => ErrorKind::InvalidInput,
-                },
-                e.to_string(),
-            )
-        })?;
+        let (reader, writer) = transport::connect(stream, auth)?;
         // From here the reader thread blocks for as long as the pool is quiet; writes keep a
         // limit so a pool that stops reading is noticed.
         reader.get_ref().set_read_timeout(None)?;
