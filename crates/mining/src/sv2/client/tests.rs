@@ -478,6 +478,71 @@ fn a_new_extranonce_prefix_voids_standard_jobs_until_the_next_one() {
 }
 
 #[test]
+fn a_new_extranonce_prefix_reissues_the_extended_job_on_it() {
+    let mut client = Client::new(Config::new("w", ChannelKind::Extended));
+    events(&mut client, &setup_success());
+    let open = frame(
+        OpenExtendedMiningChannelSuccess {
+            request_id: 1,
+            channel_id: 3,
+            target: (&share_target().to_le_bytes()).into(),
+            extranonce_size: 8,
+            extranonce_prefix: [9u8; 4].as_slice().try_into().expect("fits"),
+            group_channel_id: 0,
+        },
+        mining_sv2::MESSAGE_TYPE_OPEN_EXTENDED_MINING_CHANNEL_SUCCESS,
+        false,
+    );
+    events(&mut client, &open);
+    let extended = frame(
+        NewExtendedMiningJob {
+            channel_id: 3,
+            job_id: 5,
+            min_ntime: Sv2Option::new(None),
+            version: 0x2000_0000,
+            version_rolling_allowed: true,
+            merkle_path: Seq0255::new(Vec::new()).expect("fits"),
+            coinbase_tx_prefix: [0xaau8; 3].as_slice().try_into().expect("fits"),
+            coinbase_tx_suffix: [0xbbu8; 2].as_slice().try_into().expect("fits"),
+        },
+        mining_sv2::MESSAGE_TYPE_NEW_EXTENDED_MINING_JOB,
+        true,
+    );
+    events(&mut client, &extended);
+    let old = match &events(&mut client, &prev_hash(3, 5))[..] {
+        [ClientEvent::Job(job)] => job.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(old.version_mask, VERSION_ROLLING_MASK);
+    let set = |prefix: Vec<u8>| {
+        frame(
+            SetExtranoncePrefix {
+                channel_id: 3,
+                extranonce_prefix: prefix.as_slice().try_into().expect("fits"),
+            },
+            mining_sv2::MESSAGE_TYPE_SET_EXTRANONCE_PREFIX,
+            true,
+        )
+    };
+    let new = match &events(&mut client, &set(vec![7; 6]))[..] {
+        [ClientEvent::Job(job)] => job.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        *new,
+        Job {
+            extranonce1: vec![7; 6],
+            clean: true,
+            ..(*old).clone()
+        }
+    );
+    assert!(client.knows(&new) && !client.knows(&old));
+    // A prefix that leaves no room for the channel's 8 bytes breaks the protocol.
+    let err = client.handle_frame(&set(vec![7; 25])).expect_err("no room");
+    assert!(err.message().contains("leaving no room"), "{err}");
+}
+
+#[test]
 fn refusals_are_reported_as_such() {
     let mut client = Client::new(Config::new("w", ChannelKind::Standard));
     let refused = frame(
