@@ -5,9 +5,7 @@
 //! shares in batches (SRI's pool every `share_batch_size` shares) and may rightly leave a few
 //! unanswered for minutes.
 
-use super::{
-    lost_connection, notice, stale_after_reconnect, Ending, Live, PoolOptions, PoolSource,
-};
+use super::{lost_connection, notice, Ending, Live, PoolOptions, PoolSource};
 use crate::net::{PoolUrl, Sv2Endpoint};
 use crate::sanitize::for_terminal;
 use crate::sv2::client::{Client, ClientEvent, Config};
@@ -145,7 +143,14 @@ impl PoolSource {
         out: &mut Vec<Event>,
     ) -> Option<Ending> {
         if !session.client.knows(&share.job) {
-            out.push(stale_after_reconnect(share, None));
+            let reason = session.client.stale_reason(&share.job).to_string();
+            out.push(Event::Verdict {
+                share,
+                verdict: Verdict::Rejected {
+                    reason,
+                    stale: true,
+                },
+            });
             return None;
         }
         if session.client.is_backlogged() {

@@ -266,6 +266,17 @@ impl Client {
         self.live.iter().any(|(_, j)| **j == *job)
     }
 
+    /// Why a share on `job`, which this client does not know, is stale: the block moved on, or
+    /// the job came from another connection.
+    pub fn stale_reason(&self, job: &Job) -> &'static str {
+        match self.prev {
+            Some(prev) if prev.prev_hash != job.prev_hash => {
+                "stale: the pool moved to a new block after its job"
+            }
+            _ => "stale: its job did not survive the reconnection to the pool",
+        }
+    }
+
     /// Whether [`MAX_UNANSWERED_SUBMITS`] shares wait for a verdict.
     pub fn is_backlogged(&self) -> bool {
         self.in_flight.len() >= MAX_UNANSWERED_SUBMITS

@@ -452,6 +452,19 @@ fn set_target_reissues_the_job_and_a_new_prev_hash_voids_the_old_work() {
     };
     assert!(next.clean);
     assert!(!client.knows(&job) && !client.knows(&now));
+    // The test's blocks share a previous hash; another one shows what moved.
+    let elsewhere = Job {
+        prev_hash: [0x99; 32],
+        ..(*job).clone()
+    };
+    assert_eq!(
+        client.stale_reason(&elsewhere),
+        "stale: the pool moved to a new block after its job"
+    );
+    assert_eq!(
+        client.stale_reason(&job),
+        "stale: its job did not survive the reconnection to the pool"
+    );
     let err = client.submit(&share_on(&job, 1)).expect_err("old work");
     assert_eq!(err.kind(), ErrorKind::Unavailable);
 }
