@@ -688,6 +688,7 @@ impl Client {
                 job.extranonce2_size = channel.extranonce_size;
                 job.coinb2 = suffix.clone();
                 job.merkle_branch = merkle_path.clone();
+                job.height = crate::stratum::coinbase_height(prefix);
                 if self.config.version_rolling && *version_rolling_allowed {
                     job.version_mask = VERSION_ROLLING_MASK;
                 }

@@ -637,3 +637,46 @@ fn hostile_messages_are_errors_not_panics() {
         [ClientEvent::Notice(_)]
     ));
 }
+
+#[test]
+fn an_extended_job_knows_its_height_from_the_coinbase_prefix() {
+    let mut client = Client::new(Config::new("w", ChannelKind::Extended));
+    events(&mut client, &setup_success());
+    let open = frame(
+        OpenExtendedMiningChannelSuccess {
+            request_id: 1,
+            channel_id: 3,
+            target: (&[0xff; 32]).into(),
+            extranonce_size: 8,
+            extranonce_prefix: [9u8; 4].as_slice().try_into().expect("fits"),
+            group_channel_id: 0,
+        },
+        mining_sv2::MESSAGE_TYPE_OPEN_EXTENDED_MINING_CHANNEL_SUCCESS,
+        false,
+    );
+    events(&mut client, &open);
+    // Version, one input, the null prevout, the scriptSig's length, then BIP34's push of 102.
+    let mut prefix = vec![2, 0, 0, 0, 1];
+    prefix.extend([0; 32]);
+    prefix.extend([0xff; 4]);
+    prefix.extend([20, 0x01, 102]);
+    let extended = frame(
+        NewExtendedMiningJob {
+            channel_id: 3,
+            job_id: 5,
+            min_ntime: Sv2Option::new(None),
+            version: 0x2000_0000,
+            version_rolling_allowed: true,
+            merkle_path: Seq0255::new(Vec::new()).expect("fits"),
+            coinbase_tx_prefix: prefix.as_slice().try_into().expect("fits"),
+            coinbase_tx_suffix: [0xbbu8; 2].as_slice().try_into().expect("fits"),
+        },
+        mining_sv2::MESSAGE_TYPE_NEW_EXTENDED_MINING_JOB,
+        true,
+    );
+    events(&mut client, &extended);
+    match &events(&mut client, &prev_hash(3, 5))[..] {
+        [ClientEvent::Job(job)] => assert_eq!(job.height, Some(102)),
+        other => panic!("{other:?}"),
+    }
+}
