@@ -60,6 +60,15 @@ fn mine_through_the_pool(channel: ChannelKind) {
             .any(|n| n.starts_with("connected to stratum2+tcp://127.0.0.1:")),
         "{notices:#?}"
     );
+    // An extended job's coinbase carries the BIP34 height; a standard job's is the pool's.
+    let heights: Vec<Option<u64>> = stats.blocks.iter().map(|b| b.height).collect();
+    assert!(
+        heights
+            .iter()
+            .all(|h| h.is_some() == (channel == ChannelKind::Extended)
+                && h.is_none_or(|h| h > start_height)),
+        "{heights:?}"
+    );
     stack.tp_log.wait_for("accepted by the node", PATIENCE);
     assert!(
         stack.node.height() > start_height,
