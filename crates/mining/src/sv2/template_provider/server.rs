@@ -35,6 +35,10 @@ pub const DEFAULT_PORT: u16 = 8442;
 /// handshake.
 pub const CERT_VALIDITY: Duration = Duration::from_secs(3600);
 
+/// The most pool connections served at once: a pool needs one, and each costs two threads,
+/// so anyone who can reach the port should not be able to open thousands.
+pub const MAX_CONNECTIONS: usize = 16;
+
 /// Where operator lines go (the CLI prints them; tests collect them).
 pub type Log = Arc<dyn Fn(&str) + Send + Sync>;
 
@@ -269,6 +273,12 @@ fn accept_loop(
     while !stopped(stop, outside) {
         connections.retain(|c| !c.is_finished());
         match listener.accept() {
+            Ok((stream, peer)) if connections.len() >= MAX_CONNECTIONS => {
+                (shared.log)(&format!(
+                    "{peer}: refused, already serving {MAX_CONNECTIONS} connections"
+                ));
+                drop(stream);
+            }
             Ok((stream, peer)) => {
                 let for_connection = Arc::clone(shared);
                 let stop = Arc::clone(stop);
