@@ -20,7 +20,7 @@ use sha256d_mining::rpc::Auth;
 use sha256d_mining::sv2::template_provider::{frame, Server, ServerOptions};
 use sha256d_mining::sv2::transport::{self, Frame, FrameReader, FrameWriter};
 use sha256d_mining::sv2::{AuthorityKeypair, ServerAuth, TransportError};
-use sha256d_testkit::regtest::Regtest;
+use sha256d_testkit::regtest::{Flavour, Regtest};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use sv2_stack::{Lines, PATIENCE};
@@ -145,9 +145,21 @@ fn coinbase(t: &NewTemplateOwned, payout: bitcoin::ScriptBuf) -> bitcoin::Transa
 #[test]
 fn a_pools_whole_exchange_ends_in_the_nodes_new_tip() {
     let Some(node) = Regtest::knots() else { return };
+    whole_exchange(&node);
+}
+
+/// The same on a chain without segwit (Bitcoin SV, `SHA256D_BITCOIND`): no commitment output,
+/// and the pool's coinbase reaches the node without its witness, which that node would refuse.
+#[test]
+fn a_pools_whole_exchange_on_a_chain_without_segwit() {
+    let Some(node) = Regtest::start() else { return };
+    whole_exchange(&node);
+}
+
+fn whole_exchange(node: &Regtest) {
     let txid = node.send_to_new_address("1");
-    sv2_stack::wait_for_mempool_in_template(&node, 1);
-    let (server, lines) = start(&node);
+    sv2_stack::wait_for_mempool_in_template(node, 1);
+    let (server, lines) = start(node);
     let (mut reader, mut writer) =
         connect(&server, ServerAuth::Pinned(server.public_key())).expect("the handshake");
     send(&mut writer, setup(Protocol::TemplateDistributionProtocol));
@@ -180,6 +192,8 @@ fn a_pools_whole_exchange_ends_in_the_nodes_new_tip() {
     prev.reverse();
     assert_eq!(sha256d::hazmat::hex::encode(&prev), node.best_hash());
     assert_eq!(template.merkle_path.clone().into_inner().len(), 1);
+    let segwit = node.flavour() == Flavour::Knots;
+    assert_eq!(template.coinbase_tx_outputs_count, u32::from(segwit));
 
     // The transaction data, as a pool that checks what it mines would ask.
     send(
