@@ -10,7 +10,21 @@ mod sv2_stack;
 
 use serde_json::json;
 use sha256d_mining::{mine, MineOptions, PoolConfig, PoolOptions, PoolSource, PoolUrl};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 use sv2_stack::{Stack, PATIENCE};
+
+/// How much faster the CPU engine hashes in a release build (`.ci/run` tests in release) than
+/// in a debug one, roughly: the hashrate the translator is told scales with it, so that shares
+/// come as often (and vardiff sees as few) either way.
+fn build_speed() -> f64 {
+    if cfg!(debug_assertions) {
+        1.0
+    } else {
+        200.0
+    }
+}
 
 #[test]
 fn pool_sv2_takes_templates_from_our_template_provider() {
@@ -57,7 +71,9 @@ fn pool_sv2_takes_templates_from_our_template_provider() {
 /// the Template Provider logs.
 #[test]
 fn our_v1_client_mines_blocks_through_translator_pool_and_template_provider() {
-    let Some(stack) = Stack::start_with_mempool(2).and_then(|s| s.with_translator(1e5)) else {
+    let Some(stack) =
+        Stack::start_with_mempool(2).and_then(|s| s.with_translator(1e5 * build_speed()))
+    else {
         return;
     };
     let start_height = stack.node.height();
@@ -87,6 +103,13 @@ fn our_v1_client_mines_blocks_through_translator_pool_and_template_provider() {
         stack.pool.logs()
     );
 
+    // BIP310: the translator granted version rolling with its mask.
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.ends_with(": version rolling on, mask 1fffe000")),
+        "{notices:#?}"
+    );
     let accepted = stack.tp_log.wait_for("accepted by the node", PATIENCE);
     let height = stack.node.height();
     assert!(
@@ -111,4 +134,45 @@ fn our_v1_client_mines_blocks_through_translator_pool_and_template_provider() {
         json!(["00".repeat(32)]),
         "{block:#}"
     );
+}
+
+/// translator_sv2's vardiff against our V1 client: told the miner does 1 GH/s (200 in a
+/// release build), it starts at a difficulty no share of ours meets in a minute; at its first adjustment (a minute in, no
+/// shares seen) it divides the hashrate by three, and the client mines on at the new
+/// difficulty. Takes a little over a minute: the translator adjusts once a minute.
+#[test]
+fn translator_vardiff_lowers_the_difficulty_of_a_slow_miner() {
+    let Some(stack) = Stack::start().and_then(|s| s.with_translator(1e9 * build_speed())) else {
+        return;
+    };
+    let url = PoolUrl::parse(&stack.translator_url()).expect("translator URL");
+    let mut options = PoolOptions::new(vec![PoolConfig::new(url, "w1", "x")]);
+    options.extranonce_subscribe = true;
+    let mut source = PoolSource::new(options).expect("valid options");
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut seen: Vec<f64> = Vec::new();
+    let stats = mine(
+        &mut source,
+        &[sha256d::best()],
+        &MineOptions {
+            time: Some(Duration::from_secs(240)),
+            status_every: Duration::from_millis(200),
+            stop: Some(Arc::clone(&stop)),
+            ..MineOptions::default()
+        },
+        &mut |stats, _| {
+            if let Some(d) = stats.difficulty {
+                if seen.last() != Some(&d) {
+                    seen.push(d);
+                }
+            }
+            if seen.len() >= 2 {
+                stop.store(true, Ordering::Relaxed);
+            }
+        },
+    )
+    .expect("mining through the translator");
+    assert!(seen.len() >= 2, "no new difficulty: {seen:?} {stats:?}");
+    let ratio = seen[0] / seen[1];
+    assert!((ratio - 3.0).abs() < 0.01, "{seen:?}");
 }

@@ -22,6 +22,14 @@ pub const PATIENCE: Duration = Duration::from_secs(60);
 pub struct Lines(Arc<Mutex<Vec<String>>>);
 
 impl Lines {
+    /// Adds a line (the Template Provider's log callback).
+    pub fn push(&self, line: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(line.to_owned());
+    }
+
     /// Every line so far.
     pub fn all(&self) -> Vec<String> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
@@ -42,6 +50,15 @@ impl Lines {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// Waits until the node's template carries `transactions` transactions: it rebuilds its
+/// template only every few seconds after its mempool changes.
+pub fn wait_for_mempool_in_template(node: &Regtest, transactions: usize) {
+    node.wait_for_template(
+        |t| t["transactions"].as_array().map(Vec::len) == Some(transactions),
+        PATIENCE,
+    );
 }
 
 /// Knots, the Template Provider and pool_sv2, started in that order.
@@ -70,6 +87,7 @@ impl Stack {
         for _ in 0..transactions {
             node.send_to_new_address("1");
         }
+        wait_for_mempool_in_template(&node, transactions);
         let tp_log = Lines::default();
         let lines = tp_log.clone();
         let mut options = ServerOptions::new(

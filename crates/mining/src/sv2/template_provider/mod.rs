@@ -14,7 +14,7 @@ mod server;
 mod solution;
 
 pub use messages::{new_template, set_new_prev_hash, COINBASE_TX_VERSION};
-pub use server::{frame, Log, Server, ServerOptions, CERT_VALIDITY, DEFAULT_PORT};
+pub use server::{frame, Log, Server, ServerOptions, CERT_VALIDITY, DEFAULT_PORT, MAX_CONNECTIONS};
 pub use solution::{block, SolvedBlock};
 
 use crate::gbt::Template;

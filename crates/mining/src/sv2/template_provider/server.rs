@@ -1,14 +1,15 @@
 //! The Template Provider's I/O around [`Session`]: a listener whose connections are Noise
 //! responders holding the authority keypair, the node watched for templates by the solo
 //! miner's own watcher (longpoll where offered), and each solution sent with `submitblock`
-//! from a thread of its own, the node's answer logged.
+//! by a thread of its own, the node's answer logged.
 //!
 //! Threads: one accepts, one watches the node, one hands each template to every connection,
-//! and each connection has one that runs its session and one that reads its frames (a
-//! blocking read cannot also wait for templates). All end within [`STOP_CHECK`] of
-//! [`Server`] being dropped or the stop flag being set.
+//! one submits blocks (one at a time, at most [`QUEUED_BLOCKS`] waiting), and each connection
+//! has one that runs its session and one that reads its frames (a blocking read cannot also
+//! wait for templates). All end within [`STOP_CHECK`] of [`Server`] being dropped or the stop
+//! flag being set.
 
-use super::{Output, Session};
+use super::{Output, Session, SolvedBlock};
 use crate::gbt::watch::Watch;
 use crate::gbt::{
     fetch_template, Template, Update, Watcher, LONGPOLL_DEADLINE, RPC_DEADLINE, SUBMIT_DEADLINE,
@@ -23,7 +24,7 @@ use sha256d::hazmat::hex;
 use sha256d::{Error, ErrorKind};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -34,6 +35,10 @@ pub const DEFAULT_PORT: u16 = 8442;
 /// How long each connection's certificate is valid: the pool checks it once, at the
 /// handshake.
 pub const CERT_VALIDITY: Duration = Duration::from_secs(3600);
+
+/// The most pool connections served at once: a pool needs one, and each costs two threads,
+/// so anyone who can reach the port should not be able to open thousands.
+pub const MAX_CONNECTIONS: usize = 16;
 
 /// Where operator lines go (the CLI prints them; tests collect them).
 pub type Log = Arc<dyn Fn(&str) + Send + Sync>;
@@ -99,8 +104,13 @@ struct Shared {
     submit_deadline: Duration,
     /// Asks the watcher for a template now (a block was accepted: the tip moved).
     kick: Sender<()>,
+    /// To the submitter thread; bounded, so a pool that floods solutions cannot queue more.
+    blocks: SyncSender<SolvedBlock>,
     log: Log,
 }
+
+/// How many solved blocks may wait for `submitblock`.
+const QUEUED_BLOCKS: usize = 16;
 
 /// A running Template Provider. Dropping it stops every thread and waits for them.
 pub struct Server {
@@ -161,6 +171,7 @@ impl Server {
         // sent as they come), so nobody listens there.
         let (submitter, _) = mpsc::channel();
         let (kick, kicks) = mpsc::channel();
+        let (blocks, to_submit) = mpsc::sync_channel(QUEUED_BLOCKS);
         let mut watch = Watch::new(opts.longpoll, opts.poll_interval);
         watch.on_template(&first, Instant::now());
         let watcher = Watcher {
@@ -181,6 +192,7 @@ impl Server {
             keypair: opts.keypair.clone(),
             submit_deadline: opts.submit_deadline,
             kick,
+            blocks,
             log,
         });
         let mut server = Server {
@@ -196,6 +208,11 @@ impl Server {
         server
             .threads
             .push(spawn("tp-feed", move || feed(updates, &feed_shared))?);
+        let submit_shared = Arc::clone(&shared);
+        let submit_stop = Arc::clone(&stop);
+        server.threads.push(spawn("tp-submit", move || {
+            submit_loop(to_submit, &submit_shared, &submit_stop)
+        })?);
         let outside = opts.stop.clone();
         server.threads.push(spawn("tp-accept", move || {
             accept_loop(listener, &shared, &stop, outside.as_deref())
@@ -269,6 +286,12 @@ fn accept_loop(
     while !stopped(stop, outside) {
         connections.retain(|c| !c.is_finished());
         match listener.accept() {
+            Ok((stream, peer)) if connections.len() >= MAX_CONNECTIONS => {
+                (shared.log)(&format!(
+                    "{peer}: refused, already serving {MAX_CONNECTIONS} connections"
+                ));
+                drop(stream);
+            }
             Ok((stream, peer)) => {
                 let for_connection = Arc::clone(shared);
                 let stop = Arc::clone(stop);
@@ -374,9 +397,11 @@ fn run_outputs(
                     "solution on template {}: block {} at height {}, submitting",
                     block.template_id, block.hash, block.height
                 ));
-                let shared = Arc::clone(shared);
-                if let Err(e) = spawn("tp-submit", move || submit(&shared, &block)) {
-                    log(e.message());
+                let hash = block.hash;
+                if shared.blocks.try_send(block).is_err() {
+                    log(&format!(
+                        "block {hash} dropped: {QUEUED_BLOCKS} blocks already wait for the node"
+                    ));
                 }
             }
             Output::Log(text) => log(&text),
@@ -396,7 +421,18 @@ pub fn frame(message: AnyMessageOwned) -> Frame {
     }
 }
 
-fn submit(shared: &Shared, block: &super::SolvedBlock) {
+/// The submitter thread: one `submitblock` at a time, until the server stops.
+fn submit_loop(blocks: Receiver<SolvedBlock>, shared: &Shared, stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        match blocks.recv_timeout(STOP_CHECK) {
+            Ok(block) => submit(shared, &block),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
+fn submit(shared: &Shared, block: &SolvedBlock) {
     let answer = shared.client.call_within(
         "submitblock",
         json!([hex::encode(&block.data)]),
