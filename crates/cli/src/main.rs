@@ -23,10 +23,12 @@ mod explain;
 mod logging;
 mod manual;
 mod mine;
+mod node_args;
 mod progress;
 mod search;
 mod secret;
 mod signals;
+mod template_provider;
 mod values;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -82,6 +84,9 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Mine for real: shares for a Stratum pool, or blocks for a node (getblocktemplate).
     Mine(Box<mine::MineArgs>),
+    /// Serve a Stratum V2 pool the templates of a getblocktemplate node (prints the authority
+    /// public key the pool pins), and submit the blocks it finds.
+    TemplateProvider(Box<template_provider::TemplateProviderArgs>),
     /// Emulate a USB ASIC stick on a pseudo-terminal (prints `pty: PATH` first).
     #[cfg(target_os = "linux")]
     Emulate(emulate::EmulateArgs),
@@ -111,6 +116,7 @@ fn main() -> ExitCode {
         Command::Engines { json } => done(engines(json)),
         Command::Bench(args) => done(bench::run(args)),
         Command::Mine(args) => done(mine::run(*args)),
+        Command::TemplateProvider(args) => done(template_provider::run(*args)),
         #[cfg(target_os = "linux")]
         Command::Emulate(args) => done(emulate::run(args)),
         Command::Completions { shell } => done(manual::completions(shell, &mut Cli::command())),

@@ -1,14 +1,15 @@
 //! `sha256d mine`: shares for a Stratum pool, or blocks for a node through getblocktemplate.
 
 use crate::engine_args::EngineArgs;
+use crate::node_args::NodeAuthArgs;
 use crate::progress::{si, StatusLine};
 use crate::{secret, signals, values};
-use clap::{ArgGroup, Args};
+use clap::{ArgGroup, Args, ValueEnum};
 use serde_json::json;
 use sha256d::{Engine, Error, ErrorKind};
 use sha256d_mining::gbt::{SoloOptions, SoloSource};
 use sha256d_mining::pool::{PoolConfig, PoolOptions, PoolSource};
-use sha256d_mining::rpc::Auth;
+use sha256d_mining::sv2::ChannelKind;
 use sha256d_mining::{address, mine, sanitize, MineOptions, Source, Stats, MAX_LISTED_BLOCKS};
 use sha256d_mining::{PoolUrl, TlsSettings};
 use std::collections::BTreeMap;
@@ -19,15 +20,21 @@ use std::time::{Duration, Instant};
 
 /// Where `--pass` can come from instead of the command line.
 const POOL_PASS_VAR: &str = "SHA256D_POOL_PASS";
-/// Where `--rpc-pass` can come from instead of the command line.
-const RPC_PASS_VAR: &str = "SHA256D_RPC_PASS";
+
+/// `--sv2-channel`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Sv2Channel {
+    Standard,
+    Extended,
+}
 
 #[derive(Args)]
 #[command(group(ArgGroup::new("source").required(true).args(["pool", "node"])))]
-#[command(group(ArgGroup::new("rpc_auth").args(["rpc_user", "rpc_cookie"])))]
 pub struct MineArgs {
-    /// Pool URL, stratum+tcp://HOST:PORT or stratum+ssl://HOST:PORT. Repeat for a failover
-    /// list: the first is preferred and mining returns to it when it is back.
+    /// Pool URL, stratum+tcp://HOST:PORT or stratum+ssl://HOST:PORT, or a Stratum V2 pool as
+    /// stratum2+tcp://HOST:PORT/AUTHORITY_KEY (the pool's base58 authority key, which
+    /// authenticates it). Repeat for a failover list, V1 and V2 pools mixed: the first is
+    /// preferred and mining returns to it when it is back.
     #[arg(long, value_name = "URL", requires = "user")]
     pool: Vec<String>,
     /// Pool worker name (often ADDRESS.WORKER or ACCOUNT.WORKER).
@@ -53,27 +60,26 @@ pub struct MineArgs {
     /// (repeatable). Any other host is refused: following one would hand it the credentials.
     #[arg(long, value_name = "HOST")]
     pool_allow_reconnect: Vec<String>,
+    /// The channel to open on Stratum V2 pools. Standard (the default): header-only work, the
+    /// pool keeps the coinbase and sends the merkle root, which is all an engine needs.
+    /// Extended: the coinbase and an extranonce to roll, for pools without standard channels.
+    #[arg(long, value_name = "KIND", default_value = "standard")]
+    sv2_channel: Sv2Channel,
+    /// Mine on stratum2+tcp:// pools whose URL has no authority key, WITHOUT authenticating
+    /// them: anyone on the path can then pose as the pool and take the hashrate. Only for a
+    /// pool on a trusted LAN that has no key.
+    #[arg(long)]
+    sv2_insecure_skip_authority_check: bool,
+    /// The hash rate to announce to Stratum V2 pools when opening a channel, in hashes per
+    /// second (default 10M; a suffix k, M, G, T or P scales it); the pool sets the first share
+    /// target from it.
+    #[arg(long, value_name = "H", value_parser = values::hashrate)]
+    sv2_hashrate: Option<f64>,
     /// Node JSON-RPC URL for solo mining, e.g. http://127.0.0.1:18443.
     #[arg(long, value_name = "URL", requires = "address")]
     node: Option<String>,
-    /// Node RPC user; the password comes from --rpc-pass, --rpc-pass-file or SHA256D_RPC_PASS.
-    #[arg(long, value_name = "U")]
-    rpc_user: Option<String>,
-    /// Node RPC password. Other local users can read it in `ps`: prefer --rpc-pass-file or
-    /// SHA256D_RPC_PASS.
-    #[arg(long, value_name = "P", requires = "rpc_user")]
-    rpc_pass: Option<String>,
-    /// Read the node RPC password from this file (one line).
-    #[arg(
-        long,
-        value_name = "FILE",
-        requires = "rpc_user",
-        conflicts_with = "rpc_pass"
-    )]
-    rpc_pass_file: Option<PathBuf>,
-    /// Node RPC cookie file (`<datadir>/<chain>/.cookie`), instead of user and password.
-    #[arg(long, value_name = "FILE")]
-    rpc_cookie: Option<PathBuf>,
+    #[command(flatten)]
+    node_auth: NodeAuthArgs,
     /// Solo: the address block rewards are paid to.
     #[arg(long, value_name = "ADDR")]
     address: Option<String>,
@@ -113,32 +119,7 @@ fn open_engines(args: &MineArgs) -> Result<Vec<Box<dyn Engine>>, Error> {
 
 fn open_source(args: &MineArgs, stop: &Arc<AtomicBool>) -> Result<Box<dyn Source>, Error> {
     if let Some(node) = &args.node {
-        let auth = match (&args.rpc_user, &args.rpc_cookie) {
-            (Some(u), None) => {
-                let pass = secret::resolve(
-                    args.rpc_pass.as_deref(),
-                    args.rpc_pass_file.as_deref(),
-                    RPC_PASS_VAR,
-                )?
-                .ok_or_else(|| {
-                    Error::new(
-                        ErrorKind::InvalidInput,
-                        format!(
-                            "--rpc-user needs a password: --rpc-pass, --rpc-pass-file or \
-                             {RPC_PASS_VAR}"
-                        ),
-                    )
-                })?;
-                Auth::UserPass(u.clone(), pass)
-            }
-            (None, Some(c)) => Auth::Cookie(c.clone()),
-            _ => {
-                return Err(Error::new(
-                    ErrorKind::InvalidInput,
-                    "solo mining needs --rpc-user and --rpc-pass, or --rpc-cookie",
-                ))
-            }
-        };
+        let auth = args.node_auth.auth("solo mining")?;
         let address = args
             .address
             .as_deref()
@@ -167,6 +148,21 @@ fn open_source(args: &MineArgs, stop: &Arc<AtomicBool>) -> Result<Box<dyn Source
     let mut options = PoolOptions::new(pools);
     options.version_rolling = !args.no_version_rolling;
     options.suggest_difficulty = args.suggest_difficulty;
+    options.sv2_channel = match args.sv2_channel {
+        Sv2Channel::Standard => ChannelKind::Standard,
+        Sv2Channel::Extended => ChannelKind::Extended,
+    };
+    if let Some(h) = args.sv2_hashrate {
+        // The channel carries an f32; every rate the parser takes fits one.
+        options.sv2_nominal_hash_rate = h as f32;
+    }
+    if args.sv2_insecure_skip_authority_check {
+        log::warn!(
+            "--sv2-insecure-skip-authority-check: Stratum V2 pools without an authority key are \
+             NOT authenticated; anyone on the path can pose as the pool and take the hashrate"
+        );
+        options.sv2_insecure_skip_authority_check = true;
+    }
     if let Some(ca) = &args.pool_ca {
         options.tls = TlsSettings::default().with_ca_file(ca);
     }

@@ -27,6 +27,10 @@ pub struct Job {
     pub coinb2: Vec<u8>,
     /// Merkle branch for the coinbase (leaf 0), internal byte order, bottom up.
     pub merkle_branch: Vec<[u8; 32]>,
+    /// The merkle root itself, when the peer fixes it (a Stratum V2 standard job: header-only
+    /// work, the coinbase kept by the pool). The coinbase fields are then empty and
+    /// `extranonce2_size` is 0.
+    pub fixed_merkle_root: Option<[u8; 32]>,
     /// The block version before rolling.
     pub version: u32,
     /// Version bits the miner may roll (BIP310/BIP320); 0 for none.
@@ -60,9 +64,12 @@ impl Job {
         tx
     }
 
-    /// The merkle root (internal order) with `extranonce2` in the coinbase.
+    /// The merkle root (internal order) with `extranonce2` in the coinbase, or the fixed one.
     pub fn merkle_root(&self, extranonce2: &[u8]) -> [u8; 32] {
-        fold_branch(sha256d(&self.coinbase(extranonce2)), &self.merkle_branch)
+        match self.fixed_merkle_root {
+            Some(root) => root,
+            None => fold_branch(sha256d(&self.coinbase(extranonce2)), &self.merkle_branch),
+        }
     }
 
     /// The header for `extranonce2` at `ntime` (nonce 0, version unrolled).
@@ -91,6 +98,7 @@ impl Job {
             extranonce2_size: 4,
             coinb2: Vec::new(),
             merkle_branch: Vec::new(),
+            fixed_merkle_root: None,
             version: 0x2000_0000,
             version_mask: 0,
             bits: CompactTarget::from_consensus(0x207f_ffff),
@@ -164,6 +172,26 @@ mod tests {
         hex::decode_array(text, "hash").expect("test vector is valid hex")
     }
 
+    #[test]
+    fn a_fixed_merkle_root_goes_into_the_header_as_given() {
+        let job = Job {
+            coinb1: vec![1, 2, 3],
+            fixed_merkle_root: Some([0xab; 32]),
+            extranonce2_size: 0,
+            ..Job::blank()
+        };
+        assert_eq!(job.merkle_root(&[]), [0xab; 32]);
+        assert_eq!(job.header(&[], 5).merkle_root, [0xab; 32]);
+        let rolled = Job {
+            fixed_merkle_root: None,
+            ..job
+        };
+        assert_eq!(
+            rolled.merkle_root(&[]),
+            sha256d::hazmat::sha256d(&[1, 2, 3])
+        );
+    }
+
     /// The reference's worked job, which a real pool accepted: coinbase, root and header hash.
     #[test]
     fn worked_pool_job_builds_the_accepted_header() {
@@ -178,6 +206,7 @@ mod tests {
                 h("8b897b8e448ce75c507d5f3ae910f0fee28ca3ea7312ef6dc311f0dc095484be"),
                 h("17081bf31b43ab9c6754acc70c33cc7695810c1d0b26ed1bd30bc3dafd7c9da2"),
             ],
+            fixed_merkle_root: None,
             version: 0x2000_0000,
             version_mask: 0,
             bits: CompactTarget::from_consensus(0x207f_ffff),

@@ -18,38 +18,91 @@ use std::time::{Duration, Instant};
 pub(crate) const MAX_LINE: usize = 1 << 20;
 
 /// A pool address: `stratum+tcp://host:port`, or `stratum+ssl://host:port` (also spelled
-/// `stratum+tls://`) for Stratum inside TLS.
+/// `stratum+tls://`) for Stratum inside TLS, or `stratum2+tcp://host:port/AUTHORITY_KEY` for a
+/// Stratum V2 pool (Noise-encrypted, authenticated by the pool's authority key).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PoolUrl {
-    /// Whether the connection is wrapped in TLS.
+    /// Whether the connection is wrapped in TLS (Stratum V1 only).
     pub tls: bool,
     /// Host name or IP address (IPv6 without its brackets).
     pub host: String,
     /// TCP port, never 0.
     pub port: u16,
+    /// For a Stratum V2 pool, what the URL says about its authority key; `None` for V1.
+    pub sv2: Option<Sv2Endpoint>,
+}
+
+/// The Stratum V2 part of a `stratum2+tcp://` URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Sv2Endpoint {
+    /// The pool's authority public key (x-only secp256k1) from the end of the URL. Without one
+    /// the pool cannot be authenticated, and a source refuses it unless told explicitly to skip
+    /// the check.
+    pub authority_key: Option<[u8; 32]>,
+}
+
+/// The base58-check text of an SV2 authority key: a 2-byte version (1, little-endian) and the
+/// 32-byte key, as the SV2 spec and SRI write it.
+fn authority_key_text(key: &[u8; 32]) -> String {
+    let mut data = Vec::with_capacity(38);
+    data.extend_from_slice(&[1, 0]);
+    data.extend_from_slice(key);
+    let checksum = sha256d::hazmat::sha256d(&data);
+    data.extend_from_slice(&checksum[..4]);
+    bs58::encode(data).into_string()
+}
+
+#[cfg(feature = "sv2")]
+fn parse_authority_key(text: &str) -> Result<[u8; 32], Error> {
+    // Keys are 50-odd characters; base58 decoding is quadratic in the length.
+    if text.len() > 100 {
+        return Err(Error::parse("the authority key is too long to be one"));
+    }
+    text.parse::<crate::sv2::AuthorityPublicKey>()
+        .map(crate::sv2::AuthorityPublicKey::to_bytes)
+}
+
+#[cfg(not(feature = "sv2"))]
+fn parse_authority_key(_: &str) -> Result<[u8; 32], Error> {
+    Err(Error::new(
+        ErrorKind::Unavailable,
+        "this build has no Stratum V2 support (the mining crate's `sv2` feature)",
+    ))
 }
 
 impl PoolUrl {
-    /// Parses `stratum+tcp://host:port`, `stratum+ssl://host:port` or `stratum+tls://host:port`;
-    /// IPv6 hosts go in brackets (`stratum+tcp://[::1]:3333`).
+    /// Parses `stratum+tcp://host:port`, `stratum+ssl://host:port`, `stratum+tls://host:port`
+    /// or `stratum2+tcp://host:port/AUTHORITY_KEY` (the key may be left out; see
+    /// [`Sv2Endpoint`]); IPv6 hosts go in brackets (`stratum+tcp://[::1]:3333`).
     pub fn parse(text: &str) -> Result<Self, Error> {
         let text = text.trim();
         let bad = |why: &str| Error::parse(format!("pool URL {text:?}: {why}"));
         let (scheme, rest) = text.split_once("://").ok_or_else(|| {
-            bad("expected stratum+tcp://host:port, stratum+ssl://host:port or stratum+tls://host:port")
+            bad("expected stratum+tcp://host:port, stratum+ssl://host:port, stratum+tls://host:port \
+                 or stratum2+tcp://host:port/AUTHORITY_KEY")
         })?;
-        let tls = match scheme.to_ascii_lowercase().as_str() {
-            "stratum+tcp" => false,
-            "stratum+ssl" | "stratum+tls" => true,
+        let (tls, v2) = match scheme.to_ascii_lowercase().as_str() {
+            "stratum+tcp" => (false, false),
+            "stratum+ssl" | "stratum+tls" => (true, false),
+            "stratum2+tcp" => (false, true),
             _ => {
                 return Err(bad(
-                    "unsupported scheme; accepted schemes are stratum+tcp://, stratum+ssl:// and stratum+tls://",
+                    "unsupported scheme; accepted schemes are stratum+tcp://, stratum+ssl://, \
+                     stratum+tls:// and stratum2+tcp://",
                 ))
             }
         };
-        let authority = rest.strip_suffix('/').unwrap_or(rest);
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        let (authority, key) = match rest.split_once('/') {
+            Some((authority, key)) if v2 => (authority, Some(key)),
+            _ => (rest, None),
+        };
         if authority.contains(['/', '?', '#', '@']) {
-            return Err(bad("only host:port may follow the scheme"));
+            return Err(bad(if v2 {
+                "only host:port and the authority key may follow the scheme"
+            } else {
+                "only host:port may follow the scheme"
+            }));
         }
         let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
             let (inside, after) = bracketed
@@ -78,13 +131,24 @@ impl PoolUrl {
             Ok(p) if p != 0 => p,
             _ => return Err(bad("the port must be a number from 1 to 65535")),
         };
-        PoolUrl::new(tls, host, port).map_err(|e| bad(e.message()))
+        let sv2 = if v2 {
+            let authority_key = match key {
+                Some(key) => Some(parse_authority_key(key).map_err(|e| bad(e.message()))?),
+                None => None,
+            };
+            Some(Sv2Endpoint { authority_key })
+        } else {
+            None
+        };
+        let mut url = PoolUrl::new(tls, host, port).map_err(|e| bad(e.message()))?;
+        url.sv2 = sv2;
+        Ok(url)
     }
 
     /// A URL from its parts, with the host checked as [`PoolUrl::parse`] checks it: a name
     /// (letters, digits, `-`, `.`, `_`) or an IP address (IPv6 without brackets), at most 255
     /// characters, and a port other than 0. A pool's `client.reconnect` host goes through
-    /// here, so nothing else can reach a log line or a name lookup.
+    /// here, so nothing else can reach a log line or a name lookup. The URL is a Stratum V1 one.
     pub fn new(tls: bool, host: &str, port: u16) -> Result<Self, Error> {
         if host.is_empty() {
             return Err(Error::parse("empty host"));
@@ -107,6 +171,7 @@ impl PoolUrl {
             tls,
             host: host.to_string(),
             port,
+            sv2: None,
         })
     }
 }
@@ -121,15 +186,21 @@ impl FromStr for PoolUrl {
 
 impl fmt::Display for PoolUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let scheme = if self.tls {
-            "stratum+ssl"
-        } else {
-            "stratum+tcp"
+        let scheme = match (self.sv2, self.tls) {
+            (Some(_), _) => "stratum2+tcp",
+            (None, true) => "stratum+ssl",
+            (None, false) => "stratum+tcp",
         };
         if self.host.contains(':') {
-            write!(f, "{scheme}://[{}]:{}", self.host, self.port)
+            write!(f, "{scheme}://[{}]:{}", self.host, self.port)?;
         } else {
-            write!(f, "{scheme}://{}:{}", self.host, self.port)
+            write!(f, "{scheme}://{}:{}", self.host, self.port)?;
+        }
+        match self.sv2 {
+            Some(Sv2Endpoint {
+                authority_key: Some(key),
+            }) => write!(f, "/{}", authority_key_text(&key)),
+            _ => Ok(()),
         }
     }
 }
@@ -328,38 +399,7 @@ pub(crate) const WRITE_WAIT: Duration = Duration::from_millis(2);
 pub(crate) fn connect(url: &PoolUrl, tls: &TlsSettings, timeout: Duration) -> Result<Conn, Error> {
     let timeout = timeout.max(Duration::from_millis(1));
     let deadline = Instant::now() + timeout;
-    let out_of_time = || {
-        Error::new(
-            ErrorKind::Io,
-            format!("not connected within {} s", timeout.as_secs_f64()),
-        )
-    };
-    let addrs: Vec<_> = (url.host.as_str(), url.port)
-        .to_socket_addrs()
-        .map_err(|e| Error::new(ErrorKind::Io, format!("cannot resolve {}: {e}", url.host)))?
-        .collect();
-    let mut last = None;
-    let mut sock = None;
-    for addr in &addrs {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(out_of_time());
-        }
-        match TcpStream::connect_timeout(addr, left) {
-            Ok(s) => {
-                sock = Some(s);
-                break;
-            }
-            Err(e) => last = Some(format!("{addr}: {e}")),
-        }
-    }
-    let sock = sock.ok_or_else(|| {
-        Error::new(
-            ErrorKind::Io,
-            last.unwrap_or_else(|| format!("{} resolves to no address", url.host)),
-        )
-    })?;
-    sock.set_nodelay(true)?;
+    let sock = connect_tcp(url, deadline, timeout)?;
     if !url.tls {
         sock.set_write_timeout(Some(WRITE_WAIT))?;
         return Ok(Conn {
@@ -404,6 +444,48 @@ pub(crate) fn connect(url: &PoolUrl, tls: &TlsSettings, timeout: Duration) -> Re
     Ok(Conn {
         inner: Inner::Tls(Box::new(rustls::StreamOwned::new(session, sock))),
     })
+}
+
+/// The TCP connection under every pool connection: each of the host's addresses in turn until
+/// one answers, all before `deadline` (`timeout` is for the message).
+pub(crate) fn connect_tcp(
+    url: &PoolUrl,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<TcpStream, Error> {
+    let out_of_time = || {
+        Error::new(
+            ErrorKind::Io,
+            format!("not connected within {} s", timeout.as_secs_f64()),
+        )
+    };
+    let addrs: Vec<_> = (url.host.as_str(), url.port)
+        .to_socket_addrs()
+        .map_err(|e| Error::new(ErrorKind::Io, format!("cannot resolve {}: {e}", url.host)))?
+        .collect();
+    let mut last = None;
+    let mut sock = None;
+    for addr in &addrs {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(out_of_time());
+        }
+        match TcpStream::connect_timeout(addr, left) {
+            Ok(s) => {
+                sock = Some(s);
+                break;
+            }
+            Err(e) => last = Some(format!("{addr}: {e}")),
+        }
+    }
+    let sock = sock.ok_or_else(|| {
+        Error::new(
+            ErrorKind::Io,
+            last.unwrap_or_else(|| format!("{} resolves to no address", url.host)),
+        )
+    })?;
+    sock.set_nodelay(true)?;
+    Ok(sock)
 }
 
 /// Splits a byte stream into lines of at most [`MAX_LINE`] bytes, keeping partial lines
@@ -514,6 +596,7 @@ mod tests {
             tls: false,
             host: "127.0.0.1".into(),
             port: listener.local_addr().expect("bound").port(),
+            sv2: None,
         };
         let mut conn =
             connect(&url, &TlsSettings::default(), Duration::from_secs(5)).expect("connects");
@@ -578,7 +661,8 @@ mod tests {
                 PoolUrl {
                     tls,
                     host: host.into(),
-                    port
+                    port,
+                    sv2: None,
                 },
                 "{text}"
             );
@@ -587,10 +671,53 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "sv2")]
+    #[test]
+    fn stratum_v2_urls_carry_the_authority_key() {
+        // The authority key SRI's example configs ship, and its 32 bytes.
+        let key_text = "9auqWEzQDVyd2oe1JVGFLMLHZtCo2FFqZwtKA5gd9xbuEu7PH72";
+        let key: crate::sv2::AuthorityPublicKey = key_text.parse().expect("SRI's key");
+        let text = format!("stratum2+tcp://127.0.0.1:34254/{key_text}");
+        let url = PoolUrl::parse(&text).expect("a V2 URL");
+        assert_eq!(
+            url,
+            PoolUrl {
+                tls: false,
+                host: "127.0.0.1".into(),
+                port: 34254,
+                sv2: Some(Sv2Endpoint {
+                    authority_key: Some(key.to_bytes())
+                }),
+            }
+        );
+        assert_eq!(url.to_string(), text);
+        let bare = PoolUrl::parse("STRATUM2+TCP://[::1]:34254/").expect("without a key");
+        assert_eq!(
+            bare.sv2,
+            Some(Sv2Endpoint {
+                authority_key: None
+            })
+        );
+        assert_eq!(bare.to_string(), "stratum2+tcp://[::1]:34254");
+        for (bad, why) in [
+            (
+                "stratum2+tcp://h:1/9auqWEzQDVyd2oe1JVGFLMLHZtCo2FFqZwtKA5gd9xbuEu7PH73",
+                "not a base58-check SV2 key",
+            ),
+            ("stratum2+tcp://h:1/key/more", "not a base58-check SV2 key"),
+            ("stratum+tcp://h:1/key", "only host:port may follow"),
+            ("stratum2+tcp://h/key", "missing :port"),
+        ] {
+            let err = PoolUrl::parse(bad).expect_err(bad);
+            assert!(err.message().contains(why), "{bad}: {err}");
+        }
+    }
+
     #[test]
     fn bad_urls_are_parse_errors_that_say_why() {
         for (text, why) in [
             ("http://pool:3333", "accepted schemes are stratum+tcp://"),
+            ("stratum2+ssl://pool:3333", "stratum2+tcp://"),
             ("pool:3333", "expected stratum+tcp://host:port"),
             ("stratum+tcp://pool", "missing :port"),
             ("stratum+tcp://pool:", "port must be a number"),

@@ -9,10 +9,12 @@
 
 use crate::failover::{reconnect_target, show_wait, Decision, Failover, Timing};
 use crate::net::{self, Conn, PoolUrl, ReadLine, TlsSettings};
-use crate::pool_session::Session;
+use crate::pool_session::Session as V1Session;
 use crate::sanitize::{for_terminal, for_terminal_max};
 use crate::share_queue::ShareQueue;
 use crate::stratum::{Client, ClientEvent, Config, MAX_UNANSWERED_SUBMITS};
+#[cfg(feature = "sv2")]
+use crate::sv2;
 use crate::{Event, Share, Source, Verdict};
 use sha256d::{Error, ErrorKind, Target};
 use std::fmt;
@@ -108,14 +110,32 @@ pub struct PoolOptions {
     /// for their verdicts, to answer one.
     pub request_timeout: Duration,
     /// A pool silent for this long is taken as gone (pools send work every minute or so).
+    /// Stratum V2 has no keepalive and a V2 pool sends nothing between blocks and template
+    /// changes, so V2 sessions are not held to it; their end shows as a failed read.
     pub idle_timeout: Duration,
+    /// The channel opened on `stratum2+tcp://` pools: standard by default, since the pool then
+    /// keeps the coinbase and the miner only hashes headers (2^48 nonce and version
+    /// combinations per second of ntime, more than any engine here gets through); extended
+    /// for pools that only offer extended channels.
+    #[cfg(feature = "sv2")]
+    pub sv2_channel: sv2::ChannelKind,
+    /// Accept `stratum2+tcp://` pools whose URL carries no authority key without
+    /// authenticating them: the session is encrypted, but anyone on the path can impersonate
+    /// the pool and take the hashrate. Off by default; only for a LAN pool without a key.
+    #[cfg(feature = "sv2")]
+    pub sv2_insecure_skip_authority_check: bool,
+    /// The hash rate (hashes per second) announced when opening a V2 channel; the pool sets
+    /// the first share target from it.
+    #[cfg(feature = "sv2")]
+    pub sv2_nominal_hash_rate: f32,
 }
 
 impl PoolOptions {
     /// `pools` with version rolling on, no suggested difficulty, no extranonce subscription,
     /// the Mozilla roots for TLS, backoff from 1 s doubling to 30 s and reset after 60 s of
     /// healthy work, the first pool retried every 30 s, 10 s to connect, 30 s to authorize or
-    /// answer a share, and 180 s of silence before a reconnect.
+    /// answer a share, and 180 s of silence before a reconnect; on V2 pools standard channels,
+    /// the authority key required, and 10 MH/s announced.
     pub fn new(pools: Vec<PoolConfig>) -> Self {
         PoolOptions {
             pools,
@@ -130,6 +150,12 @@ impl PoolOptions {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(180),
+            #[cfg(feature = "sv2")]
+            sv2_channel: sv2::ChannelKind::Standard,
+            #[cfg(feature = "sv2")]
+            sv2_insecure_skip_authority_check: false,
+            #[cfg(feature = "sv2")]
+            sv2_nominal_hash_rate: 10e6,
         }
     }
 
@@ -148,7 +174,55 @@ impl PoolOptions {
 struct Attempt {
     index: usize,
     url: PoolUrl,
-    rx: mpsc::Receiver<Result<Conn, Error>>,
+    rx: mpsc::Receiver<Result<Link, Error>>,
+}
+
+/// A connection as the connecting thread hands it over.
+enum Link {
+    V1(Conn),
+    #[cfg(feature = "sv2")]
+    V2(sv2::session::Link),
+}
+
+/// The live session, on whichever protocol its pool speaks.
+enum Live {
+    V1(V1Session),
+    #[cfg(feature = "sv2")]
+    V2(sv2::session::Session),
+}
+
+impl Live {
+    fn index(&self) -> usize {
+        match self {
+            Live::V1(s) => s.index,
+            #[cfg(feature = "sv2")]
+            Live::V2(s) => s.index,
+        }
+    }
+
+    fn url(&self) -> &PoolUrl {
+        match self {
+            Live::V1(s) => &s.url,
+            #[cfg(feature = "sv2")]
+            Live::V2(s) => &s.url,
+        }
+    }
+
+    fn user(&self) -> &str {
+        match self {
+            Live::V1(s) => s.client.user(),
+            #[cfg(feature = "sv2")]
+            Live::V2(s) => s.client.user(),
+        }
+    }
+
+    fn is_ready(&self) -> bool {
+        match self {
+            Live::V1(s) => s.client.is_ready(),
+            #[cfg(feature = "sv2")]
+            Live::V2(s) => s.client.is_ready(),
+        }
+    }
 }
 
 /// Why a session ended.
@@ -184,7 +258,7 @@ pub struct PoolSource {
     /// Per pool: the address and subscription id of its last subscribed session, which the
     /// next connection to that address asks to resume.
     resume: Vec<Option<(PoolUrl, String)>>,
-    session: Option<Session>,
+    session: Option<Live>,
     attempt: Option<Attempt>,
     queue: ShareQueue,
 }
@@ -233,6 +307,9 @@ impl PoolSource {
         if opts.pools.iter().any(|p| p.url.tls) {
             opts.tls.client_config()?;
         }
+        for pool in opts.pools.iter().filter(|p| p.url.sv2.is_some()) {
+            check_sv2_pool(&opts, &pool.url)?;
+        }
         Ok(PoolSource {
             policy: Failover::new(opts.pools.len(), opts.timing(), Instant::now()),
             redirects: vec![None; opts.pools.len()],
@@ -256,13 +333,25 @@ impl PoolSource {
         let tls = self.opts.tls.clone();
         let timeout = self.opts.connect_timeout;
         let target = url.clone();
+        #[cfg(feature = "sv2")]
+        let auth = self.sv2_auth(&url);
         // The thread ends on its own within the connect timeout (or when a stuck name lookup
         // returns); if the source has moved on by then, the send fails and the connection is
         // dropped.
         let spawned = std::thread::Builder::new()
             .name("stratum-connect".into())
             .spawn(move || {
-                let _ = tx.send(net::connect(&target, &tls, timeout));
+                let link = match target.sv2 {
+                    None => net::connect(&target, &tls, timeout).map(Link::V1),
+                    #[cfg(feature = "sv2")]
+                    Some(_) => sv2::session::Link::connect(&target, auth, timeout).map(Link::V2),
+                    #[cfg(not(feature = "sv2"))]
+                    Some(_) => Err(Error::new(
+                        ErrorKind::Unavailable,
+                        "this build has no Stratum V2 support",
+                    )),
+                };
+                let _ = tx.send(link);
             });
         match spawned {
             Ok(_) => self.attempt = Some(Attempt { index, url, rx }),
@@ -297,12 +386,19 @@ impl PoolSource {
         };
         let now = Instant::now();
         match result {
-            Ok(conn) => {
+            Ok(link) => {
                 self.policy.connected(index, now);
                 if let Some(old) = self.session.take() {
-                    out.push(notice(format!("pool {url} is back; leaving {}", old.url)));
+                    out.push(notice(format!("pool {url} is back; leaving {}", old.url())));
                     self.close(old, out);
                 }
+                // Without the `sv2` feature V1 is the only variant.
+                #[cfg_attr(not(feature = "sv2"), allow(clippy::infallible_destructuring_match))]
+                let conn = match link {
+                    Link::V1(conn) => conn,
+                    #[cfg(feature = "sv2")]
+                    Link::V2(link) => return self.start_sv2(index, url, link, out),
+                };
                 let pool = &self.opts.pools[index];
                 let mut config = Config::new(pool.user.clone(), pool.pass.clone());
                 config.version_rolling = self.opts.version_rolling;
@@ -313,7 +409,7 @@ impl PoolSource {
                     .filter(|(at, _)| *at == url)
                     .map(|(_, id)| id.clone());
                 let client = Client::new(config);
-                self.session = Some(Session::new(index, url, conn, client, now));
+                self.session = Some(Live::V1(V1Session::new(index, url, conn, client, now)));
             }
             Err(e) => {
                 self.policy.connect_failed(index, now);
@@ -327,7 +423,7 @@ impl PoolSource {
     /// What happens next, for a notice after a failure.
     fn next_step(&self, now: Instant) -> String {
         if let Some(s) = &self.session {
-            return format!("staying on {}", s.url);
+            return format!("staying on {}", s.url());
         }
         let (index, at) = self.policy.next_dial(now);
         format!(
@@ -339,7 +435,18 @@ impl PoolSource {
 
     /// Closes a session; its unanswered shares go back to the queue (or are reported lost
     /// once they have used up their resends).
-    fn close(&mut self, mut session: Session, out: &mut Vec<Event>) {
+    fn close(&mut self, session: Live, out: &mut Vec<Event>) {
+        // Without the `sv2` feature V1 is the only variant.
+        #[cfg_attr(not(feature = "sv2"), allow(clippy::infallible_destructuring_match))]
+        let mut session = match session {
+            Live::V1(session) => session,
+            #[cfg(feature = "sv2")]
+            Live::V2(mut session) => {
+                session.shutdown();
+                out.extend(self.queue.requeue(session.client.take_unanswered()));
+                return;
+            }
+        };
         session.conn.shutdown();
         // A session that never subscribed (a refused resume among them) leaves nothing to
         // resume: the next connection starts afresh.
@@ -350,9 +457,9 @@ impl PoolSource {
         out.extend(self.queue.requeue(session.client.take_unanswered()));
     }
 
-    fn end_session(&mut self, session: Session, ending: Ending, out: &mut Vec<Event>) {
-        let index = session.index;
-        let url = session.url.clone();
+    fn end_session(&mut self, session: Live, ending: Ending, out: &mut Vec<Event>) {
+        let index = session.index();
+        let url = session.url().clone();
         self.close(session, out);
         let now = Instant::now();
         match ending {
@@ -378,7 +485,7 @@ impl PoolSource {
     /// Handles the client's events for the session; returns why it must end, if it must.
     fn on_client_events(
         &mut self,
-        session: &mut Session,
+        session: &mut V1Session,
         events: Vec<ClientEvent>,
         out: &mut Vec<Event>,
     ) -> Option<Ending> {
@@ -433,7 +540,7 @@ impl PoolSource {
 
     /// Sends what the client has queued and the shares waiting for a connection; returns why
     /// the session must end, if it must.
-    fn flush(&mut self, session: &mut Session, out: &mut Vec<Event>) -> Option<Ending> {
+    fn flush(&mut self, session: &mut V1Session, out: &mut Vec<Event>) -> Option<Ending> {
         for line in session.client.take_outgoing() {
             if let Err(e) = session.send(&line) {
                 return Some(lost_connection(&e));
@@ -453,7 +560,7 @@ impl PoolSource {
     /// session must end, if it must.
     fn submit_on(
         &mut self,
-        session: &mut Session,
+        session: &mut V1Session,
         share: Share,
         sends: u32,
         out: &mut Vec<Event>,
@@ -489,8 +596,13 @@ impl PoolSource {
     }
 
     /// Runs the session until `wake`, the first events, or its end.
-    fn service(&mut self, mut session: Session, wake: Instant, out: &mut Vec<Event>) {
-        match self.service_inner(&mut session, wake, out) {
+    fn service(&mut self, mut session: Live, wake: Instant, out: &mut Vec<Event>) {
+        let ending = match &mut session {
+            Live::V1(s) => self.service_inner(s, wake, out),
+            #[cfg(feature = "sv2")]
+            Live::V2(s) => self.service_sv2(s, wake, out),
+        };
+        match ending {
             None => self.session = Some(session),
             Some(ending) => self.end_session(session, ending, out),
         }
@@ -498,7 +610,7 @@ impl PoolSource {
 
     fn service_inner(
         &mut self,
-        session: &mut Session,
+        session: &mut V1Session,
         wake: Instant,
         out: &mut Vec<Event>,
     ) -> Option<Ending> {
@@ -557,6 +669,19 @@ impl PoolSource {
         // the next poll.
         self.flush(session, out)
     }
+}
+
+#[cfg(feature = "sv2")]
+mod v2;
+#[cfg(feature = "sv2")]
+use v2::check_sv2_pool;
+
+#[cfg(not(feature = "sv2"))]
+fn check_sv2_pool(_: &PoolOptions, url: &PoolUrl) -> Result<(), Error> {
+    Err(Error::new(
+        ErrorKind::Unavailable,
+        format!("pool {url}: this build has no Stratum V2 support (the `sv2` feature)"),
+    ))
 }
 
 fn lost_connection(e: &Error) -> Ending {
@@ -637,8 +762,13 @@ impl Source for PoolSource {
     fn submit(&mut self, share: Share) -> Result<Vec<Event>, Error> {
         let mut out = Vec::new();
         match self.session.take() {
-            Some(mut session) if session.client.is_ready() => {
-                match self.submit_on(&mut session, share, 0, &mut out) {
+            Some(mut session) if session.is_ready() => {
+                let ending = match &mut session {
+                    Live::V1(s) => self.submit_on(s, share, 0, &mut out),
+                    #[cfg(feature = "sv2")]
+                    Live::V2(s) => self.submit_sv2(s, share, 0, &mut out),
+                };
+                match ending {
                     Some(ending) => self.end_session(session, ending, &mut out),
                     None => self.session = Some(session),
                 }
@@ -655,9 +785,9 @@ impl Source for PoolSource {
         match (&self.session, &self.attempt) {
             (Some(s), _) => format!(
                 "{} as {} (pool {} of {})",
-                s.url,
-                for_terminal(s.client.user()),
-                s.index + 1,
+                s.url(),
+                for_terminal(s.user()),
+                s.index() + 1,
                 self.opts.pools.len()
             ),
             (None, Some(a)) => format!("connecting to {}", a.url),
@@ -712,6 +842,38 @@ mod tests {
             let err = PoolSource::new(opts).expect_err(why);
             assert!(err.message().contains(why), "{err}");
         }
+    }
+
+    #[cfg(feature = "sv2")]
+    #[test]
+    fn a_v2_pool_needs_its_authority_key_unless_the_check_is_skipped_by_name() {
+        let keyless = PoolConfig::new(url("stratum2+tcp://127.0.0.1:34254"), "w", "x");
+        let v1 = PoolConfig::new(url("stratum+tcp://127.0.0.1:3333"), "w", "x");
+        let mut opts = PoolOptions::new(vec![v1, keyless]);
+        let err = PoolSource::new(opts.clone()).expect_err("no key");
+        assert!(
+            err.message().starts_with(
+                "pool stratum2+tcp://127.0.0.1:34254 has no authority key: write it at the end \
+                 of the URL"
+            ),
+            "{err}"
+        );
+        opts.sv2_insecure_skip_authority_check = true;
+        assert!(PoolSource::new(opts).is_ok());
+
+        let keyed = url("stratum2+tcp://h:1/9auqWEzQDVyd2oe1JVGFLMLHZtCo2FFqZwtKA5gd9xbuEu7PH72");
+        assert!(PoolSource::new(PoolOptions::new(vec![PoolConfig::new(keyed, "w", "x")])).is_ok());
+        // A key that reached the URL by hand, not through the parser, and is no curve point.
+        let mut bad = url("stratum2+tcp://h:1");
+        bad.sv2 = Some(crate::net::Sv2Endpoint {
+            authority_key: Some([0xff; 32]),
+        });
+        let err = PoolSource::new(PoolOptions::new(vec![PoolConfig::new(bad, "w", "x")]))
+            .expect_err("not a key");
+        assert!(
+            err.message().contains("not a valid x-only public key"),
+            "{err}"
+        );
     }
 
     /// A pool that accepts the connection and never answers: shares wait for it, but no more

@@ -1,11 +1,13 @@
 //! Test peers for the sha256d workspace: real regtest nodes ([`regtest`]), a scripted node
 //! ([`fake_node`]), the harness
 //! that runs a real Stratum V1 pool ([`peers`]), an in-repo pool that validates every share itself
-//! ([`testpool`]), and a raw Stratum V1 client that serves as an independent oracle ([`sv1`]).
+//! ([`testpool`]), a raw Stratum V1 client that serves as an independent oracle ([`sv1`]), and
+//! the real Stratum V2 pool and translator ([`sv2`]).
 
 pub mod fake_node;
 pub mod peers;
 pub mod regtest;
 pub mod sv1;
+pub mod sv2;
 pub mod testpool;
 pub mod tls;

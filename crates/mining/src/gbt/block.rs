@@ -100,6 +100,7 @@ impl Template {
             extranonce2_size: coinbase.extranonce2_size,
             coinb2,
             merkle_branch: merkle_branch(&txids),
+            fixed_merkle_root: None,
             version: self.version,
             version_mask,
             bits: self.bits,
@@ -214,7 +215,7 @@ pub fn push_varint(out: &mut Vec<u8>, n: u64) {
 /// BIP34's height push, as Core's `CScript() << height` writes it: OP_0 for 0, OP_1..OP_16
 /// for 1..16, otherwise a minimal little-endian script number (with a zero byte when the top
 /// bit would read as a sign).
-fn height_push(height: u64) -> Vec<u8> {
+pub(crate) fn height_push(height: u64) -> Vec<u8> {
     match height {
         0 => vec![0x00],
         1..=16 => vec![0x50 + height as u8],

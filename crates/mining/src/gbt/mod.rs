@@ -17,12 +17,14 @@
 
 mod block;
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 mod submit;
 mod template;
-mod watch;
+pub(crate) mod watch;
 
+pub(crate) use block::height_push;
 pub use block::{push_varint, CoinbaseOptions};
+pub(crate) use template::{txid_of, without_witness};
 pub use template::{Template, TemplateTx, MAX_TRANSACTIONS};
 
 use crate::rpc::{is_not_ready, Auth, CallError, RpcClient, STOP_CHECK};
@@ -116,8 +118,8 @@ impl SoloOptions {
     }
 }
 
-/// What the threads tell the source.
-enum Update {
+/// What the threads tell the source (and the Template Provider, which runs the watcher too).
+pub(crate) enum Update {
     Template(Box<Template>),
     Notice(String),
     Verdict(Box<Share>, Verdict),
@@ -126,7 +128,7 @@ enum Update {
 }
 
 /// What the submitter thread is told.
-enum ToSubmitter {
+pub(crate) enum ToSubmitter {
     Block {
         share: Box<Share>,
         hex: String,
@@ -143,7 +145,7 @@ fn gbt_params(longpoll_id: Option<&str>) -> Value {
     }
 }
 
-fn fetch_template(
+pub(crate) fn fetch_template(
     client: &RpcClient,
     longpoll_id: Option<&str>,
     deadline: Duration,
@@ -161,7 +163,7 @@ fn fetch_template(
     })
 }
 
-fn best_block(client: &RpcClient, deadline: Duration) -> Result<[u8; 32], CallError> {
+pub(crate) fn best_block(client: &RpcClient, deadline: Duration) -> Result<[u8; 32], CallError> {
     let best = client.call_detailed("getbestblockhash", json!([]), deadline)?;
     best.as_str()
         .and_then(|t| Hash::from_display_hex(t).ok())
@@ -176,21 +178,21 @@ fn best_block(client: &RpcClient, deadline: Duration) -> Result<[u8; 32], CallEr
 }
 
 /// The watcher thread: [`Watch`] decides, this makes the calls.
-struct Watcher {
-    client: RpcClient,
-    watch: Watch,
-    rpc_deadline: Duration,
-    longpoll_deadline: Duration,
-    updates: Sender<Update>,
-    submitter: Sender<ToSubmitter>,
+pub(crate) struct Watcher {
+    pub(crate) client: RpcClient,
+    pub(crate) watch: Watch,
+    pub(crate) rpc_deadline: Duration,
+    pub(crate) longpoll_deadline: Duration,
+    pub(crate) updates: Sender<Update>,
+    pub(crate) submitter: Sender<ToSubmitter>,
     /// Set when the tip moves, to end a `submitblock` try that the new tip has decided.
-    tip_moved: Arc<AtomicBool>,
-    last_tip: Option<[u8; 32]>,
-    kicks: Receiver<()>,
+    pub(crate) tip_moved: Arc<AtomicBool>,
+    pub(crate) last_tip: Option<[u8; 32]>,
+    pub(crate) kicks: Receiver<()>,
 }
 
 impl Watcher {
-    fn run(mut self) {
+    pub(crate) fn run(mut self) {
         while !self.client.is_stopped() {
             while self.kicks.try_recv().is_ok() {
                 self.watch.kick();

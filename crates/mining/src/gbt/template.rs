@@ -239,7 +239,16 @@ fn template_tx(i: usize, tx: &Value) -> Result<TemplateTx, Error> {
 
 /// Reads a transaction's structure: its txid (sha256d of the serialization without witness
 /// data) and whether it has witnesses. The whole of `data` must be one transaction.
-fn txid_of(data: &[u8]) -> Result<([u8; 32], bool), Error> {
+pub(crate) fn txid_of(data: &[u8]) -> Result<([u8; 32], bool), Error> {
+    Ok(match without_witness(data)? {
+        Some(stripped) => (sha256d(&stripped), true),
+        None => (sha256d(data), false),
+    })
+}
+
+/// The transaction in `data` without its witness data, or `None` when it has none (then
+/// `data` is already that serialization). The whole of `data` must be one transaction.
+pub(crate) fn without_witness(data: &[u8]) -> Result<Option<Vec<u8>>, Error> {
     let mut r = Reader { data, at: 0 };
     r.take(4)?;
     let segwit = data.get(4..6) == Some(&[0x00, 0x01][..]);
@@ -275,13 +284,13 @@ fn txid_of(data: &[u8]) -> Result<([u8; 32], bool), Error> {
         )));
     }
     if !segwit {
-        return Ok((sha256d(data), false));
+        return Ok(None);
     }
     let mut stripped = Vec::with_capacity(body_end - 2 + 4);
     stripped.extend_from_slice(&data[..4]);
     stripped.extend_from_slice(&data[body_start..body_end]);
     stripped.extend_from_slice(&data[data.len() - 4..]);
-    Ok((sha256d(&stripped), true))
+    Ok(Some(stripped))
 }
 
 pub(crate) struct Reader<'a> {

@@ -23,9 +23,10 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
+pub(crate) use wire::coinbase_height;
 use wire::{
-    bounded_hex, coinbase_height, error_of, is_stale_reason, notify_subscription_id,
-    parse_extranonce, parse_u32_hex, same_work, str_param, Reply,
+    bounded_hex, error_of, is_stale_reason, notify_subscription_id, parse_extranonce,
+    parse_u32_hex, same_work, str_param, Reply,
 };
 
 /// The version bits a miner asks to roll (BIP320's general-purpose bits).
@@ -743,6 +744,7 @@ impl Client {
             extranonce2_size,
             coinb2,
             merkle_branch: branch,
+            fixed_merkle_root: None,
             version,
             version_mask: self.mask,
             bits,

@@ -156,8 +156,9 @@ pub(super) fn notify_subscription_id(subscriptions: &Value) -> Option<String> {
     pair(subscriptions).or_else(|| subscriptions.as_array()?.iter().find_map(pair))
 }
 
-/// The BIP34 height at the start of the coinbase scriptSig, where coinb1 reaches that far.
-pub(super) fn coinbase_height(coinb1: &[u8]) -> Option<u64> {
+/// The BIP34 height at the start of the coinbase scriptSig, where coinb1 reaches that far (a
+/// Stratum V2 extended job's coinbase prefix too).
+pub(crate) fn coinbase_height(coinb1: &[u8]) -> Option<u64> {
     // version (4), one input (1), null prevout (36), then the scriptSig length and script.
     if coinb1.get(4) != Some(&1) {
         return None;

@@ -1,0 +1,220 @@
+//! The Stratum V2 half of the pool source: the same failover list, share queue and events
+//! as V1, over an SV2 session. The differences from V1: the pool's authority key is checked
+//! in the handshake (on the connecting thread), a refused channel counts as refused
+//! credentials, and the share-answer timeout is not armed, since an SV2 pool acknowledges
+//! shares in batches (SRI's pool every `share_batch_size` shares) and may rightly leave a few
+//! unanswered for minutes.
+
+use super::{lost_connection, notice, Ending, Live, PoolOptions, PoolSource};
+use crate::net::{PoolUrl, Sv2Endpoint};
+use crate::sanitize::for_terminal;
+use crate::sv2::client::{Client, ClientEvent, Config};
+use crate::sv2::session::{Link, Received, Session};
+use crate::sv2::{AuthorityPublicKey, ServerAuth};
+use crate::{Event, Share, Verdict};
+use sha256d::Error;
+use std::time::Instant;
+
+/// Checks a `stratum2+tcp://` pool of the options: it needs an authority key unless the check
+/// is skipped explicitly.
+pub(super) fn check_sv2_pool(opts: &PoolOptions, url: &PoolUrl) -> Result<(), Error> {
+    if let Some(key) = url.sv2.and_then(|e| e.authority_key) {
+        if AuthorityPublicKey::from_bytes(key).is_none() {
+            return Err(Error::invalid(format!(
+                "pool {url}: the authority key is not a valid x-only public key"
+            )));
+        }
+    }
+    match url.sv2 {
+        Some(Sv2Endpoint {
+            authority_key: None,
+        }) if !opts.sv2_insecure_skip_authority_check => Err(Error::invalid(format!(
+            "pool {url} has no authority key: write it at the end of the URL \
+             (stratum2+tcp://host:port/KEY, from the pool's operator) so the pool is \
+             authenticated, or skip the check explicitly (insecure: anyone on the path can \
+             then pose as the pool and take the hashrate)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+impl PoolSource {
+    pub(super) fn sv2_auth(&self, url: &PoolUrl) -> ServerAuth {
+        match url.sv2.and_then(|e| e.authority_key) {
+            Some(key) => ServerAuth::Pinned(
+                AuthorityPublicKey::from_bytes(key)
+                    .expect("PoolSource::new checked every pool's authority key"),
+            ),
+            // Only reached when the options skip the check explicitly (checked in `new`).
+            None => ServerAuth::InsecureNoAuthorityCheck,
+        }
+    }
+
+    /// Starts the session on a handshaken link.
+    pub(super) fn start_sv2(
+        &mut self,
+        index: usize,
+        url: PoolUrl,
+        link: Link,
+        out: &mut Vec<Event>,
+    ) {
+        let pool = &self.opts.pools[index];
+        let mut config = Config::new(pool.user.clone(), self.opts.sv2_channel);
+        config.version_rolling = self.opts.version_rolling;
+        config.nominal_hash_rate = self.opts.sv2_nominal_hash_rate;
+        config.endpoint_host = url.host.clone();
+        config.endpoint_port = url.port;
+        if url.sv2.is_some_and(|e| e.authority_key.is_none()) {
+            out.push(notice(format!(
+                "WARNING: pool {url} is not authenticated (no authority key; the check is \
+                 skipped): anyone on the path can pose as it and take the hashrate"
+            )));
+        }
+        match Session::new(index, url.clone(), link, Client::new(config)) {
+            Ok(session) => self.session = Some(Live::V2(session)),
+            Err(e) => {
+                let now = Instant::now();
+                self.policy.dropped(now);
+                let next = self.next_step(now);
+                out.push(notice(format!("pool {url}: {e}, {next}")));
+            }
+        }
+    }
+
+    fn on_sv2_events(
+        &mut self,
+        session: &mut Session,
+        events: Vec<ClientEvent>,
+        out: &mut Vec<Event>,
+    ) -> Option<Ending> {
+        let now = Instant::now();
+        for ev in events {
+            match ev {
+                ClientEvent::ChannelOpened { .. } => {
+                    self.policy.authorized(now);
+                    out.push(notice(format!(
+                        "connected to {} as {}",
+                        session.url,
+                        for_terminal(session.client.user())
+                    )));
+                }
+                ClientEvent::Job(job) => {
+                    self.policy.work(now);
+                    out.push(Event::Job(job));
+                }
+                ClientEvent::Difficulty(d) => out.push(Event::Difficulty(d)),
+                ClientEvent::Verdict { share, verdict } => {
+                    self.queue.answered(&share);
+                    out.push(Event::Verdict { share, verdict });
+                }
+                ClientEvent::Refused(why) => {
+                    self.policy
+                        .auth_rejected(&format!("{}: {why}", session.url), now);
+                    return Some(Ending::Failed(why));
+                }
+                ClientEvent::Notice(n) => out.push(notice(format!("{}: {n}", session.url))),
+            }
+        }
+        None
+    }
+
+    fn flush_sv2(&mut self, session: &mut Session, out: &mut Vec<Event>) -> Option<Ending> {
+        for frame in session.client.take_outgoing() {
+            if let Err(e) = session.send(&frame) {
+                return Some(lost_connection(&e));
+            }
+        }
+        if session.client.is_ready() {
+            while let Some((share, sends)) = self.queue.pop() {
+                if let Some(end) = self.submit_sv2(session, share, sends, out) {
+                    return Some(end);
+                }
+            }
+        }
+        None
+    }
+
+    /// Submits `share`, sent `sends` times before, on a ready session.
+    pub(super) fn submit_sv2(
+        &mut self,
+        session: &mut Session,
+        share: Share,
+        sends: u32,
+        out: &mut Vec<Event>,
+    ) -> Option<Ending> {
+        if !session.client.knows(&share.job) {
+            let reason = session.client.stale_reason(&share.job).to_string();
+            out.push(Event::Verdict {
+                share,
+                verdict: Verdict::Rejected {
+                    reason,
+                    stale: true,
+                },
+            });
+            return None;
+        }
+        if session.client.is_backlogged() {
+            self.queue.unpop(share, sends);
+            return Some(Ending::Failed(format!(
+                "answered none of the last {} shares",
+                crate::sv2::client::MAX_UNANSWERED_SUBMITS
+            )));
+        }
+        match session.client.submit(&share) {
+            Ok(frame) => {
+                self.queue.sent(&share, sends);
+                session.send(&frame).err().map(|e| lost_connection(&e))
+            }
+            Err(e) => {
+                out.push(Event::Verdict {
+                    share,
+                    verdict: Verdict::Rejected {
+                        reason: format!("not submitted: {e}"),
+                        stale: false,
+                    },
+                });
+                None
+            }
+        }
+    }
+
+    /// Runs the session until `wake`, the first events, or its end.
+    pub(super) fn service_sv2(
+        &mut self,
+        session: &mut Session,
+        wake: Instant,
+        out: &mut Vec<Event>,
+    ) -> Option<Ending> {
+        if let Some(end) = self.flush_sv2(session, out) {
+            return Some(end);
+        }
+        let mut wake = wake;
+        if self.attempt.is_some() {
+            wake = wake.min(Instant::now() + super::ATTEMPT_POLL);
+        }
+        loop {
+            let left = wake.saturating_duration_since(Instant::now());
+            match session.receive(left) {
+                Received::Frame(frame) => {
+                    let events = match session.client.handle_frame(&frame) {
+                        Ok(events) => events,
+                        Err(e) => return Some(Ending::Failed(format!("sent bad data: {e}"))),
+                    };
+                    let had_events = !events.is_empty();
+                    if let Some(end) = self.on_sv2_events(session, events, out) {
+                        return Some(end);
+                    }
+                    if let Some(end) = self.flush_sv2(session, out) {
+                        return Some(end);
+                    }
+                    if had_events || left.is_zero() {
+                        break;
+                    }
+                }
+                Received::TimedOut => break,
+                Received::Failed(why) => return Some(Ending::Failed(why)),
+            }
+        }
+        None
+    }
+}
