@@ -22,8 +22,11 @@ mod submit;
 mod template;
 pub(crate) mod watch;
 
+// For the Template Provider, which builds blocks from the same templates.
+#[cfg(feature = "sv2")]
 pub(crate) use block::height_push;
 pub use block::{push_varint, CoinbaseOptions};
+#[cfg(feature = "sv2")]
 pub(crate) use template::{txid_of, without_witness};
 pub use template::{Template, TemplateTx, MAX_TRANSACTIONS};
 
