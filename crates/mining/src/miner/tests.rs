@@ -323,8 +323,9 @@ fn a_rejected_block_lets_the_held_template_be_mined() {
     let mut node = Node::new(Duration::from_millis(50), 1);
     let options = MineOptions {
         blocks: Some(1),
-        // A bound for a broken pipeline, which would idle: met, the accepted count fails.
-        time: Some(Duration::from_secs(30)),
+        // A bound for a broken pipeline, which would idle: met, the accepted count fails. Wide,
+        // since a debug build on a busy machine takes most of half a minute to find the blocks.
+        time: Some(Duration::from_secs(300)),
         ..MineOptions::default()
     };
     // The template that arrived while the rejected block was in flight is held, then mined:
