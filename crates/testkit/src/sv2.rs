@@ -4,7 +4,10 @@
 //!   Template Provider (the caller starts one, e.g. the mining crate's, and passes its address
 //!   and authority key).
 //! - [`TranslatorSv2`]: SRI's `translator_sv2` (`SHA256D_TRANSLATOR_SV2`) in front of the pool,
-//!   an SV1 server with BIP310 version rolling, `mining.set_extranonce` and vardiff.
+//!   an SV1 server with BIP310 version rolling and vardiff. It sends `mining.set_extranonce`
+//!   only when its upstream sends SetExtranoncePrefix, which `pool_sv2` 0.7.0 never does, and
+//!   a pool restart ends its SV1 sessions rather than renumbering them: in front of this pool
+//!   it never sends one.
 //!
 //! Each writes its configuration into a temporary directory, logs into a file there, listens
 //! on a free loopback port, and is killed and waited for on drop, its directory removed. A
