@@ -9,7 +9,9 @@ use sha256d::{Engine, Error, ErrorKind};
 use sha256d_mining::gbt::{SoloOptions, SoloSource};
 use sha256d_mining::pool::{PoolConfig, PoolOptions, PoolSource};
 use sha256d_mining::rpc::Auth;
-use sha256d_mining::{address, mine, sanitize, MineOptions, Source, Stats, MAX_LISTED_BLOCKS};
+use sha256d_mining::{
+    address, mine, sanitize, AcceptedBlock, MineOptions, Source, Stats, MAX_LISTED_BLOCKS,
+};
 use sha256d_mining::{PoolUrl, TlsSettings};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -260,9 +262,10 @@ impl Periodic {
     }
 }
 
-/// The status after the hashrate: engines, share counts, difficulty, best share, blocks.
+/// The status after the hashrate: engines, share counts, difficulty, best share, blocks
+/// (behind a pool, block candidates).
 fn status_tail(s: &Stats) -> String {
-    format!(
+    let mut tail = format!(
         "{} | A {} R {} S {} | diff {} | best {} | blocks {}",
         s.engines.join("+"),
         s.accepted,
@@ -271,7 +274,11 @@ fn status_tail(s: &Stats) -> String {
         s.difficulty.map_or("-".into(), difficulty),
         difficulty(s.best_share_difficulty),
         s.blocks_accepted,
-    )
+    );
+    if s.block_candidates > 0 {
+        tail += &format!(" | candidates {}", s.block_candidates);
+    }
+    tail
 }
 
 /// Pool difficulties run from 1e-10 (regtest) to 1e14 (mainnet): plain decimals in between,
@@ -309,12 +316,23 @@ fn summary_json(s: &Stats) -> serde_json::Value {
         "difficulty": s.difficulty,
         "blocks_found": s.blocks_found,
         "blocks_accepted": s.blocks_accepted,
-        "blocks": s.blocks.iter().map(|b| json!({
-            "hash": b.hash.to_string(),
-            "height": b.height,
-            "hashes": b.hashes,
-        })).collect::<Vec<_>>(),
+        "blocks": blocks_json(&s.blocks),
+        "block_candidates": s.block_candidates,
+        "candidates": blocks_json(&s.candidates),
     })
+}
+
+fn blocks_json(blocks: &[AcceptedBlock]) -> Vec<serde_json::Value> {
+    blocks
+        .iter()
+        .map(|b| {
+            json!({
+                "hash": b.hash.to_string(),
+                "height": b.height,
+                "hashes": b.hashes,
+            })
+        })
+        .collect()
 }
 
 fn summary_text(s: &Stats) -> String {
@@ -349,18 +367,38 @@ fn summary_text(s: &Stats) -> String {
     for failure in &s.engine_failures {
         out += &format!("\n{failure}");
     }
-    // On regtest behind a pool nearly every share is a block; list the first few.
+    out += &list_blocks("block", "blocks", &s.blocks, s.blocks_accepted);
+    if s.block_candidates > 0 {
+        out += &format!(
+            "\n{} block candidates: shares that meet the network target, accepted by the pool, \
+             which may submit them (only the chain tells whether one got in)",
+            s.block_candidates
+        );
+    }
+    out += &list_blocks(
+        "block candidate",
+        "candidates",
+        &s.candidates,
+        s.block_candidates,
+    );
+    out
+}
+
+/// The first few of `blocks` (`total` in all) as lines: on regtest behind a pool nearly every
+/// share is a block candidate.
+fn list_blocks(what: &str, plural: &str, blocks: &[AcceptedBlock], total: u64) -> String {
     const LISTED: usize = 10;
-    for b in s.blocks.iter().take(LISTED) {
-        out += &format!("\nblock {}", b.hash);
+    let mut out = String::new();
+    for b in blocks.iter().take(LISTED) {
+        out += &format!("\n{what} {}", b.hash);
         if let Some(h) = b.height {
             out += &format!(" at height {h}");
         }
     }
-    let more = s.blocks_accepted.saturating_sub(LISTED as u64);
+    let more = total.saturating_sub(LISTED as u64);
     if more > 0 {
         out +=
-            &format!("\n... and {more} more blocks (--json lists the first {MAX_LISTED_BLOCKS})");
+            &format!("\n... and {more} more {plural} (--json lists the first {MAX_LISTED_BLOCKS})");
     }
     out
 }

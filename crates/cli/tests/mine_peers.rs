@@ -236,6 +236,12 @@ fn pool_shares_are_accepted_with_a_merkle_branch() {
     assert!(s["accepted"].as_u64() >= Some(5), "{s}");
     assert_eq!(s["rejected_total"], 0, "{s}");
     assert_eq!(s["difficulty"], 0.0001, "{s}");
+    // On regtest every share meets the network target; the pool's acceptance makes each a
+    // block candidate, never an accepted block.
+    assert_eq!(s["blocks_accepted"], 0, "{s}");
+    assert_eq!(s["blocks"], serde_json::json!([]), "{s}");
+    assert_eq!(s["block_candidates"], s["accepted"], "{s}");
+    assert_eq!(s["blocks_found"], s["shares_submitted"], "{s}");
     assert!(s["hashrate"].as_f64() > Some(0.0), "{s}");
     // The pool rebuilt each header itself; its share difficulty proves the hash, since on
     // regtest its block-candidate path skips its own difficulty check.

@@ -147,6 +147,14 @@ pub trait Source: Send {
         false
     }
 
+    /// Whether [`Verdict::Accepted`] on a block means the block is in the chain: true for
+    /// a node, whose `submitblock` answer settles it. A pool (the default) accepts the share;
+    /// a share that meets the network target is then only a block *candidate*, which the pool
+    /// may or may not get into the chain.
+    fn block_verdicts_are_final(&self) -> bool {
+        false
+    }
+
     /// Where the source is connected, for the status line.
     fn describe(&self) -> String;
 }

@@ -37,8 +37,9 @@ use worker::{worker, Board};
 pub struct MineOptions {
     /// Stop after this many accepted shares.
     pub shares: Option<u64>,
-    /// Stop after this many accepted blocks. Never more: while the blocks awaiting a verdict
-    /// would meet the limit, a new job waits for those verdicts instead of being hashed.
+    /// Stop after this many accepted blocks (behind a pool, block candidates the pool
+    /// accepted). Never more: while the blocks awaiting a verdict would meet the limit, a new
+    /// job waits for those verdicts instead of being hashed.
     pub blocks: Option<u64>,
     /// Stop after this long.
     pub time: Option<Duration>,
@@ -110,6 +111,7 @@ pub fn mine(
     let board = Board::new(engines.len());
     let results = Results::default();
     let pause_after_block = source.pause_after_block();
+    let final_blocks = source.block_verdicts_are_final();
     // Each worker sends at most one message, so this channel holds at most one per engine.
     let (failed_tx, failed_rx) = mpsc::channel();
     let mut coordinator = Coordinator {
@@ -126,6 +128,7 @@ pub fn mine(
         in_flight: 0,
         blocks_in_flight: 0,
         block_limit: options.blocks,
+        final_blocks,
         held_job: None,
         stop_seen: None,
         engine_names: engines.iter().map(|e| e.name().to_string()).collect(),
@@ -179,6 +182,9 @@ struct Coordinator<'a> {
     /// Blocks among `in_flight`.
     blocks_in_flight: u64,
     block_limit: Option<u64>,
+    /// Whether the source's verdicts on blocks are a node's (see
+    /// [`Source::block_verdicts_are_final`]).
+    final_blocks: bool,
     /// The newest job that arrived while the blocks in flight could meet `block_limit`, with
     /// whether any job held meanwhile voided older work. Hashing it could only find blocks
     /// past the limit, so it waits for their verdicts: installed if one is rejected, dropped
@@ -420,13 +426,19 @@ impl Coordinator<'_> {
                             self.stats.accepted_difficulty +=
                                 share.job.share_target.difficulty_float();
                             if share.is_block {
-                                self.stats.blocks_accepted += 1;
-                                if self.stats.blocks.len() < MAX_LISTED_BLOCKS {
-                                    self.stats.blocks.push(AcceptedBlock {
-                                        hash: share.hash,
-                                        height: share.job.height,
-                                        hashes: self.board.hashes(),
-                                    });
+                                let block = AcceptedBlock {
+                                    hash: share.hash,
+                                    height: share.job.height,
+                                    hashes: self.board.hashes(),
+                                };
+                                let (count, list) = if self.final_blocks {
+                                    (&mut self.stats.blocks_accepted, &mut self.stats.blocks)
+                                } else {
+                                    (&mut self.stats.block_candidates, &mut self.stats.candidates)
+                                };
+                                *count += 1;
+                                if list.len() < MAX_LISTED_BLOCKS {
+                                    list.push(block);
                                 }
                             }
                         }
@@ -462,12 +474,17 @@ impl Coordinator<'_> {
         self.blocks_in_flight > 0
             && self
                 .block_limit
-                .is_some_and(|n| self.stats.blocks_accepted + self.blocks_in_flight >= n)
+                .is_some_and(|n| self.blocks_taken() + self.blocks_in_flight >= n)
     }
 
     fn block_limit_met(&self) -> bool {
-        self.block_limit
-            .is_some_and(|n| self.stats.blocks_accepted >= n)
+        self.block_limit.is_some_and(|n| self.blocks_taken() >= n)
+    }
+
+    /// What the block limit counts: accepted blocks, or behind a pool block candidates (the
+    /// most a pool's answer can say).
+    fn blocks_taken(&self) -> u64 {
+        self.stats.blocks_accepted + self.stats.block_candidates
     }
 
     /// Makes `job` the board's work; `void_older` when a job held before it was clean.

@@ -59,6 +59,10 @@ impl Source for Script {
         self.solo
     }
 
+    fn block_verdicts_are_final(&self) -> bool {
+        self.solo
+    }
+
     fn describe(&self) -> String {
         "script".into()
     }
@@ -181,6 +185,7 @@ fn solo_mining_submits_one_block_per_parent() {
     };
     let stats = mine(&mut source, &portable(), &options, &mut |_, _| {}).expect("mines");
     assert_eq!(stats.blocks_accepted, 3);
+    assert_eq!(stats.block_candidates, 0, "a node's answer settles a block");
     assert_eq!(source.submitted.len(), 3, "one block per parent");
     for (i, (_, share)) in source.submitted.iter().enumerate() {
         assert!(share.is_block);
@@ -221,9 +226,45 @@ fn the_block_list_stays_bounded() {
         ..MineOptions::default()
     };
     let stats = mine(&mut source, &portable(), &options, &mut |_, _| {}).expect("mines");
-    assert!(stats.blocks_accepted >= limit, "{}", stats.blocks_accepted);
-    assert_eq!(stats.blocks.len(), MAX_LISTED_BLOCKS);
-    assert_eq!(stats.blocks[0].hash, source.submitted[0].1.hash);
+    // A pool's acceptance makes each a candidate, never an accepted block.
+    assert_eq!(stats.blocks_accepted, 0);
+    assert_eq!(stats.blocks, []);
+    assert!(stats.accepted >= limit, "{}", stats.accepted);
+    assert_eq!(stats.block_candidates, stats.accepted);
+    assert_eq!(stats.candidates.len(), MAX_LISTED_BLOCKS);
+    assert_eq!(stats.candidates[0].hash, source.submitted[0].1.hash);
+}
+
+#[test]
+fn behind_a_pool_the_block_limit_counts_candidates() {
+    let mut every = job("r", 1, 0, 1e-7, true);
+    every.block_target = every.share_target;
+    let mut source = Script {
+        queue: VecDeque::from([Event::Job(Arc::new(every))]),
+        submitted: Vec::new(),
+        emitted_jobs: 0,
+        after_verdict: Box::new(|_, _| Vec::new()),
+        solo: false,
+    };
+    let options = MineOptions {
+        blocks: Some(3),
+        // A bound for a pipeline that ignores the limit: met, the counts below fail.
+        time: Some(Duration::from_secs(60)),
+        ..MineOptions::default()
+    };
+    let stats = mine(&mut source, &portable(), &options, &mut |_, _| {}).expect("mines");
+    assert!(stats.elapsed < Duration::from_secs(60), "{stats:?}");
+    assert_eq!(stats.blocks_accepted, 0);
+    assert!(stats.block_candidates >= 3, "{}", stats.block_candidates);
+    assert_eq!(
+        stats.candidates.iter().map(|b| b.hash).collect::<Vec<_>>(),
+        source
+            .submitted
+            .iter()
+            .map(|(_, s)| s.hash)
+            .collect::<Vec<_>>(),
+        "every submission was a block, and the script accepts each at once"
+    );
 }
 
 /// A solo source whose node learns of each block before it answers for it, as a real one
@@ -291,6 +332,10 @@ impl Source for Node {
     }
 
     fn pause_after_block(&self) -> bool {
+        true
+    }
+
+    fn block_verdicts_are_final(&self) -> bool {
         true
     }
 
