@@ -24,6 +24,7 @@ pub mod reject;
 pub mod rpc;
 #[doc(hidden)]
 pub mod sanitize;
+pub mod share_log;
 mod share_queue;
 pub mod stratum;
 #[cfg(feature = "sv2")]
@@ -33,6 +34,7 @@ pub use job::{merkle_branch, merkle_root, Job};
 pub use miner::{mine, AcceptedBlock, DropReason, MineOptions, Stats, MAX_LISTED_BLOCKS};
 pub use net::{PoolUrl, TlsSettings};
 pub use pool::{PoolConfig, PoolOptions, PoolSource};
+pub use share_log::ShareLog;
 
 use sha256d::{Hash, Header};
 use std::time::Duration;

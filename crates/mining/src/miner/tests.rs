@@ -751,3 +751,52 @@ impl<E: Engine> Engine for Shared<E> {
         self.0.run(work, ctl, hits)
     }
 }
+
+#[test]
+fn every_verdict_is_a_line_of_the_share_log_naming_its_engine() {
+    use crate::share_log::{verify_files, Kind, Record, Verifier, DEFAULT_MAX_BYTES};
+    let path = sha256d_testkit::peers::temp_dir("miner-share-log").join("shares.log");
+    let (log, _) = ShareLog::open(&path, DEFAULT_MAX_BYTES).expect("opens");
+    let log = Arc::new(Mutex::new(log));
+    // Behind a pool on regtest: every share is a block candidate.
+    let mut every = job("r", 1, 0, 1e-7, true);
+    every.block_target = every.share_target;
+    let mut source = Script {
+        queue: VecDeque::from([Event::Job(Arc::new(every))]),
+        submitted: Vec::new(),
+        emitted_jobs: 0,
+        after_verdict: Box::new(|_, _| Vec::new()),
+        solo: false,
+    };
+    let engines: Vec<Box<dyn Engine>> = portable().into_iter().chain(portable()).collect();
+    let options = MineOptions {
+        shares: Some(20),
+        share_log: Some(Arc::clone(&log)),
+        ..MineOptions::default()
+    };
+    let stats = mine(&mut source, &engines, &options, &mut |_, _| {}).expect("mines");
+    let head = log.lock().expect("not poisoned").head();
+    let summary = verify_files(Verifier::new(), std::slice::from_ref(&path)).expect("verifies");
+    assert_eq!(summary.lines, stats.accepted);
+    assert_eq!(summary.block_candidates, stats.block_candidates);
+    assert_eq!(summary.head, Some(head));
+    let records: Vec<Record> = std::fs::read_to_string(&path)
+        .expect("reads")
+        .lines()
+        .map(|l| Record::parse(l.as_bytes()).expect("parses"))
+        .collect();
+    assert_eq!(
+        records.iter().map(|r| r.hash).collect::<Vec<_>>(),
+        source
+            .submitted
+            .iter()
+            .map(|(_, s)| s.hash)
+            .collect::<Vec<_>>()
+    );
+    for r in &records {
+        assert_eq!(r.kind, Kind::BlockCandidate);
+        let engine = r.engine.as_ref().expect("the finder is known");
+        assert_eq!(engine.name, "portable");
+        assert!(engine.index < 2, "{engine:?}");
+    }
+}
