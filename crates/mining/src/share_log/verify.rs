@@ -46,7 +46,7 @@ impl Summary {
 pub struct BadLine {
     /// The file it is in.
     pub path: PathBuf,
-    /// Its number in that file, from 1.
+    /// Its number in that file, from 1; 0 when the file itself could not be opened.
     pub line: u64,
     /// What is wrong with it.
     pub why: String,
@@ -54,13 +54,10 @@ pub struct BadLine {
 
 impl std::fmt::Display for BadLine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} line {}: {}",
-            self.path.display(),
-            self.line,
-            self.why
-        )
+        match self.line {
+            0 => write!(f, "{}: {}", self.path.display(), self.why),
+            n => write!(f, "{} line {n}: {}", self.path.display(), self.why),
+        }
     }
 }
 
