@@ -28,6 +28,7 @@ mod search;
 mod secret;
 mod signals;
 mod values;
+mod verify_log;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use serde_json::json;
@@ -82,6 +83,10 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Mine for real: shares for a Stratum pool, or blocks for a node (getblocktemplate).
     Mine(Box<mine::MineArgs>),
+    /// Check a share log (`mine --share-log`): every header re-hashed against its recorded
+    /// hash and target, and the chain of line hashes unbroken. Exit 0 with a one-line summary
+    /// when intact, 1 naming the first bad line.
+    VerifyLog(verify_log::VerifyLogArgs),
     /// Emulate a USB ASIC stick on a pseudo-terminal (prints `pty: PATH` first).
     #[cfg(target_os = "linux")]
     Emulate(emulate::EmulateArgs),
@@ -111,6 +116,7 @@ fn main() -> ExitCode {
         Command::Engines { json } => done(engines(json)),
         Command::Bench(args) => done(bench::run(args)),
         Command::Mine(args) => done(mine::run(*args)),
+        Command::VerifyLog(args) => done(verify_log::run(args)),
         #[cfg(target_os = "linux")]
         Command::Emulate(args) => done(emulate::run(args)),
         Command::Completions { shell } => done(manual::completions(shell, &mut Cli::command())),

@@ -5,10 +5,12 @@ use crate::progress::{si, StatusLine};
 use crate::{secret, signals, values};
 use clap::{ArgGroup, Args};
 use serde_json::json;
+use sha256d::hazmat::hex;
 use sha256d::{Engine, Error, ErrorKind};
 use sha256d_mining::gbt::{SoloOptions, SoloSource};
 use sha256d_mining::pool::{PoolConfig, PoolOptions, PoolSource};
 use sha256d_mining::rpc::Auth;
+use sha256d_mining::share_log::{self, ShareLog};
 use sha256d_mining::{
     address, mine, sanitize, AcceptedBlock, MineOptions, Source, Stats, MAX_LISTED_BLOCKS,
 };
@@ -16,7 +18,7 @@ use sha256d_mining::{PoolUrl, TlsSettings};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Where `--pass` can come from instead of the command line.
@@ -98,9 +100,34 @@ pub struct MineArgs {
     /// seconds; 0 for none.
     #[arg(long, value_name = "S", default_value = "60", value_parser = values::status_interval)]
     status_interval: Duration,
+    /// Append a line for every verdict to FILE: JSON, each line carrying the hash of the one
+    /// before (`sha256d verify-log FILE` checks it). An existing log's chain goes on.
+    #[arg(long, value_name = "FILE")]
+    share_log: Option<PathBuf>,
+    /// Rotate the share log to FILE.N (N counting up) before it grows past this size; the
+    /// chain goes on in the new FILE.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = share_log::DEFAULT_MAX_BYTES,
+        value_parser = values::share_log_bytes
+    )]
+    share_log_max_bytes: u64,
     /// Print a JSON summary object at the end instead of text.
     #[arg(long)]
     json: bool,
+}
+
+/// Opens `--share-log`, telling the operator how its chain goes on.
+fn open_share_log(args: &MineArgs) -> Result<Option<Arc<Mutex<ShareLog>>>, Error> {
+    let Some(path) = &args.share_log else {
+        return Ok(None);
+    };
+    let (log, notes) = ShareLog::open(path, args.share_log_max_bytes)?;
+    for note in notes {
+        log::info!("{note}");
+    }
+    Ok(Some(Arc::new(Mutex::new(log))))
 }
 
 fn open_engines(args: &MineArgs) -> Result<Vec<Box<dyn Engine>>, Error> {
@@ -180,6 +207,7 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
     for e in &engines {
         log::debug!("engine {}: {}", e.name(), e.describe());
     }
+    let share_log = open_share_log(&args)?;
     let stop = Arc::new(AtomicBool::new(false));
     let mut source = open_source(&args, &stop)?;
     let on_signal = Arc::clone(&stop);
@@ -189,6 +217,7 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
         blocks: args.blocks,
         time: args.time,
         stop: Some(stop),
+        share_log: share_log.clone(),
         ..MineOptions::default()
     };
     let live = StatusLine::new();
@@ -220,10 +249,31 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
             ),
         ));
     }
+    let share_log = share_log.map(|log| {
+        let log = log.lock().unwrap_or_else(|e| e.into_inner());
+        (log.path().to_path_buf(), log.written(), log.head())
+    });
     if args.json {
-        outln!("{}", summary_json(&stats));
+        let mut summary = summary_json(&stats);
+        if let Some((path, lines, head)) = &share_log {
+            summary["share_log"] = json!({
+                "path": path.display().to_string(),
+                "lines_written": lines,
+                "head": hex::encode(head),
+            });
+        }
+        outln!("{summary}");
     } else {
-        errln!("{}", summary_text(&stats));
+        let mut text = summary_text(&stats);
+        if let Some((path, lines, head)) = &share_log {
+            text += &format!(
+                "\nshare log {}: {lines} lines written, head {} (keep it: `sha256d verify-log \
+                 --head` shows that the log still leads to it)",
+                path.display(),
+                hex::encode(head)
+            );
+        }
+        errln!("{text}");
     }
     // The summary is out; the exit status still says the run ended on broken engines.
     if stats.every_engine_failed() {
