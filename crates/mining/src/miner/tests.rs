@@ -755,7 +755,8 @@ impl<E: Engine> Engine for Shared<E> {
 #[test]
 fn every_verdict_is_a_line_of_the_share_log_naming_its_engine() {
     use crate::share_log::{verify_files, Kind, Record, Verifier, DEFAULT_MAX_BYTES};
-    let path = sha256d_testkit::peers::temp_dir("miner-share-log").join("shares.log");
+    let dir = sha256d_testkit::peers::temp_dir("miner-share-log");
+    let path = dir.join("shares.log");
     let (log, _) = ShareLog::open(&path, DEFAULT_MAX_BYTES).expect("opens");
     let log = Arc::new(Mutex::new(log));
     // Behind a pool on regtest: every share is a block candidate.
@@ -799,4 +800,5 @@ fn every_verdict_is_a_line_of_the_share_log_naming_its_engine() {
         assert_eq!(engine.name, "portable");
         assert!(engine.index < 2, "{engine:?}");
     }
+    std::fs::remove_dir_all(&dir).expect("removes the log");
 }

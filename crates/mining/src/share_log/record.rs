@@ -232,7 +232,11 @@ impl Record {
                     .as_u64()
                     .ok_or_else(|| Error::parse("engine_index is not a count"))?,
             }),
-            _ => return Err(Error::parse("engine is neither a name nor null")),
+            _ => {
+                return Err(Error::parse(
+                    "engine and engine_index are neither a name and a count nor both null",
+                ))
+            }
         };
         let header = Header::from_hex(string(&map, "header")?)?;
         let record = Record {

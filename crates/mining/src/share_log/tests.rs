@@ -63,13 +63,25 @@ fn verify(files: &[PathBuf]) -> Result<Summary, (u64, String)> {
     verify_files(Verifier::new(), files).map_err(|b| (b.line, b.why))
 }
 
-fn log_path(what: &str) -> PathBuf {
-    sha256d_testkit::peers::temp_dir(what).join("shares.log")
+/// A fresh directory, removed when dropped.
+struct Dir(PathBuf);
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `shares.log` in a fresh directory.
+fn log_path(what: &str) -> (Dir, PathBuf) {
+    let dir = sha256d_testkit::peers::temp_dir(what);
+    let path = dir.join("shares.log");
+    (Dir(dir), path)
 }
 
 #[test]
 fn a_log_verifies_and_counts_its_verdicts() {
-    let path = log_path("share-log-counts");
+    let (_dir, path) = log_path("share-log-counts");
     let notes = write(
         &path,
         0,
@@ -110,7 +122,7 @@ fn a_log_verifies_and_counts_its_verdicts() {
 
 #[test]
 fn a_restart_goes_on_with_the_chain() {
-    let path = log_path("share-log-restart");
+    let (_dir, path) = log_path("share-log-restart");
     write(&path, 0, &[Verdict::Accepted, Verdict::Accepted]);
     let notes = write(&path, 2, &[Verdict::Accepted]);
     assert_eq!(
@@ -136,7 +148,7 @@ fn a_restart_goes_on_with_the_chain() {
 
 #[test]
 fn a_line_cut_short_by_a_crash_is_named_then_removed_on_restart() {
-    let path = log_path("share-log-crash");
+    let (_dir, path) = log_path("share-log-crash");
     write(&path, 0, &[Verdict::Accepted, Verdict::Accepted]);
     let whole = fs::read(&path).expect("reads");
     let mut cut = whole.clone();
@@ -161,7 +173,7 @@ fn a_line_cut_short_by_a_crash_is_named_then_removed_on_restart() {
 
 #[test]
 fn a_log_whose_last_line_does_not_verify_is_not_appended_to() {
-    let path = log_path("share-log-bad-tail");
+    let (_dir, path) = log_path("share-log-bad-tail");
     write(&path, 0, &[Verdict::Accepted]);
     let bad = lines(&path)[0].replace("\"nonce\":0", "\"nonce\":1");
     fs::write(&path, format!("{bad}\n")).expect("writes");
@@ -178,7 +190,7 @@ fn a_log_whose_last_line_does_not_verify_is_not_appended_to() {
 
 #[test]
 fn a_rotated_chain_verifies_across_its_files() {
-    let path = log_path("share-log-rotate");
+    let (_dir, path) = log_path("share-log-rotate");
     let (mut log, _) = ShareLog::open(&path, MIN_MAX_BYTES).expect("opens");
     for nonce in 0..30 {
         log.record(&share(nonce), &Verdict::Accepted, engine(), false)
@@ -242,7 +254,7 @@ fn a_rotated_chain_verifies_across_its_files() {
 /// A log, and each edit a tamperer would make.
 #[test]
 fn a_changed_removed_or_moved_line_is_named() {
-    let path = log_path("share-log-tamper");
+    let (_dir, path) = log_path("share-log-tamper");
     write(
         &path,
         0,
