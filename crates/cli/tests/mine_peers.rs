@@ -523,4 +523,5 @@ fn a_share_log_mined_through_the_pool_verifies_and_shows_tampering() {
         String::from_utf8_lossy(&o.stdout).contains(", going on from a line not read (prev "),
         "{o:?}"
     );
+    std::fs::remove_dir_all(&dir).expect("removes the logs");
 }
