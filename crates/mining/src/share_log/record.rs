@@ -224,6 +224,7 @@ impl Record {
                 KEYS.join(", ")
             )));
         }
+        // Indexing cannot panic from here on: every key is there, checked just above.
         let engine = match (&map["engine"], &map["engine_index"]) {
             (Value::Null, Value::Null) => None,
             (Value::String(name), index) => Some(Finder {
