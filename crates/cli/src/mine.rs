@@ -267,8 +267,8 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
         let mut text = summary_text(&stats);
         if let Some((path, lines, head)) = &share_log {
             text += &format!(
-                "\nshare log {}: {lines} lines written, head {} (keep it: `sha256d verify-log \
-                 --head` shows that the log still leads to it)",
+                "\nshare log {}: {lines} lines written, head {} (kept elsewhere, `sha256d \
+                 verify-log --head` shows the chain still passes through it)",
                 path.display(),
                 hex::encode(head)
             );
