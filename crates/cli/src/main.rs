@@ -30,6 +30,7 @@ mod secret;
 mod signals;
 mod template_provider;
 mod values;
+mod verify_log;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use serde_json::json;
@@ -87,6 +88,10 @@ enum Command {
     /// Serve a Stratum V2 pool the templates of a getblocktemplate node (prints the authority
     /// public key the pool pins), and submit the blocks it finds.
     TemplateProvider(Box<template_provider::TemplateProviderArgs>),
+    /// Check a share log (`mine --share-log`): every header re-hashed against its recorded
+    /// hash and target, and the chain of line hashes unbroken. Exit 0 with a one-line summary
+    /// when intact, 1 naming the first bad line.
+    VerifyLog(verify_log::VerifyLogArgs),
     /// Emulate a USB ASIC stick on a pseudo-terminal (prints `pty: PATH` first).
     #[cfg(target_os = "linux")]
     Emulate(emulate::EmulateArgs),
@@ -117,6 +122,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => done(bench::run(args)),
         Command::Mine(args) => done(mine::run(*args)),
         Command::TemplateProvider(args) => done(template_provider::run(*args)),
+        Command::VerifyLog(args) => done(verify_log::run(args)),
         #[cfg(target_os = "linux")]
         Command::Emulate(args) => done(emulate::run(args)),
         Command::Completions { shell } => done(manual::completions(shell, &mut Cli::command())),

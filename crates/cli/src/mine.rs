@@ -6,16 +6,20 @@ use crate::progress::{si, StatusLine};
 use crate::{secret, signals, values};
 use clap::{ArgGroup, Args, ValueEnum};
 use serde_json::json;
+use sha256d::hazmat::hex;
 use sha256d::{Engine, Error, ErrorKind};
 use sha256d_mining::gbt::{SoloOptions, SoloSource};
 use sha256d_mining::pool::{PoolConfig, PoolOptions, PoolSource};
+use sha256d_mining::share_log::{self, ShareLog};
 use sha256d_mining::sv2::ChannelKind;
-use sha256d_mining::{address, mine, sanitize, MineOptions, Source, Stats, MAX_LISTED_BLOCKS};
+use sha256d_mining::{
+    address, mine, sanitize, AcceptedBlock, MineOptions, Source, Stats, MAX_LISTED_BLOCKS,
+};
 use sha256d_mining::{PoolUrl, TlsSettings};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Where `--pass` can come from instead of the command line.
@@ -102,9 +106,34 @@ pub struct MineArgs {
     /// seconds; 0 for none.
     #[arg(long, value_name = "S", default_value = "60", value_parser = values::status_interval)]
     status_interval: Duration,
+    /// Append a line for every verdict to FILE: JSON, each line carrying the hash of the one
+    /// before (`sha256d verify-log FILE` checks it). An existing log's chain goes on.
+    #[arg(long, value_name = "FILE")]
+    share_log: Option<PathBuf>,
+    /// Rotate the share log to FILE.N (N counting up) before it grows past this size; the
+    /// chain goes on in the new FILE.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = share_log::DEFAULT_MAX_BYTES,
+        value_parser = values::share_log_bytes
+    )]
+    share_log_max_bytes: u64,
     /// Print a JSON summary object at the end instead of text.
     #[arg(long)]
     json: bool,
+}
+
+/// Opens `--share-log`, telling the operator how its chain goes on.
+fn open_share_log(args: &MineArgs) -> Result<Option<Arc<Mutex<ShareLog>>>, Error> {
+    let Some(path) = &args.share_log else {
+        return Ok(None);
+    };
+    let (log, notes) = ShareLog::open(path, args.share_log_max_bytes)?;
+    for note in notes {
+        log::info!("{note}");
+    }
+    Ok(Some(Arc::new(Mutex::new(log))))
 }
 
 fn open_engines(args: &MineArgs) -> Result<Vec<Box<dyn Engine>>, Error> {
@@ -174,6 +203,7 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
     for e in &engines {
         log::debug!("engine {}: {}", e.name(), e.describe());
     }
+    let share_log = open_share_log(&args)?;
     let stop = Arc::new(AtomicBool::new(false));
     let mut source = open_source(&args, &stop)?;
     let on_signal = Arc::clone(&stop);
@@ -183,6 +213,7 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
         blocks: args.blocks,
         time: args.time,
         stop: Some(stop),
+        share_log: share_log.clone(),
         ..MineOptions::default()
     };
     let live = StatusLine::new();
@@ -214,10 +245,31 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
             ),
         ));
     }
+    let share_log = share_log.map(|log| {
+        let log = log.lock().unwrap_or_else(|e| e.into_inner());
+        (log.path().to_path_buf(), log.written(), log.head())
+    });
     if args.json {
-        outln!("{}", summary_json(&stats));
+        let mut summary = summary_json(&stats);
+        if let Some((path, lines, head)) = &share_log {
+            summary["share_log"] = json!({
+                "path": path.display().to_string(),
+                "lines_written": lines,
+                "head": hex::encode(head),
+            });
+        }
+        outln!("{summary}");
     } else {
-        errln!("{}", summary_text(&stats));
+        let mut text = summary_text(&stats);
+        if let Some((path, lines, head)) = &share_log {
+            text += &format!(
+                "\nshare log {}: {lines} lines written, head {} (kept elsewhere, `sha256d \
+                 verify-log --head` shows the chain still passes through it)",
+                path.display(),
+                hex::encode(head)
+            );
+        }
+        errln!("{text}");
     }
     // The summary is out; the exit status still says the run ended on broken engines.
     if stats.every_engine_failed() {
@@ -256,9 +308,10 @@ impl Periodic {
     }
 }
 
-/// The status after the hashrate: engines, share counts, difficulty, best share, blocks.
+/// The status after the hashrate: engines, share counts, difficulty, best share, blocks
+/// (behind a pool, block candidates).
 fn status_tail(s: &Stats) -> String {
-    format!(
+    let mut tail = format!(
         "{} | A {} R {} S {} | diff {} | best {} | blocks {}",
         s.engines.join("+"),
         s.accepted,
@@ -267,7 +320,11 @@ fn status_tail(s: &Stats) -> String {
         s.difficulty.map_or("-".into(), difficulty),
         difficulty(s.best_share_difficulty),
         s.blocks_accepted,
-    )
+    );
+    if s.block_candidates > 0 {
+        tail += &format!(" | candidates {}", s.block_candidates);
+    }
+    tail
 }
 
 /// Pool difficulties run from 1e-10 (regtest) to 1e14 (mainnet): plain decimals in between,
@@ -305,12 +362,23 @@ fn summary_json(s: &Stats) -> serde_json::Value {
         "difficulty": s.difficulty,
         "blocks_found": s.blocks_found,
         "blocks_accepted": s.blocks_accepted,
-        "blocks": s.blocks.iter().map(|b| json!({
-            "hash": b.hash.to_string(),
-            "height": b.height,
-            "hashes": b.hashes,
-        })).collect::<Vec<_>>(),
+        "blocks": blocks_json(&s.blocks),
+        "block_candidates": s.block_candidates,
+        "candidates": blocks_json(&s.candidates),
     })
+}
+
+fn blocks_json(blocks: &[AcceptedBlock]) -> Vec<serde_json::Value> {
+    blocks
+        .iter()
+        .map(|b| {
+            json!({
+                "hash": b.hash.to_string(),
+                "height": b.height,
+                "hashes": b.hashes,
+            })
+        })
+        .collect()
 }
 
 fn summary_text(s: &Stats) -> String {
@@ -345,18 +413,38 @@ fn summary_text(s: &Stats) -> String {
     for failure in &s.engine_failures {
         out += &format!("\n{failure}");
     }
-    // On regtest behind a pool nearly every share is a block; list the first few.
+    out += &list_blocks("block", "blocks", &s.blocks, s.blocks_accepted);
+    if s.block_candidates > 0 {
+        out += &format!(
+            "\n{} block candidates: shares that meet the network target, accepted by the pool, \
+             which may submit them (only the chain tells whether one got in)",
+            s.block_candidates
+        );
+    }
+    out += &list_blocks(
+        "block candidate",
+        "candidates",
+        &s.candidates,
+        s.block_candidates,
+    );
+    out
+}
+
+/// The first few of `blocks` (`total` in all) as lines: on regtest behind a pool nearly every
+/// share is a block candidate.
+fn list_blocks(what: &str, plural: &str, blocks: &[AcceptedBlock], total: u64) -> String {
     const LISTED: usize = 10;
-    for b in s.blocks.iter().take(LISTED) {
-        out += &format!("\nblock {}", b.hash);
+    let mut out = String::new();
+    for b in blocks.iter().take(LISTED) {
+        out += &format!("\n{what} {}", b.hash);
         if let Some(h) = b.height {
             out += &format!(" at height {h}");
         }
     }
-    let more = s.blocks_accepted.saturating_sub(LISTED as u64);
+    let more = total.saturating_sub(LISTED as u64);
     if more > 0 {
         out +=
-            &format!("\n... and {more} more blocks (--json lists the first {MAX_LISTED_BLOCKS})");
+            &format!("\n... and {more} more {plural} (--json lists the first {MAX_LISTED_BLOCKS})");
     }
     out
 }

@@ -3,6 +3,7 @@
 //! division by zero), an endless run or an allocation the machine cannot hold. They are clap
 //! value parsers; an `Err` becomes a one-line `error: ...` and exit status 1.
 
+use sha256d_mining::share_log::MIN_MAX_BYTES;
 use std::time::Duration;
 
 /// The longest run any time flag allows: ten years, far past any real run and far inside what
@@ -196,6 +197,11 @@ pub fn count(text: &str) -> Result<u64, String> {
     whole(text, "the count", 1, u64::MAX)
 }
 
+/// `--share-log-max-bytes`: from one line's worth ([`MIN_MAX_BYTES`]) to 1 TiB.
+pub fn share_log_bytes(text: &str) -> Result<u64, String> {
+    whole(text, "--share-log-max-bytes", MIN_MAX_BYTES, 1 << 40)
+}
+
 /// `--rolls`: 1 to 2^32, the versions a full 32-bit mask gives.
 pub fn rolls(text: &str) -> Result<u64, String> {
     whole(text, "--rolls", 1, 1 << 32)
@@ -289,6 +295,7 @@ mod tests {
             ("chips", Box::new(|t| ok(chips(t)))),
             ("seed", Box::new(|t| ok(seed(t)))),
             ("mask", Box::new(|t| ok(mask(t)))),
+            ("share_log_bytes", Box::new(|t| ok(share_log_bytes(t)))),
         ]
     }
 

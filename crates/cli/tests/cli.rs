@@ -489,3 +489,71 @@ fn search_json_says_whether_it_was_interrupted() {
     ]));
     assert_eq!(v["interrupted"], false);
 }
+
+/// `verify-log` on what is not a share log: exit 1 and one line naming the file and line.
+#[test]
+fn verify_log_names_the_first_bad_line_of_any_file() {
+    let dir = std::env::temp_dir().join(format!("sha256d-cli-verify-log-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let path = dir.join("junk.log");
+    let arg = path.to_str().expect("a UTF-8 temp path");
+    let run = |bytes: &[u8]| {
+        std::fs::write(&path, bytes).expect("writes");
+        let o = sha256d(&["verify-log", arg]);
+        (
+            o.status.code(),
+            stdout(&o),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    assert_eq!(
+        run(b""),
+        (
+            Some(0),
+            format!(
+                "{arg}: intact, 0 lines in 1 file: 0 accepted, 0 rejected, 0 stale, 0 blocks \
+                 accepted, 0 block candidates\n"
+            ),
+            String::new()
+        )
+    );
+    assert_eq!(
+        run(b"{}\n"),
+        (
+            Some(1),
+            String::new(),
+            format!(
+                "error: {arg} line 1: its keys are not the share log's: seq, prev, time_ms, \
+                 engine, engine_index, job, kind, header, version, nonce, hash, target, \
+                 block_target, verdict, reply\n"
+            )
+        )
+    );
+    // A line far past the limit is not read whole.
+    let long = vec![b'x'; 100_000];
+    assert_eq!(
+        run(&long),
+        (
+            Some(1),
+            String::new(),
+            format!("error: {arg} line 1: longer than 8192 bytes\n")
+        )
+    );
+    assert_eq!(
+        run(b"\xff\n"),
+        (
+            Some(1),
+            String::new(),
+            format!("error: {arg} line 1: not UTF-8\n")
+        )
+    );
+    std::fs::remove_file(&path).expect("removes");
+    let o = sha256d(&["verify-log", arg]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.starts_with(&format!("error: {arg}: cannot open: ")),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).expect("removes");
+}

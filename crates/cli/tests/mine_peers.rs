@@ -236,6 +236,12 @@ fn pool_shares_are_accepted_with_a_merkle_branch() {
     assert!(s["accepted"].as_u64() >= Some(5), "{s}");
     assert_eq!(s["rejected_total"], 0, "{s}");
     assert_eq!(s["difficulty"], 0.0001, "{s}");
+    // On regtest every share meets the network target; the pool's acceptance makes each a
+    // block candidate, never an accepted block.
+    assert_eq!(s["blocks_accepted"], 0, "{s}");
+    assert_eq!(s["blocks"], serde_json::json!([]), "{s}");
+    assert_eq!(s["block_candidates"], s["accepted"], "{s}");
+    assert_eq!(s["blocks_found"], s["shares_submitted"], "{s}");
     assert!(s["hashrate"].as_f64() > Some(0.0), "{s}");
     // The pool rebuilt each header itself; its share difficulty proves the hash, since on
     // regtest its block-candidate path skips its own difficulty check.
@@ -343,4 +349,179 @@ fn pool_client_reports_the_pools_rejections() {
         }
         other => panic!("stale share accepted: {other:?}"),
     }
+}
+
+/// `sha256d verify-log ARGS...`, waited for.
+fn verify_log(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_sha256d"))
+        .arg("verify-log")
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the binary runs")
+}
+
+fn log_lines(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .expect("the log reads")
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// `mine --share-log` through the real pool, twice on one log (the chain goes on), then
+/// `verify-log` on it: intact, through a head kept from the first run; each edit a tamperer
+/// would make is named by its line; a log rotated into several files verifies as one chain.
+#[test]
+fn a_share_log_mined_through_the_pool_verifies_and_shows_tampering() {
+    let Some(node) = Regtest::start() else { return };
+    let Some(pool) = NpmPool::start(&node, 0.0001) else {
+        return;
+    };
+    let dir = sha256d_testkit::peers::temp_dir("cli-share-log");
+    let log = dir.join("shares.log");
+    let log_arg = log.to_str().expect("a UTF-8 temp path");
+    let url = pool.url();
+    let run = |log: &str, extra: &[&str]| {
+        let base = [
+            "--pool",
+            &url,
+            "--user",
+            "miner.log",
+            "--time",
+            "120",
+            "--json",
+            "--share-log",
+            log,
+        ];
+        summary(&mine(&[&base[..], extra].concat()))
+    };
+    let runs = [
+        run(log_arg, &["--shares", "3"]),
+        run(log_arg, &["--shares", "3"]),
+    ];
+    for s in &runs {
+        let verdicts = s["accepted"].as_u64().zip(s["rejected_total"].as_u64());
+        assert_eq!(
+            s["share_log"]["lines_written"].as_u64(),
+            verdicts.map(|(a, r)| a + r),
+            "{s}"
+        );
+    }
+    let lines = log_lines(&log);
+    let records: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("JSON lines"))
+        .collect();
+    let count = |key: &str, value: &str| records.iter().filter(|r| r[key] == value).count();
+    let first_run = runs[0]["share_log"]["lines_written"]
+        .as_u64()
+        .expect("a count");
+    let n = lines.len();
+    let head = runs[1]["share_log"]["head"].as_str().expect("a head");
+    let kept = runs[0]["share_log"]["head"].as_str().expect("a head");
+    let o = verify_log(&[log_arg, "--head", kept]);
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        format!(
+            "{log_arg}: intact, {n} lines in 1 file (seq 0 to {}): {} accepted, {} rejected, \
+             {} stale, 0 blocks accepted, {} block candidates, through --head at seq {}; \
+             head {head}\n",
+            n - 1,
+            count("verdict", "accepted"),
+            count("verdict", "rejected"),
+            count("verdict", "stale"),
+            count("kind", "block_candidate"),
+            first_run - 1,
+        )
+    );
+    assert_eq!(o.status.code(), Some(0));
+    // On regtest every share is a block candidate, and the engine is named.
+    assert_eq!(count("kind", "block_candidate"), n, "{records:?}");
+    assert!(
+        records.iter().all(|r| r["engine"].is_string()),
+        "{records:?}"
+    );
+
+    let tampered = dir.join("tampered.log");
+    let tampered_arg = tampered.to_str().expect("a UTF-8 temp path");
+    let check = |edited: Vec<String>| {
+        std::fs::write(&tampered, edited.join("\n") + "\n").expect("writes");
+        let o = verify_log(&[tampered_arg]);
+        assert_eq!(o.status.code(), Some(1));
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "");
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    // A digit of the third line's merkle root.
+    let mut changed = lines.clone();
+    let at = changed[2].find("\"header\":\"").expect("a header") + 10 + 80;
+    let digit = if &changed[2][at..=at] == "0" {
+        "1"
+    } else {
+        "0"
+    };
+    changed[2].replace_range(at..=at, digit);
+    let err = check(changed);
+    assert!(
+        err.starts_with(&format!(
+            "error: {tampered_arg} line 3: its header hashes to "
+        )),
+        "{err}"
+    );
+    let mut removed = lines.clone();
+    removed.remove(2);
+    assert_eq!(
+        check(removed),
+        format!(
+            "error: {tampered_arg} line 3: seq 3 follows seq 1: a line was removed, added or \
+             moved here\n"
+        )
+    );
+    let mut moved = lines.clone();
+    moved.swap(2, 3);
+    assert_eq!(
+        check(moved),
+        format!(
+            "error: {tampered_arg} line 3: seq 3 follows seq 1: a line was removed, added or \
+             moved here\n"
+        )
+    );
+
+    // Rotated at the smallest size: several files, one chain.
+    let rotated = dir.join("rotated.log");
+    let rotated_arg = rotated.to_str().expect("a UTF-8 temp path");
+    let s = run(
+        rotated_arg,
+        &["--shares", "12", "--share-log-max-bytes", "8193"],
+    );
+    let written = s["share_log"]["lines_written"].as_u64().expect("a count");
+    let files = 1
+        + (1..)
+            .take_while(|i| dir.join(format!("rotated.log.{i}")).exists())
+            .count();
+    assert!(files >= 2, "{s}");
+    let o = verify_log(&[rotated_arg]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.starts_with(&format!(
+            "{rotated_arg}: intact, {written} lines in {files} files (seq 0 to {}): ",
+            written - 1
+        )),
+        "{out}"
+    );
+    assert!(
+        out.ends_with(&format!(
+            "; head {}\n",
+            s["share_log"]["head"].as_str().expect("a head")
+        )),
+        "{out}"
+    );
+    // The newest file alone goes on from a line in a file not read.
+    let o = verify_log(&[rotated_arg, "--only"]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(", going on from a line not read (prev "),
+        "{o:?}"
+    );
+    std::fs::remove_dir_all(&dir).expect("removes the logs");
 }

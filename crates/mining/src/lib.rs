@@ -24,6 +24,7 @@ pub mod reject;
 pub mod rpc;
 #[doc(hidden)]
 pub mod sanitize;
+pub mod share_log;
 mod share_queue;
 pub mod stratum;
 #[cfg(feature = "sv2")]
@@ -33,6 +34,7 @@ pub use job::{merkle_branch, merkle_root, Job};
 pub use miner::{mine, AcceptedBlock, DropReason, MineOptions, Stats, MAX_LISTED_BLOCKS};
 pub use net::{PoolUrl, TlsSettings};
 pub use pool::{PoolConfig, PoolOptions, PoolSource};
+pub use share_log::ShareLog;
 
 use sha256d::{Hash, Header};
 use std::time::Duration;
@@ -144,6 +146,14 @@ pub trait Source: Send {
     /// Whether engines should pause after finding a block until the next job: true for solo
     /// mining, where a second block on the same parent can never be accepted.
     fn pause_after_block(&self) -> bool {
+        false
+    }
+
+    /// Whether [`Verdict::Accepted`] on a block means the block is in the chain: true for
+    /// a node, whose `submitblock` answer settles it. A pool (the default) accepts the share;
+    /// a share that meets the network target is then only a block *candidate*, which the pool
+    /// may or may not get into the chain.
+    fn block_verdicts_are_final(&self) -> bool {
         false
     }
 

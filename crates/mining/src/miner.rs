@@ -22,13 +22,15 @@ mod worker;
 pub use results::{MAX_WAITING_BLOCKS, MAX_WAITING_SHARES};
 pub use stats::{AcceptedBlock, DropReason, Stats, MAX_LISTED_BLOCKS};
 
+use crate::share_log::{Finder, ShareLog};
 use crate::{hash_difficulty, Event, Job, Share, Source, Verdict};
 use results::{Candidate, Results, Take};
 use sha256d::engine::Engine;
-use sha256d::{Error, ErrorKind};
+use sha256d::{Error, ErrorKind, Hash};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use worker::{worker, Board};
 
@@ -37,8 +39,9 @@ use worker::{worker, Board};
 pub struct MineOptions {
     /// Stop after this many accepted shares.
     pub shares: Option<u64>,
-    /// Stop after this many accepted blocks. Never more: while the blocks awaiting a verdict
-    /// would meet the limit, a new job waits for those verdicts instead of being hashed.
+    /// Stop after this many accepted blocks (behind a pool, block candidates the pool
+    /// accepted). Never more: while the blocks awaiting a verdict would meet the limit, a new
+    /// job waits for those verdicts instead of being hashed.
     pub blocks: Option<u64>,
     /// Stop after this long.
     pub time: Option<Duration>,
@@ -50,6 +53,9 @@ pub struct MineOptions {
     /// but sooner: verdicts are awaited for at most [`STOP_GRACE`], also when it is set while
     /// a limit's drain is under way.
     pub stop: Option<Arc<AtomicBool>>,
+    /// Where each verdict is recorded, a line each. A line that cannot be written ends the
+    /// run with an error: the log would no longer account for every verdict.
+    pub share_log: Option<Arc<Mutex<ShareLog>>>,
 }
 
 impl Default for MineOptions {
@@ -61,6 +67,7 @@ impl Default for MineOptions {
             status_every: Duration::from_secs(1),
             drain: Duration::from_secs(5),
             stop: None,
+            share_log: None,
         }
     }
 }
@@ -110,6 +117,7 @@ pub fn mine(
     let board = Board::new(engines.len());
     let results = Results::default();
     let pause_after_block = source.pause_after_block();
+    let final_blocks = source.block_verdicts_are_final();
     // Each worker sends at most one message, so this channel holds at most one per engine.
     let (failed_tx, failed_rx) = mpsc::channel();
     let mut coordinator = Coordinator {
@@ -126,10 +134,13 @@ pub fn mine(
         in_flight: 0,
         blocks_in_flight: 0,
         block_limit: options.blocks,
+        final_blocks,
         held_job: None,
         stop_seen: None,
         engine_names: engines.iter().map(|e| e.name().to_string()).collect(),
         failed_engines: Vec::new(),
+        finders: VecDeque::new(),
+        share_log: options.share_log.clone(),
     };
     let outcome = std::thread::scope(|scope| {
         // However the coordinator ends (an error, a panic in `status`), the workers must be
@@ -179,6 +190,9 @@ struct Coordinator<'a> {
     /// Blocks among `in_flight`.
     blocks_in_flight: u64,
     block_limit: Option<u64>,
+    /// Whether the source's verdicts on blocks are a node's (see
+    /// [`Source::block_verdicts_are_final`]).
+    final_blocks: bool,
     /// The newest job that arrived while the blocks in flight could meet `block_limit`, with
     /// whether any job held meanwhile voided older work. Hashing it could only find blocks
     /// past the limit, so it waits for their verdicts: installed if one is rejected, dropped
@@ -189,6 +203,10 @@ struct Coordinator<'a> {
     /// Every engine's name, by index, and the indices of those that failed.
     engine_names: Vec<String>,
     failed_engines: Vec<usize>,
+    /// The hash and engine index of each submission awaiting its verdict (at most
+    /// [`MAX_UNANSWERED_BLOCKS`]: the source is given no more), oldest first.
+    finders: VecDeque<(Hash, usize)>,
+    share_log: Option<Arc<Mutex<ShareLog>>>,
 }
 
 impl Coordinator<'_> {
@@ -206,7 +224,7 @@ impl Coordinator<'_> {
                 TURN
             };
             let events = self.source.poll(wait)?;
-            self.handle(events, status);
+            self.handle(events, status)?;
             self.submit_waiting(status)?;
             self.engine_failures(failed, status);
             if self.limit_reached(options) || self.stats.every_engine_failed() {
@@ -239,7 +257,7 @@ impl Coordinator<'_> {
                 TURN.min(left)
             };
             let events = self.source.poll(wait)?;
-            self.handle(events, status);
+            self.handle(events, status)?;
         }
         Ok(())
     }
@@ -340,7 +358,7 @@ impl Coordinator<'_> {
                 return Ok(());
             };
             let events = self.candidate(c)?;
-            self.handle(events, status);
+            self.handle(events, status)?;
         }
         Ok(())
     }
@@ -385,6 +403,10 @@ impl Coordinator<'_> {
         }
         self.in_flight += 1;
         self.stats.shares_submitted += 1;
+        if self.finders.len() >= MAX_UNANSWERED_BLOCKS as usize {
+            self.finders.pop_front();
+        }
+        self.finders.push_back((c.found.hash, c.engine));
         self.source.submit(Share {
             job: c.job,
             extranonce2: c.extranonce2,
@@ -395,7 +417,11 @@ impl Coordinator<'_> {
         })
     }
 
-    fn handle(&mut self, events: Vec<Event>, status: &mut dyn FnMut(&Stats, Option<&str>)) {
+    fn handle(
+        &mut self,
+        events: Vec<Event>,
+        status: &mut dyn FnMut(&Stats, Option<&str>),
+    ) -> Result<(), Error> {
         for event in events {
             match event {
                 Event::Job(job) => {
@@ -410,6 +436,7 @@ impl Coordinator<'_> {
                 // It applies from the next job, which carries it as its share target.
                 Event::Difficulty(_) => {}
                 Event::Verdict { share, verdict } => {
+                    self.record(&share, &verdict)?;
                     self.in_flight = self.in_flight.saturating_sub(1);
                     if share.is_block {
                         self.blocks_in_flight = self.blocks_in_flight.saturating_sub(1);
@@ -420,13 +447,19 @@ impl Coordinator<'_> {
                             self.stats.accepted_difficulty +=
                                 share.job.share_target.difficulty_float();
                             if share.is_block {
-                                self.stats.blocks_accepted += 1;
-                                if self.stats.blocks.len() < MAX_LISTED_BLOCKS {
-                                    self.stats.blocks.push(AcceptedBlock {
-                                        hash: share.hash,
-                                        height: share.job.height,
-                                        hashes: self.board.hashes(),
-                                    });
+                                let block = AcceptedBlock {
+                                    hash: share.hash,
+                                    height: share.job.height,
+                                    hashes: self.board.hashes(),
+                                };
+                                let (count, list) = if self.final_blocks {
+                                    (&mut self.stats.blocks_accepted, &mut self.stats.blocks)
+                                } else {
+                                    (&mut self.stats.block_candidates, &mut self.stats.candidates)
+                                };
+                                *count += 1;
+                                if list.len() < MAX_LISTED_BLOCKS {
+                                    list.push(block);
                                 }
                             }
                         }
@@ -455,6 +488,27 @@ impl Coordinator<'_> {
                 self.install(job, clean);
             }
         }
+        Ok(())
+    }
+
+    /// Writes the share log's line for a verdict, naming the engine that found the share.
+    fn record(&mut self, share: &Share, verdict: &Verdict) -> Result<(), Error> {
+        let index = self
+            .finders
+            .iter()
+            .position(|(hash, _)| *hash == share.hash)
+            .and_then(|i| self.finders.remove(i))
+            .map(|(_, index)| index);
+        let Some(log) = &self.share_log else {
+            return Ok(());
+        };
+        let engine = index.map(|i| Finder {
+            name: self.engine_names[i].clone(),
+            index: i as u64,
+        });
+        // A panic elsewhere while the log was held leaves whole lines only.
+        let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+        log.record(share, verdict, engine, self.final_blocks)
     }
 
     /// Whether the blocks awaiting a verdict would meet the block limit if accepted.
@@ -462,12 +516,17 @@ impl Coordinator<'_> {
         self.blocks_in_flight > 0
             && self
                 .block_limit
-                .is_some_and(|n| self.stats.blocks_accepted + self.blocks_in_flight >= n)
+                .is_some_and(|n| self.blocks_taken() + self.blocks_in_flight >= n)
     }
 
     fn block_limit_met(&self) -> bool {
-        self.block_limit
-            .is_some_and(|n| self.stats.blocks_accepted >= n)
+        self.block_limit.is_some_and(|n| self.blocks_taken() >= n)
+    }
+
+    /// What the block limit counts: accepted blocks, or behind a pool block candidates (the
+    /// most a pool's answer can say).
+    fn blocks_taken(&self) -> u64 {
+        self.stats.blocks_accepted + self.stats.block_candidates
     }
 
     /// Makes `job` the board's work; `void_older` when a job held before it was clean.

@@ -708,6 +708,10 @@ impl Source for SoloSource {
         true
     }
 
+    fn block_verdicts_are_final(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> String {
         format!("solo at {}", self.client.url())
     }

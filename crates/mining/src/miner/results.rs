@@ -28,6 +28,8 @@ pub(super) struct Candidate {
     pub(super) found: Found,
     /// Whether the hash also meets the job's block target.
     pub(super) is_block: bool,
+    /// The index of the engine that found it.
+    pub(super) engine: usize,
 }
 
 /// What the coordinator may take: it holds shares back while the source has many
@@ -142,6 +144,7 @@ mod tests {
             found: Found::new(header.version, nonce, header.block_hash()),
             header,
             is_block,
+            engine: 0,
         }
     }
 

@@ -55,15 +55,22 @@ pub struct Stats {
     pub accepted_difficulty: f64,
     /// Shares that also met the network target and were submitted.
     pub blocks_found: u64,
-    /// Blocks the peer accepted.
+    /// Blocks a node accepted (solo): in the chain, as far as the node knew when it answered.
     pub blocks_accepted: u64,
     /// The first [`MAX_LISTED_BLOCKS`] accepted blocks, in order (`blocks_accepted` counts
     /// them all).
     pub blocks: Vec<AcceptedBlock>,
+    /// Shares that met the network target and that a pool accepted: blocks the pool may
+    /// submit, not blocks known to be in the chain (only a node's answer says that).
+    pub block_candidates: u64,
+    /// The first [`MAX_LISTED_BLOCKS`] block candidates, in order (`block_candidates` counts
+    /// them all).
+    pub candidates: Vec<AcceptedBlock>,
 }
 
-/// How many accepted blocks [`Stats::blocks`] lists. Behind a pool on regtest nearly every
-/// share is a block: the list must not grow for as long as the miner runs.
+/// How many blocks [`Stats::blocks`] and block candidates [`Stats::candidates`] list. Behind a
+/// pool on regtest nearly every share is a block candidate: the lists must not grow for as
+/// long as the miner runs.
 pub const MAX_LISTED_BLOCKS: usize = 1000;
 
 /// Why a found result was not submitted.
@@ -104,7 +111,7 @@ impl fmt::Display for DropReason {
     }
 }
 
-/// A block the peer accepted.
+/// A block a node accepted, or a block candidate a pool accepted as a share.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AcceptedBlock {
     /// Its hash.

@@ -59,6 +59,10 @@ impl Source for Script {
         self.solo
     }
 
+    fn block_verdicts_are_final(&self) -> bool {
+        self.solo
+    }
+
     fn describe(&self) -> String {
         "script".into()
     }
@@ -181,6 +185,7 @@ fn solo_mining_submits_one_block_per_parent() {
     };
     let stats = mine(&mut source, &portable(), &options, &mut |_, _| {}).expect("mines");
     assert_eq!(stats.blocks_accepted, 3);
+    assert_eq!(stats.block_candidates, 0, "a node's answer settles a block");
     assert_eq!(source.submitted.len(), 3, "one block per parent");
     for (i, (_, share)) in source.submitted.iter().enumerate() {
         assert!(share.is_block);
@@ -221,9 +226,45 @@ fn the_block_list_stays_bounded() {
         ..MineOptions::default()
     };
     let stats = mine(&mut source, &portable(), &options, &mut |_, _| {}).expect("mines");
-    assert!(stats.blocks_accepted >= limit, "{}", stats.blocks_accepted);
-    assert_eq!(stats.blocks.len(), MAX_LISTED_BLOCKS);
-    assert_eq!(stats.blocks[0].hash, source.submitted[0].1.hash);
+    // A pool's acceptance makes each a candidate, never an accepted block.
+    assert_eq!(stats.blocks_accepted, 0);
+    assert_eq!(stats.blocks, []);
+    assert!(stats.accepted >= limit, "{}", stats.accepted);
+    assert_eq!(stats.block_candidates, stats.accepted);
+    assert_eq!(stats.candidates.len(), MAX_LISTED_BLOCKS);
+    assert_eq!(stats.candidates[0].hash, source.submitted[0].1.hash);
+}
+
+#[test]
+fn behind_a_pool_the_block_limit_counts_candidates() {
+    let mut every = job("r", 1, 0, 1e-7, true);
+    every.block_target = every.share_target;
+    let mut source = Script {
+        queue: VecDeque::from([Event::Job(Arc::new(every))]),
+        submitted: Vec::new(),
+        emitted_jobs: 0,
+        after_verdict: Box::new(|_, _| Vec::new()),
+        solo: false,
+    };
+    let options = MineOptions {
+        blocks: Some(3),
+        // A bound for a pipeline that ignores the limit: met, the counts below fail.
+        time: Some(Duration::from_secs(60)),
+        ..MineOptions::default()
+    };
+    let stats = mine(&mut source, &portable(), &options, &mut |_, _| {}).expect("mines");
+    assert!(stats.elapsed < Duration::from_secs(60), "{stats:?}");
+    assert_eq!(stats.blocks_accepted, 0);
+    assert!(stats.block_candidates >= 3, "{}", stats.block_candidates);
+    assert_eq!(
+        stats.candidates.iter().map(|b| b.hash).collect::<Vec<_>>(),
+        source
+            .submitted
+            .iter()
+            .map(|(_, s)| s.hash)
+            .collect::<Vec<_>>(),
+        "every submission was a block, and the script accepts each at once"
+    );
 }
 
 /// A solo source whose node learns of each block before it answers for it, as a real one
@@ -291,6 +332,10 @@ impl Source for Node {
     }
 
     fn pause_after_block(&self) -> bool {
+        true
+    }
+
+    fn block_verdicts_are_final(&self) -> bool {
         true
     }
 
@@ -706,4 +751,55 @@ impl<E: Engine> Engine for Shared<E> {
     ) -> Result<(), Error> {
         self.0.run(work, ctl, hits)
     }
+}
+
+#[test]
+fn every_verdict_is_a_line_of_the_share_log_naming_its_engine() {
+    use crate::share_log::{verify_files, Kind, Record, Verifier, DEFAULT_MAX_BYTES};
+    let dir = sha256d_testkit::peers::temp_dir("miner-share-log");
+    let path = dir.join("shares.log");
+    let (log, _) = ShareLog::open(&path, DEFAULT_MAX_BYTES).expect("opens");
+    let log = Arc::new(Mutex::new(log));
+    // Behind a pool on regtest: every share is a block candidate.
+    let mut every = job("r", 1, 0, 1e-7, true);
+    every.block_target = every.share_target;
+    let mut source = Script {
+        queue: VecDeque::from([Event::Job(Arc::new(every))]),
+        submitted: Vec::new(),
+        emitted_jobs: 0,
+        after_verdict: Box::new(|_, _| Vec::new()),
+        solo: false,
+    };
+    let engines: Vec<Box<dyn Engine>> = portable().into_iter().chain(portable()).collect();
+    let options = MineOptions {
+        shares: Some(20),
+        share_log: Some(Arc::clone(&log)),
+        ..MineOptions::default()
+    };
+    let stats = mine(&mut source, &engines, &options, &mut |_, _| {}).expect("mines");
+    let head = log.lock().expect("not poisoned").head();
+    let summary = verify_files(Verifier::new(), std::slice::from_ref(&path)).expect("verifies");
+    assert_eq!(summary.lines, stats.accepted);
+    assert_eq!(summary.block_candidates, stats.block_candidates);
+    assert_eq!(summary.head, Some(head));
+    let records: Vec<Record> = std::fs::read_to_string(&path)
+        .expect("reads")
+        .lines()
+        .map(|l| Record::parse(l.as_bytes()).expect("parses"))
+        .collect();
+    assert_eq!(
+        records.iter().map(|r| r.hash).collect::<Vec<_>>(),
+        source
+            .submitted
+            .iter()
+            .map(|(_, s)| s.hash)
+            .collect::<Vec<_>>()
+    );
+    for r in &records {
+        assert_eq!(r.kind, Kind::BlockCandidate);
+        let engine = r.engine.as_ref().expect("the finder is known");
+        assert_eq!(engine.name, "portable");
+        assert!(engine.index < 2, "{engine:?}");
+    }
+    std::fs::remove_dir_all(&dir).expect("removes the log");
 }

@@ -215,7 +215,7 @@ pub(super) fn worker(
     // their locks, so nothing observes a half-done update. (Catching needs panics to unwind,
     // which every profile of the workspace keeps.)
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-        work(engine, board, results, pause_after_block)
+        work((index, engine), board, results, pause_after_block)
     }));
     let error = match outcome {
         Ok(Ok(())) => return,
@@ -242,7 +242,7 @@ fn panic_text(payload: &(dyn Any + Send)) -> &str {
 }
 
 fn work(
-    engine: &dyn Engine,
+    (engine_index, engine): (usize, &dyn Engine),
     board: &Board,
     results: &Results,
     pause_after_block: bool,
@@ -282,6 +282,7 @@ fn work(
                 header: *unit.work.header(),
                 found: *f,
                 is_block,
+                engine: engine_index,
             });
         });
         drop(guard);
