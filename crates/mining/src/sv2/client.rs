@@ -561,7 +561,7 @@ impl Client {
                 }
                 Channel {
                     id: s.channel_id,
-                    group_id: s.channel_id,
+                    group_id: s.group_channel_id,
                     target: Target::from_le_bytes(s.target.to_array()),
                     extranonce_prefix: prefix,
                     extranonce_size: size,

@@ -195,7 +195,7 @@ fn an_extended_channel_builds_the_coinbase_around_the_granted_extranonce() {
             target: (&share_target().to_le_bytes()).into(),
             extranonce_size: 16,
             extranonce_prefix: [9u8; 8].as_slice().try_into().expect("fits"),
-            group_channel_id: 0,
+            group_channel_id: 1,
         },
         mining_sv2::MESSAGE_TYPE_OPEN_EXTENDED_MINING_CHANNEL_SUCCESS,
         false,
@@ -208,9 +208,11 @@ fn an_extended_channel_builds_the_coinbase_around_the_granted_extranonce() {
         }
     );
     let path = [[0x33u8; 32], [0x44; 32]];
+    // Addressed to the group, as pool_sv2 sends every new block's job; shares still go to the
+    // channel.
     let extended = frame(
         NewExtendedMiningJob {
-            channel_id: 3,
+            channel_id: 1,
             job_id: 5,
             min_ntime: Sv2Option::new(None),
             version: 0x2000_0000,
@@ -223,7 +225,7 @@ fn an_extended_channel_builds_the_coinbase_around_the_granted_extranonce() {
         true,
     );
     assert_eq!(events(&mut client, &extended), vec![]);
-    let job = match &events(&mut client, &prev_hash(3, 5))[..] {
+    let job = match &events(&mut client, &prev_hash(1, 5))[..] {
         [ClientEvent::Job(job)] => job.clone(),
         other => panic!("{other:?}"),
     };
