@@ -61,12 +61,15 @@ fn mine_through_the_pool(channel: ChannelKind) {
         "{notices:#?}"
     );
     // An extended job's coinbase carries the BIP34 height; a standard job's is the pool's.
-    let heights: Vec<Option<u64>> = stats.blocks.iter().map(|b| b.height).collect();
+    // Behind a pool they are candidates: only the node's tip says which got in.
+    assert_eq!(stats.blocks_accepted, 0);
+    let heights: Vec<Option<u64>> = stats.candidates.iter().map(|b| b.height).collect();
     assert!(
-        heights
-            .iter()
-            .all(|h| h.is_some() == (channel == ChannelKind::Extended)
-                && h.is_none_or(|h| h > start_height)),
+        !heights.is_empty()
+            && heights
+                .iter()
+                .all(|h| h.is_some() == (channel == ChannelKind::Extended)
+                    && h.is_none_or(|h| h > start_height)),
         "{heights:?}"
     );
     stack.tp_log.wait_for("accepted by the node", PATIENCE);
