@@ -5,9 +5,11 @@
 //!   and authority key).
 //! - [`TranslatorSv2`]: SRI's `translator_sv2` (`SHA256D_TRANSLATOR_SV2`) in front of the pool,
 //!   an SV1 server with BIP310 version rolling and vardiff. It sends `mining.set_extranonce`
-//!   only when its upstream sends SetExtranoncePrefix, which `pool_sv2` 0.7.0 never does, and
-//!   a pool restart ends its SV1 sessions rather than renumbering them: in front of this pool
-//!   it never sends one.
+//!   only when its upstream sends SetExtranoncePrefix, which `pool_sv2` 0.7.0 never does (and
+//!   a pool restart ends its SV1 sessions rather than renumbering them), so in front of
+//!   [`PoolSv2`] it never sends one. [`TranslatorSv2::start_upstream`] puts it in front of
+//!   any SV2 pool instead, such as a test's own that sends SetExtranoncePrefix: then it sends
+//!   `mining.set_extranonce` right before the first job built on the new prefix.
 //!
 //! Each writes its configuration into a temporary directory, logs into a file there, listens
 //! on a free loopback port, and is killed and waited for on drop, its directory removed. A
@@ -227,8 +229,20 @@ pub struct TranslatorSv2 {
 }
 
 impl TranslatorSv2 {
-    /// The translator, listening; `None` when `SHA256D_TRANSLATOR_SV2` is missing.
+    /// The translator in front of `pool`, listening; `None` when `SHA256D_TRANSLATOR_SV2` is
+    /// missing.
     pub fn start(pool: &PoolSv2, config: &TranslatorSv2Config) -> Option<TranslatorSv2> {
+        Self::start_upstream(pool.address(), &pool.authority, config)
+    }
+
+    /// The translator in front of the SV2 pool at `upstream` that proves `authority_public_key`
+    /// (base58-check), listening; `None` when `SHA256D_TRANSLATOR_SV2` is missing. For a pool
+    /// other than [`PoolSv2`]: one a test plays itself, to send what no real pool sends.
+    pub fn start_upstream(
+        upstream: SocketAddr,
+        authority_public_key: &str,
+        config: &TranslatorSv2Config,
+    ) -> Option<TranslatorSv2> {
         let binary = peer_path("SHA256D_TRANSLATOR_SV2", "translator_sv2")?;
         let [port] = free_ports::<1>();
         let toml = format!(
@@ -249,7 +263,7 @@ enable_vardiff = {vardiff}
 job_keepalive_interval_secs = 60
 
 [[upstreams]]
-address = "127.0.0.1"
+address = "{pool_ip}"
 port = {pool_port}
 authority_pubkey = "{key}"
 user_identity = "{user}"
@@ -258,8 +272,9 @@ user_identity = "{user}"
             hashrate = config.min_individual_miner_hashrate,
             spm = config.shares_per_minute,
             vardiff = config.enable_vardiff,
-            pool_port = pool.port,
-            key = pool.authority,
+            pool_ip = upstream.ip(),
+            pool_port = upstream.port(),
+            key = authority_public_key,
         );
         let mut peer = Peer::spawn("translator_sv2", &binary, temp_dir("translator-sv2"), &toml);
         peer.wait_listening(port);
