@@ -461,6 +461,35 @@ impl PoolSource {
         out.extend(self.queue.requeue(session.client.take_unanswered()));
     }
 
+    /// The end of the session at `current` (pool `index`) that a pool's request to reconnect
+    /// to `host:port` leads to, or `None` with a notice when the target is refused.
+    fn reconnect_ending(
+        &self,
+        index: usize,
+        current: &PoolUrl,
+        host: Option<String>,
+        port: Option<u16>,
+        wait: Duration,
+        out: &mut Vec<Event>,
+    ) -> Option<Ending> {
+        let pool = &self.opts.pools[index];
+        match reconnect_target(
+            &pool.url,
+            current,
+            &pool.allow_reconnect_hosts,
+            host.as_deref(),
+            port,
+        ) {
+            Ok(url) => Some(Ending::Reconnect { url, wait }),
+            Err(why) => {
+                out.push(notice(format!(
+                    "pool {current} asked to reconnect elsewhere; refused, staying: {why}"
+                )));
+                None
+            }
+        }
+    }
+
     /// `URL as USER (pool I of N)`.
     fn session_line(&self, session: &Live) -> String {
         format!(
@@ -533,19 +562,10 @@ impl PoolSource {
                     return Some(Ending::Failed(msg));
                 }
                 ClientEvent::Reconnect { host, port, wait } => {
-                    let pool = &self.opts.pools[session.index];
-                    match reconnect_target(
-                        &pool.url,
-                        &session.url,
-                        &pool.allow_reconnect_hosts,
-                        host.as_deref(),
-                        port,
-                    ) {
-                        Ok(url) => return Some(Ending::Reconnect { url, wait }),
-                        Err(why) => out.push(notice(format!(
-                            "pool {} asked to reconnect elsewhere; refused, staying: {why}",
-                            session.url
-                        ))),
+                    let end =
+                        self.reconnect_ending(session.index, &session.url, host, port, wait, out);
+                    if end.is_some() {
+                        return end;
                     }
                 }
                 ClientEvent::Subscribed { .. } => {}
