@@ -142,6 +142,9 @@ fuzz_target!(|data: &[u8]| {
         for event in events {
             match event {
                 ClientEvent::Notice(text) | ClientEvent::Refused(text) => assert_printable(&text),
+                ClientEvent::Reconnect {
+                    host: Some(host), ..
+                } => assert_printable(&host),
                 ClientEvent::Verdict {
                     verdict: Verdict::Rejected { reason, .. },
                     ..

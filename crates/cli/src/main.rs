@@ -16,6 +16,7 @@ macro_rules! errln {
 }
 
 mod bench;
+mod config;
 #[cfg(target_os = "linux")]
 mod emulate;
 mod engine_args;
@@ -108,7 +109,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args = match config::expand(&Cli::command(), std::env::args_os().collect()) {
+        Ok(args) => args,
+        Err(e) => {
+            errln!("error: {}", one_line(&e.to_string()));
+            return ExitCode::FAILURE;
+        }
+    };
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => return usage_error(&e),
     };

@@ -122,6 +122,12 @@ pub struct MineArgs {
     /// Print a JSON summary object at the end instead of text.
     #[arg(long)]
     json: bool,
+    /// Read flags from this TOML file: each key a flag's long name, each value what the flag
+    /// takes (an array repeats it, true sets a switch), e.g. `pool = ["stratum+tcp://h:3333"]`,
+    /// `threads = 2`. A flag on the command line replaces its key. Passwords are not keys: use
+    /// pass-file / rpc-pass-file or the environment.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 /// Opens `--share-log`, telling the operator how its chain goes on.

@@ -287,3 +287,54 @@ fn off_a_terminal_status_lines_are_logged_at_the_interval() {
     );
     assert_eq!(status_lines("0"), 0);
 }
+
+/// `--config FILE`: every key a flag (a list for the failover pools, `true` for a switch), and
+/// a flag on the command line in place of its key; a bad key is one clear line.
+#[test]
+fn a_config_file_gives_the_flags_and_the_command_line_overrides_it() {
+    let mut settings = Settings::new("config");
+    settings.rolling_mask = Some(0x1fff_e000);
+    let pool = TestPool::start(settings);
+    let (_held, dead) = dead_url();
+    let dir = std::env::temp_dir().join(format!("sha256d-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let config = dir.join("mine.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "pool = [{dead:?}, {live:?}]\nuser = \"w1\"\nno_version_rolling = true\n\
+             shares = 1000\ntime = 60\njson = true\n",
+            live = pool.url()
+        ),
+    )
+    .expect("written");
+    let config = config.to_str().expect("a UTF-8 temp path");
+    let s = summary(&mine(&["--config", config, "--shares", "3"]));
+    let accepted = s["accepted"].as_u64().expect("a count");
+    // Stopped by the command line's 3, not the config's 1000 (the work in flight is submitted too).
+    assert!((3..50).contains(&accepted), "{s}");
+    assert_eq!(s["rejected_total"], 0, "{s}");
+    // The config's switch: no BIP310, so five submit parameters and no mining.configure.
+    let validated = pool.accepted();
+    assert!(validated
+        .iter()
+        .all(|a| a.params.len() == 5 && a.params[0] == "w1"));
+    assert!(!pool
+        .received()
+        .iter()
+        .any(|(_, line)| line.contains("mining.configure")));
+
+    std::fs::write(dir.join("bad.toml"), "pass = \"hunter2\"\n").expect("written");
+    let bad = dir.join("bad.toml");
+    let o = mine(&["--config", bad.to_str().expect("UTF-8")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        format!(
+            "error: {}: `pass` would keep a password in the config; use pass-file or \
+             SHA256D_POOL_PASS\n",
+            bad.display()
+        )
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

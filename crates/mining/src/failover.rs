@@ -362,6 +362,10 @@ impl Failover {
 /// configured one or one of `allowed` (compared without case or a trailing dot), since the
 /// next connection sends the worker name and password. The scheme stays the configured one,
 /// so a pool cannot turn TLS off. `Err` says why not, with the peer's host made safe to print.
+///
+/// A Stratum V2 pool with an authority key in its URL may send the miner to any host: the new
+/// server must prove the same key in its handshake (SV2's own rule for `Reconnect`), so only
+/// the pool's own servers can take the work. The target keeps that key.
 pub fn reconnect_target(
     configured: &PoolUrl,
     current: &PoolUrl,
@@ -371,9 +375,13 @@ pub fn reconnect_target(
 ) -> Result<PoolUrl, String> {
     let host = host.unwrap_or(&current.host);
     let port = port.unwrap_or(current.port);
-    let Ok(target) = PoolUrl::new(configured.tls, host, port) else {
+    let Ok(mut target) = PoolUrl::new(configured.tls, host, port) else {
         return Err(format!("\"{}\" is not a host name", for_terminal(host)));
     };
+    target.sv2 = configured.sv2;
+    if configured.sv2.is_some_and(|e| e.authority_key.is_some()) {
+        return Ok(target);
+    }
     let same = |a: &str, b: &str| {
         a.trim_end_matches('.')
             .eq_ignore_ascii_case(b.trim_end_matches('.'))
@@ -646,5 +654,34 @@ mod tests {
             Ok(current.clone())
         );
         assert!(reconnect_target(&configured, &current, &[], None, None).is_err());
+    }
+
+    #[test]
+    fn a_keyed_v2_pool_may_redirect_anywhere_and_the_key_goes_along() {
+        let key = "9auqWEzQDVyd2oe1JVGFLMLHZtCo2FFqZwtKA5gd9xbuEu7PH72";
+        let configured = url(&format!("stratum2+tcp://pool.example.com:3336/{key}"));
+        assert_eq!(
+            reconnect_target(
+                &configured,
+                &configured,
+                &[],
+                Some("other.example.net"),
+                None
+            ),
+            Ok(url(&format!("stratum2+tcp://other.example.net:3336/{key}")))
+        );
+        // Without a key (the check skipped explicitly) nothing vouches for the new server.
+        let unkeyed = url("stratum2+tcp://pool.example.com:3336");
+        assert_eq!(
+            reconnect_target(&unkeyed, &unkeyed, &[], None, Some(4000)),
+            Ok(url("stratum2+tcp://pool.example.com:4000"))
+        );
+        assert_eq!(
+            reconnect_target(&unkeyed, &unkeyed, &[], Some("other.example.net"), None),
+            Err(
+                "other.example.net is neither the configured host nor an allowed reconnect host"
+                    .into()
+            )
+        );
     }
 }

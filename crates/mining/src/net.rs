@@ -446,6 +446,16 @@ pub(crate) fn connect(url: &PoolUrl, tls: &TlsSettings, timeout: Duration) -> Re
     })
 }
 
+/// TCP keepalive on every pool connection. Stratum V2 has no keepalive of its own and a V2
+/// pool may rightly say nothing for minutes, so a pool host that vanished (power lost, a NAT
+/// that dropped the mapping) would leave the reader blocked for good and the miner on stale
+/// work. Probes start after a minute of silence, every 10 s; three unanswered ones end the
+/// connection, so a vanished pool is noticed within about 90 s.
+const KEEPALIVE: socket2::TcpKeepalive = socket2::TcpKeepalive::new()
+    .with_time(Duration::from_secs(60))
+    .with_interval(Duration::from_secs(10))
+    .with_retries(3);
+
 /// The TCP connection under every pool connection: each of the host's addresses in turn until
 /// one answers, all before `deadline` (`timeout` is for the message).
 pub(crate) fn connect_tcp(
@@ -485,6 +495,7 @@ pub(crate) fn connect_tcp(
         )
     })?;
     sock.set_nodelay(true)?;
+    socket2::SockRef::from(&sock).set_tcp_keepalive(&KEEPALIVE)?;
     Ok(sock)
 }
 
@@ -614,6 +625,30 @@ mod tests {
         };
         assert!(is_full(&full), "{full}");
         drop(listener);
+    }
+
+    /// Every pool connection probes a silent peer, so a vanished pool host is noticed.
+    #[test]
+    fn pool_connections_keep_alive() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("ephemeral port");
+        let url = PoolUrl {
+            tls: false,
+            host: "127.0.0.1".into(),
+            port: listener.local_addr().expect("bound").port(),
+            sv2: None,
+        };
+        let timeout = Duration::from_secs(5);
+        let sock = connect_tcp(&url, Instant::now() + timeout, timeout).expect("connects");
+        let sock = socket2::SockRef::from(&sock);
+        assert!(sock.keepalive().expect("readable"));
+        assert_eq!(
+            (
+                sock.tcp_keepalive_time().expect("readable"),
+                sock.tcp_keepalive_interval().expect("readable"),
+                sock.tcp_keepalive_retries().expect("readable"),
+            ),
+            (Duration::from_secs(60), Duration::from_secs(10), 3)
+        );
     }
 
     #[test]

@@ -111,7 +111,8 @@ pub struct PoolOptions {
     pub request_timeout: Duration,
     /// A pool silent for this long is taken as gone (pools send work every minute or so).
     /// Stratum V2 has no keepalive and a V2 pool sends nothing between blocks and template
-    /// changes, so V2 sessions are not held to it; their end shows as a failed read.
+    /// changes, so V2 sessions are not held to it: TCP keepalive, on every pool connection,
+    /// finds a vanished V2 pool within about 90 s.
     pub idle_timeout: Duration,
     /// The channel opened on `stratum2+tcp://` pools: standard by default, since the pool then
     /// keeps the coinbase and the miner only hashes headers (2^48 nonce and version
@@ -261,6 +262,9 @@ pub struct PoolSource {
     session: Option<Live>,
     attempt: Option<Attempt>,
     queue: ShareQueue,
+    /// The session that ended last, as `describe` shows it: a summary printed after a drop
+    /// still names the pool the work came from.
+    last_session: Option<String>,
 }
 
 impl fmt::Debug for PoolSource {
@@ -318,6 +322,7 @@ impl PoolSource {
             session: None,
             attempt: None,
             queue: ShareQueue::new(),
+            last_session: None,
         })
     }
 
@@ -457,9 +462,50 @@ impl PoolSource {
         out.extend(self.queue.requeue(session.client.take_unanswered()));
     }
 
+    /// The end of the session at `current` (pool `index`) that a pool's request to reconnect
+    /// to `host:port` leads to, or `None` with a notice when the target is refused.
+    fn reconnect_ending(
+        &self,
+        index: usize,
+        current: &PoolUrl,
+        host: Option<String>,
+        port: Option<u16>,
+        wait: Duration,
+        out: &mut Vec<Event>,
+    ) -> Option<Ending> {
+        let pool = &self.opts.pools[index];
+        match reconnect_target(
+            &pool.url,
+            current,
+            &pool.allow_reconnect_hosts,
+            host.as_deref(),
+            port,
+        ) {
+            Ok(url) => Some(Ending::Reconnect { url, wait }),
+            Err(why) => {
+                out.push(notice(format!(
+                    "pool {current} asked to reconnect elsewhere; refused, staying: {why}"
+                )));
+                None
+            }
+        }
+    }
+
+    /// `URL as USER (pool I of N)`.
+    fn session_line(&self, session: &Live) -> String {
+        format!(
+            "{} as {} (pool {} of {})",
+            session.url(),
+            for_terminal(session.user()),
+            session.index() + 1,
+            self.opts.pools.len()
+        )
+    }
+
     fn end_session(&mut self, session: Live, ending: Ending, out: &mut Vec<Event>) {
         let index = session.index();
         let url = session.url().clone();
+        self.last_session = Some(self.session_line(&session));
         self.close(session, out);
         let now = Instant::now();
         match ending {
@@ -517,19 +563,10 @@ impl PoolSource {
                     return Some(Ending::Failed(msg));
                 }
                 ClientEvent::Reconnect { host, port, wait } => {
-                    let pool = &self.opts.pools[session.index];
-                    match reconnect_target(
-                        &pool.url,
-                        &session.url,
-                        &pool.allow_reconnect_hosts,
-                        host.as_deref(),
-                        port,
-                    ) {
-                        Ok(url) => return Some(Ending::Reconnect { url, wait }),
-                        Err(why) => out.push(notice(format!(
-                            "pool {} asked to reconnect elsewhere; refused, staying: {why}",
-                            session.url
-                        ))),
+                    let end =
+                        self.reconnect_ending(session.index, &session.url, host, port, wait, out);
+                    if end.is_some() {
+                        return end;
                     }
                 }
                 ClientEvent::Subscribed { .. } => {}
@@ -782,16 +819,11 @@ impl Source for PoolSource {
     }
 
     fn describe(&self) -> String {
-        match (&self.session, &self.attempt) {
-            (Some(s), _) => format!(
-                "{} as {} (pool {} of {})",
-                s.url(),
-                for_terminal(s.user()),
-                s.index() + 1,
-                self.opts.pools.len()
-            ),
-            (None, Some(a)) => format!("connecting to {}", a.url),
-            (None, None) => "waiting to reconnect".into(),
+        match (&self.session, &self.attempt, &self.last_session) {
+            (Some(s), _, _) => self.session_line(s),
+            (None, Some(a), _) => format!("connecting to {}", a.url),
+            (None, None, Some(last)) => format!("{last}, disconnected"),
+            (None, None, None) => "waiting to reconnect".into(),
         }
     }
 }
@@ -913,6 +945,41 @@ mod tests {
         }
         assert_eq!(src.queue.len(), MAX_QUEUED_SHARES);
         drop(listener);
+    }
+
+    /// After a drop, the source still names the pool the work came from (the summary printed
+    /// at the end of a run shows it), and says the connection is gone.
+    #[test]
+    fn a_dropped_session_is_described_as_the_pool_it_was() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("ephemeral port");
+        let addr = listener.local_addr().expect("bound");
+        let pool = PoolConfig::new(url(&format!("stratum+tcp://{addr}")), "w", "x");
+        let mut opts = PoolOptions::new(vec![pool]);
+        opts.backoff_min = Duration::from_secs(60);
+        opts.backoff_max = Duration::from_secs(60);
+        let mut src = PoolSource::new(opts).expect("valid");
+        let accepting = std::thread::spawn(move || drop(listener.accept().expect("connects")));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut notices = Vec::new();
+        while notices.is_empty() {
+            assert!(Instant::now() < deadline, "the drop was never noticed");
+            for event in src.poll(Duration::from_millis(50)).expect("not fatal") {
+                if let Event::Notice(n) = event {
+                    notices.push(n);
+                }
+            }
+        }
+        accepting.join().expect("the listener thread");
+        // Closed or lost (a broken pipe), as the subscribe's write and the read race.
+        assert!(
+            notices[0].starts_with(&format!("pool stratum+tcp://{addr} "))
+                && notices[0].ends_with(&format!("trying stratum+tcp://{addr} in 60 s")),
+            "{notices:?}"
+        );
+        assert_eq!(
+            src.describe(),
+            format!("stratum+tcp://{addr} as w (pool 1 of 1), disconnected")
+        );
     }
 
     #[test]

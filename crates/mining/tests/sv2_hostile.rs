@@ -1,56 +1,168 @@
-//! A hostile Stratum V2 pool, which no real pool can play: after an honest handshake it sends
-//! an oversized frame or a frame with a bad MAC. The source drops the connection with a notice
-//! that says why, before reading the oversized payload, and takes no job from it. And a pool
-//! that drops the connection is dialled again as the failover policy says.
+//! Stratum V2 pools that do what no real pool here can: after an honest handshake one sends an
+//! oversized frame or a frame with a bad MAC, and the source drops the connection with a
+//! notice that says why, before reading the oversized payload, and takes no job from it. One
+//! drops the connection, and is dialled again as the failover policy says. One asks the miner
+//! to reconnect elsewhere (pool_sv2 never does): the miner follows to a server that proves the
+//! same authority key, and refuses one that does not.
 
 #![cfg(feature = "sv2")]
 
-use sha256d_mining::sv2::transport::{self, Frame};
+use sha256d_mining::sv2::transport::{self, Frame, FrameReader, FrameWriter};
 use sha256d_mining::sv2::AuthorityKeypair;
 use sha256d_mining::{Event, PoolConfig, PoolOptions, PoolSource, PoolUrl, Source};
 use std::io::Write;
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Generous: on a loaded machine the handshake alone can take a while.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-/// A pool that shakes hands, reads the SetupConnection, then does `misbehave` with the raw
-/// stream and the frame writer; returns the first notice the source gives.
-fn first_notice(misbehave: fn(&mut transport::FrameWriter<std::net::TcpStream>)) -> String {
-    let keypair = AuthorityKeypair::generate();
+/// A pool on a loopback port that takes one miner: shakes hands with `keys`, reads the
+/// SetupConnection, then hands the stream over to `then`.
+fn fake_pool(
+    keys: &AuthorityKeypair,
+    then: impl FnOnce(FrameReader<TcpStream>, FrameWriter<TcpStream>) + Send + 'static,
+) -> (SocketAddr, JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("loopback");
     let addr = listener.local_addr().expect("bound");
-    let server_keys = keypair.clone();
+    let keys = keys.clone();
     let pool = std::thread::spawn(move || {
         let (stream, _) = listener.accept().expect("the miner connects");
-        let (mut reader, mut writer) =
-            transport::accept(stream, &server_keys, Duration::from_secs(60)).expect("handshake");
+        let (mut reader, writer) =
+            transport::accept(stream, &keys, Duration::from_secs(60)).expect("handshake");
         let setup = reader.read_frame().expect("SetupConnection");
         assert_eq!(setup.msg_type, 0x00);
+        then(reader, writer);
+    });
+    (addr, pool)
+}
+
+/// A source on the pool at `addr` with `keys`' authority key in its URL.
+fn source_for(addr: SocketAddr, keys: &AuthorityKeypair) -> (PoolUrl, PoolSource) {
+    let url =
+        PoolUrl::parse(&format!("stratum2+tcp://{addr}/{}", keys.public())).expect("a V2 URL");
+    let source = PoolSource::new(PoolOptions::new(vec![PoolConfig::new(
+        url.clone(),
+        "w",
+        "x",
+    )]))
+    .expect("valid");
+    (url, source)
+}
+
+/// Polls `source` until `done` holds for a notice it gave, which is returned, and checks that
+/// no job ever came.
+fn notice_where(source: &mut PoolSource, done: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + PATIENCE;
+    let mut seen = Vec::new();
+    loop {
+        assert!(Instant::now() < deadline, "{seen:#?}");
+        for event in source.poll(Duration::from_millis(200)).expect("not fatal") {
+            match event {
+                Event::Notice(n) if done(&n) => return n,
+                Event::Notice(n) => seen.push(n),
+                Event::Job(job) => panic!("a job from a fake pool: {job:?}"),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// A pool that does `misbehave` with the frame writer after the SetupConnection; returns the
+/// first notice the source gives.
+fn first_notice(misbehave: fn(&mut FrameWriter<TcpStream>)) -> String {
+    let keypair = AuthorityKeypair::generate();
+    let (addr, pool) = fake_pool(&keypair, move |mut reader, mut writer| {
         misbehave(&mut writer);
         // Hold the connection until the miner drops it.
         let _ = reader.read_frame();
     });
-    let url =
-        PoolUrl::parse(&format!("stratum2+tcp://{addr}/{}", keypair.public())).expect("a V2 URL");
-    let mut source =
-        PoolSource::new(PoolOptions::new(vec![PoolConfig::new(url, "w", "x")])).expect("valid");
-    let deadline = Instant::now() + PATIENCE;
-    let notice = loop {
-        assert!(Instant::now() < deadline, "no notice within {PATIENCE:?}");
-        let events = source.poll(Duration::from_millis(200)).expect("not fatal");
-        assert!(
-            !events.iter().any(|e| matches!(e, Event::Job(_))),
-            "{events:?}"
-        );
-        if let Some(Event::Notice(n)) = events.first() {
-            break n.clone();
-        }
-    };
+    let (_, mut source) = source_for(addr, &keypair);
+    let notice = notice_where(&mut source, |_| true);
     drop(source);
     pool.join().expect("the fake pool");
     notice
+}
+
+/// A pool that asks the miner, right after its SetupConnection, to reconnect to `to`.
+fn redirecting_pool(keys: &AuthorityKeypair, to: SocketAddr) -> (SocketAddr, JoinHandle<()>) {
+    fake_pool(keys, move |mut reader, mut writer| {
+        let reconnect = common_messages_sv2::Reconnect {
+            new_host: "127.0.0.1".try_into().expect("short"),
+            new_port: to.port(),
+        };
+        writer
+            .write_frame(&Frame {
+                extension_type: 0,
+                channel_msg: false,
+                msg_type: common_messages_sv2::MESSAGE_TYPE_RECONNECT,
+                payload: binary_sv2::to_bytes(reconnect).expect("encodes"),
+            })
+            .expect("the miner reads");
+        let _ = reader.read_frame();
+    })
+}
+
+#[test]
+fn a_reconnect_is_followed_to_a_server_that_proves_the_same_key() {
+    let keypair = AuthorityKeypair::generate();
+    let (reached, reached_rx) = mpsc::channel();
+    let (second, second_pool) = fake_pool(&keypair, move |mut reader, _writer| {
+        reached.send(()).expect("the test waits");
+        let _ = reader.read_frame();
+    });
+    let (first, first_pool) = redirecting_pool(&keypair, second);
+    let (url, mut source) = source_for(first, &keypair);
+    let to = format!("stratum2+tcp://{second}/{}", keypair.public());
+    let notice = notice_where(&mut source, |n| n.contains("asked to reconnect"));
+    assert!(
+        notice.starts_with(&format!("pool {url} asked to reconnect to {to} in 0 ms;")),
+        "{notice}"
+    );
+    let deadline = Instant::now() + PATIENCE;
+    while reached_rx.try_recv().is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the second server was never reached"
+        );
+        source.poll(Duration::from_millis(200)).expect("not fatal");
+    }
+    assert_eq!(source.describe(), format!("{to} as w (pool 1 of 1)"));
+    drop(source);
+    first_pool.join().expect("the first pool");
+    second_pool.join().expect("the second pool");
+}
+
+#[test]
+fn a_reconnect_to_a_server_without_the_key_is_refused_in_the_handshake() {
+    let keypair = AuthorityKeypair::generate();
+    let impostor = TcpListener::bind("127.0.0.1:0").expect("loopback");
+    let impostor_addr = impostor.local_addr().expect("bound");
+    let impostor_keys = AuthorityKeypair::generate();
+    let impostor = std::thread::spawn(move || {
+        let (stream, _) = impostor.accept().expect("the miner connects");
+        // The responder's half of the handshake ends with its certificate, so it may
+        // complete here; the miner checks it and hangs up without sending a thing.
+        if let Ok((mut reader, _writer)) = transport::accept(stream, &impostor_keys, PATIENCE) {
+            assert!(
+                reader.read_frame().is_err(),
+                "the miner talked to the impostor"
+            );
+        }
+    });
+    let (first, first_pool) = redirecting_pool(&keypair, impostor_addr);
+    let (_, mut source) = source_for(first, &keypair);
+    let to = format!("stratum2+tcp://{impostor_addr}/{}", keypair.public());
+    let notice = notice_where(&mut source, |n| n.starts_with(&format!("pool {to}")));
+    assert!(
+        notice.contains("not signed by the expected authority key"),
+        "{notice}"
+    );
+    drop(source);
+    first_pool.join().expect("the first pool");
+    impostor.join().expect("the impostor");
 }
 
 #[test]

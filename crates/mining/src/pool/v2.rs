@@ -13,7 +13,7 @@ use crate::sv2::session::{Link, Received, Session};
 use crate::sv2::{AuthorityPublicKey, ServerAuth};
 use crate::{Event, Share, Verdict};
 use sha256d::Error;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Checks a `stratum2+tcp://` pool of the options: it needs an authority key unless the check
 /// is skipped explicitly.
@@ -111,6 +111,19 @@ impl PoolSource {
                     self.policy
                         .auth_rejected(&format!("{}: {why}", session.url), now);
                     return Some(Ending::Failed(why));
+                }
+                ClientEvent::Reconnect { host, port } => {
+                    let end = self.reconnect_ending(
+                        session.index,
+                        &session.url,
+                        host,
+                        port,
+                        Duration::ZERO,
+                        out,
+                    );
+                    if end.is_some() {
+                        return end;
+                    }
                 }
                 ClientEvent::Notice(n) => out.push(notice(format!("{}: {n}", session.url))),
             }

@@ -113,6 +113,14 @@ pub enum ClientEvent {
     /// The pool refused the connection or the channel (unknown user, unsupported flags): this
     /// pool cannot be used as configured.
     Refused(String),
+    /// The pool asked the miner to reconnect, to `host` and `port` where given (the current
+    /// ones otherwise). The new server must prove the same authority key.
+    Reconnect {
+        /// The new host, made safe to print.
+        host: Option<String>,
+        /// The new port.
+        port: Option<u16>,
+    },
     /// A line for the operator.
     Notice(String),
 }
@@ -392,12 +400,11 @@ impl Client {
                     text(e.error_code.as_bytes())
                 ))])
             }
-            CommonMessages::Reconnect(r) => Ok(vec![ClientEvent::Notice(format!(
-                "the pool asked to reconnect to {}:{}; not followed (V2 redirects are not \
-                 authenticated by the URL's key)",
-                text(r.new_host.as_bytes()),
-                r.new_port
-            ))]),
+            // An empty host or port 0 means the current one.
+            CommonMessages::Reconnect(r) => Ok(vec![ClientEvent::Reconnect {
+                host: Some(text(r.new_host.as_bytes())).filter(|h| !h.is_empty()),
+                port: Some(r.new_port).filter(|&p| p != 0),
+            }]),
             CommonMessages::ChannelEndpointChanged(_) => Ok(vec![]),
             other => Err(bad(format!("{other} out of turn"))),
         }

@@ -593,6 +593,36 @@ fn refusals_are_reported_as_such() {
     );
 }
 
+/// Reconnect names the new server; an empty host and port 0 mean the current ones.
+#[test]
+fn reconnect_is_reported_with_the_new_host_and_port() {
+    let reconnect = |host: &str, port| {
+        frame(
+            common_messages_sv2::Reconnect {
+                new_host: host.try_into().expect("short"),
+                new_port: port,
+            },
+            common_messages_sv2::MESSAGE_TYPE_RECONNECT,
+            false,
+        )
+    };
+    let (mut client, _) = standard_client();
+    assert_eq!(
+        events(&mut client, &reconnect("pool2.example.com", 3337)),
+        vec![ClientEvent::Reconnect {
+            host: Some("pool2.example.com".into()),
+            port: Some(3337)
+        }]
+    );
+    assert_eq!(
+        events(&mut client, &reconnect("", 0)),
+        vec![ClientEvent::Reconnect {
+            host: None,
+            port: None
+        }]
+    );
+}
+
 #[test]
 fn hostile_messages_are_errors_not_panics() {
     let mut client = Client::new(Config::new("w", ChannelKind::Extended));
