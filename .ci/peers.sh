@@ -6,9 +6,9 @@
 #     through trixie's loader so nothing is installed system-wide): DIR/knots/bin/bitcoind and
 #     bitcoin-cli are wrappers that run it like any bitcoind;
 #   - the Stratum V2 pool pool_sv2 and the SV1-to-SV2 proxy translator_sv2, built from crates.io
-#     once per machine into CACHE/<crate>-<version>, where CACHE is $SHA256D_PEER_CACHE or
-#     ${XDG_CACHE_HOME:-$HOME/.cache}/sha256d-peers (outside the clone: a cold build takes
-#     minutes). They need Debian's capnproto and libcapnp-dev.
+#     once per machine, unoptimised, into CACHE/<crate>-<version>-debug, where CACHE is
+#     $SHA256D_PEER_CACHE or ${XDG_CACHE_HOME:-$HOME/.cache}/sha256d-peers (outside the clone:
+#     a cold build takes minutes). They need Debian's capnproto and libcapnp-dev.
 # Idempotent: whatever is already in DIR or CACHE is kept. Prints the paths the tests want:
 #   SHA256D_BITCOIND=<bitcoind>  SHA256D_STRATUM_POOL=<dir holding node_modules/stratum-pool-sha256>
 #   SHA256D_KNOTS_BITCOIND=<bitcoind>  SHA256D_POOL_SV2=<pool_sv2>
@@ -125,10 +125,10 @@ WRAPPER
     mv "$dir/knots.tmp" "$dir/knots"
 }
 
-# cargo install CRATE VERSION into CACHE/CRATE-VERSION, unless a finished build is there.
+# cargo install CRATE VERSION into CACHE/CRATE-VERSION-debug, unless a finished build is there.
 install_crate() {
     local crate=$1 version=$2
-    local root=$cache/$crate-$version
+    local root=$cache/$crate-$version-debug
     if [ -x "$root/bin/$crate" ]; then
         return
     fi
@@ -137,8 +137,10 @@ install_crate() {
     # Without default features: pool_sv2 drops its monitoring server, translator_sv2 the
     # ASIC and AWS crypto stacks (197 crates instead of 353). One build directory for both: most
     # of translator_sv2's dependencies are pool_sv2's at the same versions, so it reuses them.
+    # Unoptimised (--debug): a test peer serves a few shares a second, and an optimised build
+    # takes several times as long on a 2-core CI machine.
     CARGO_TARGET_DIR=$cache/build retry cargo install --quiet --locked --no-default-features \
-        --version "$version" --root "$root.tmp" "$crate"
+        --debug --version "$version" --root "$root.tmp" "$crate"
     rm -rf "$root"
     mv "$root.tmp" "$root"
 }
@@ -166,8 +168,8 @@ node -e "require('$dir/pool/node_modules/stratum-pool-sha256')"
 
 knots=$dir/knots/bin/bitcoind
 "$knots" -version | head -n 1 >&2
-pool_sv2=$cache/pool_sv2-$pool_sv2_version/bin/pool_sv2
-translator_sv2=$cache/translator_sv2-$translator_sv2_version/bin/translator_sv2
+pool_sv2=$cache/pool_sv2-$pool_sv2_version-debug/bin/pool_sv2
+translator_sv2=$cache/translator_sv2-$translator_sv2_version-debug/bin/translator_sv2
 "$pool_sv2" --help >/dev/null
 "$translator_sv2" --help >/dev/null
 
