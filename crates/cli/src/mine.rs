@@ -22,6 +22,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// How sure the proven hash rate's interval is.
+const CONFIDENCE: f64 = 0.95;
+
 /// Where `--pass` can come from instead of the command line.
 const POOL_PASS_VAR: &str = "SHA256D_POOL_PASS";
 
@@ -344,6 +347,8 @@ fn difficulty(d: f64) -> String {
 }
 
 fn summary_json(s: &Stats) -> serde_json::Value {
+    // No upper bound before the first accepted share: null, as JSON has no infinity.
+    let (low, high) = s.proven_hashrate_interval(CONFIDENCE);
     json!({
         "source": s.source,
         "engines": s.engines,
@@ -351,6 +356,7 @@ fn summary_json(s: &Stats) -> serde_json::Value {
         "hashes": s.hashes,
         "hashrate": s.hashrate(),
         "proven_hashrate": s.proven_hashrate(),
+        "proven_hashrate_interval": [low, high.is_finite().then_some(high)],
         "jobs": s.jobs,
         "job_switch_ms_max": s.job_switch_worst.as_secs_f64() * 1e3,
         "accepted": s.accepted,
@@ -388,8 +394,14 @@ fn blocks_json(blocks: &[AcceptedBlock]) -> Vec<serde_json::Value> {
 }
 
 fn summary_text(s: &Stats) -> String {
+    let (low, high) = s.proven_hashrate_interval(CONFIDENCE);
+    let interval = if high.is_finite() {
+        format!(" (95%: {} to {})", si(low, "H/s"), si(high, "H/s"))
+    } else {
+        String::new()
+    };
     let mut out = format!(
-        "{} in {:.1} s on {}: {} hashes, {} measured, {} proven by accepted shares\n\
+        "{} in {:.1} s on {}: {} hashes, {} measured, {} proven by accepted shares{}\n\
          accepted {}, rejected {}, stale {}, hardware errors {}, best share difficulty {}",
         s.source,
         s.elapsed.as_secs_f64(),
@@ -397,6 +409,7 @@ fn summary_text(s: &Stats) -> String {
         s.hashes,
         si(s.hashrate(), "H/s"),
         si(s.proven_hashrate(), "H/s"),
+        interval,
         s.accepted,
         s.rejected_total(),
         s.stale,
@@ -418,6 +431,14 @@ fn summary_text(s: &Stats) -> String {
     }
     for failure in &s.engine_failures {
         out += &format!("\n{failure}");
+    }
+    if s.hashrate() > high {
+        out += &format!(
+            "\nwarning: the engines claim {} but the accepted shares prove at most {} (95%): \
+             an engine counts hashes it does not do, or shares are lost on the way",
+            si(s.hashrate(), "H/s"),
+            si(high, "H/s")
+        );
     }
     out += &list_blocks("block", "blocks", &s.blocks, s.blocks_accepted);
     if s.block_candidates > 0 {
@@ -453,4 +474,55 @@ fn list_blocks(what: &str, plural: &str, blocks: &[AcceptedBlock], total: u64) -
             &format!("\n... and {more} more {plural} (--json lists the first {MAX_LISTED_BLOCKS})");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 10 s, 100 accepted shares of difficulty 1e-4: about 4.3 MH/s proven.
+    fn stats(hashes: u64) -> Stats {
+        Stats {
+            source: "pool".into(),
+            engines: vec!["asic".into()],
+            elapsed: Duration::from_secs(10),
+            hashes,
+            accepted: 100,
+            accepted_difficulty: 100.0 * 1e-4,
+            accepted_difficulty_squared: 100.0 * 1e-8,
+            ..Stats::default()
+        }
+    }
+
+    #[test]
+    fn the_summary_gives_the_proven_interval_and_warns_when_claims_exceed_it() {
+        let honest = summary_text(&stats(43_000_000));
+        assert!(
+            honest.contains("4.29 MH/s proven by accepted shares (95%: 3.49 MH/s to 5.22 MH/s)"),
+            "{honest}"
+        );
+        assert!(!honest.contains("warning"), "{honest}");
+        let inflated = summary_text(&stats(430_000_000));
+        assert!(
+            inflated.contains(
+                "warning: the engines claim 43.00 MH/s but the accepted shares prove at most \
+                 5.22 MH/s (95%)"
+            ),
+            "{inflated}"
+        );
+        let json = summary_json(&stats(43_000_000));
+        let interval = json["proven_hashrate_interval"]
+            .as_array()
+            .expect("a pair")
+            .iter()
+            .map(|v| v.as_f64().expect("a number"))
+            .collect::<Vec<_>>();
+        assert!((interval[0] - 3.49e6).abs() < 0.02e6, "{interval:?}");
+        assert!((interval[1] - 5.22e6).abs() < 0.02e6, "{interval:?}");
+        let nothing = summary_json(&Stats {
+            elapsed: Duration::from_secs(1),
+            ..Stats::default()
+        });
+        assert_eq!(nothing["proven_hashrate_interval"], json!([0.0, null]));
+    }
 }

@@ -14,6 +14,7 @@
 //! rather than flooded. Every result is accounted for in [`Stats`]: submitted, or dropped with
 //! a [`DropReason`].
 
+mod proof;
 mod results;
 mod stats;
 mod units;
@@ -444,8 +445,9 @@ impl Coordinator<'_> {
                     match verdict {
                         Verdict::Accepted => {
                             self.stats.accepted += 1;
-                            self.stats.accepted_difficulty +=
-                                share.job.share_target.difficulty_float();
+                            let difficulty = share.job.share_target.difficulty_float();
+                            self.stats.accepted_difficulty += difficulty;
+                            self.stats.accepted_difficulty_squared += difficulty * difficulty;
                             if share.is_block {
                                 let block = AcceptedBlock {
                                     hash: share.hash,

@@ -53,6 +53,9 @@ pub struct Stats {
     pub difficulty: Option<f64>,
     /// The sum of the difficulties the accepted shares were submitted at: the proof of work.
     pub accepted_difficulty: f64,
+    /// The sum of their squares, for how sure the proof is
+    /// ([`Stats::proven_hashrate_interval`]).
+    pub accepted_difficulty_squared: f64,
     /// Shares that also met the network target and were submitted.
     pub blocks_found: u64,
     /// Blocks a node accepted (solo): in the chain, as far as the node knew when it answered.
@@ -133,6 +136,19 @@ impl Stats {
     /// for `d * 2^32` hashes on average.
     pub fn proven_hashrate(&self) -> f64 {
         rate(self.accepted_difficulty * 4_294_967_296.0, self.elapsed)
+    }
+
+    /// The hash rate the accepted shares prove, as the interval that holds the true rate with
+    /// probability `confidence` (0.95 for 95%): `(low, high)` hashes per second, exact for a
+    /// Poisson count of shares. Without an accepted share nothing is proven: `(0, ∞)`. A
+    /// measured rate above `high` is more than the shares bear out: an engine that claims
+    /// hashes it did not do, or shares lost on the way.
+    pub fn proven_hashrate_interval(&self, confidence: f64) -> (f64, f64) {
+        super::proof::ShareSums {
+            difficulty: self.accepted_difficulty,
+            difficulty_squared: self.accepted_difficulty_squared,
+        }
+        .interval(self.elapsed.as_secs_f64(), confidence)
     }
 
     /// How many submissions were rejected, all reasons together.
