@@ -1,21 +1,22 @@
-//! A Stratum V1 pool session with an ordered failover list: the [`Source`] a miner uses.
+//! A pool session with an ordered failover list: the [`Source`] a miner uses.
 //!
-//! This file is the I/O shell. The protocol lives in [`Client`], the choice of which pool to
-//! dial and when in the failover policy (`failover.rs`), and the fate of found work across
-//! connections in the share queue (`share_queue.rs`); here they meet the sockets and the
-//! clock. Connections are opened on a short-lived helper thread so [`Source::poll`] never
-//! blocks longer than its timeout, even while a name lookup or a TLS handshake with a slow
-//! pool is under way; everything else happens inside `poll`.
+//! This file is the I/O shell shared by both protocols; the sessions themselves are in
+//! `pool/v1.rs` (Stratum V1, whose protocol lives in [`Client`](crate::stratum::Client)) and
+//! `pool/v2.rs` (Stratum V2), and how a share goes out on either in `pool/submit.rs`. The
+//! choice of which pool to dial and when is the failover policy's (`failover.rs`), and the
+//! fate of found work across connections the share queue's (`share_queue.rs`); here they meet
+//! the sockets and the clock. Connections are opened on a short-lived helper thread so
+//! [`Source::poll`] never blocks longer than its timeout, even while a name lookup or a TLS
+//! handshake with a slow pool is under way; everything else happens inside `poll`.
 
 use crate::failover::{reconnect_target, show_wait, Decision, Failover, Timing};
-use crate::net::{self, Conn, PoolUrl, ReadLine, TlsSettings};
+use crate::net::{self, Conn, PoolUrl, TlsSettings};
 use crate::pool_session::Session as V1Session;
 use crate::sanitize::{for_terminal, for_terminal_max};
 use crate::share_queue::ShareQueue;
-use crate::stratum::{Client, ClientEvent, Config, MAX_UNANSWERED_SUBMITS};
 #[cfg(feature = "sv2")]
 use crate::sv2;
-use crate::{Event, Share, Source, Verdict};
+use crate::{Event, Share, Source};
 use sha256d::{Error, ErrorKind, Target};
 use std::fmt;
 use std::sync::mpsc;
@@ -397,24 +398,11 @@ impl PoolSource {
                     out.push(notice(format!("pool {url} is back; leaving {}", old.url())));
                     self.close(old, out);
                 }
-                // Without the `sv2` feature V1 is the only variant.
-                #[cfg_attr(not(feature = "sv2"), allow(clippy::infallible_destructuring_match))]
-                let conn = match link {
-                    Link::V1(conn) => conn,
+                match link {
+                    Link::V1(conn) => self.start_v1(index, url, conn, now),
                     #[cfg(feature = "sv2")]
-                    Link::V2(link) => return self.start_sv2(index, url, link, out),
-                };
-                let pool = &self.opts.pools[index];
-                let mut config = Config::new(pool.user.clone(), pool.pass.clone());
-                config.version_rolling = self.opts.version_rolling;
-                config.suggest_difficulty = self.opts.suggest_difficulty;
-                config.extranonce_subscribe = self.opts.extranonce_subscribe;
-                config.resume = self.resume[index]
-                    .as_ref()
-                    .filter(|(at, _)| *at == url)
-                    .map(|(_, id)| id.clone());
-                let client = Client::new(config);
-                self.session = Some(Live::V1(V1Session::new(index, url, conn, client, now)));
+                    Link::V2(link) => self.start_sv2(index, url, link, out),
+                }
             }
             Err(e) => {
                 self.policy.connect_failed(index, now);
@@ -441,25 +429,14 @@ impl PoolSource {
     /// Closes a session; its unanswered shares go back to the queue (or are reported lost
     /// once they have used up their resends).
     fn close(&mut self, session: Live, out: &mut Vec<Event>) {
-        // Without the `sv2` feature V1 is the only variant.
-        #[cfg_attr(not(feature = "sv2"), allow(clippy::infallible_destructuring_match))]
-        let mut session = match session {
-            Live::V1(session) => session,
+        match session {
+            Live::V1(session) => self.close_v1(session, out),
             #[cfg(feature = "sv2")]
             Live::V2(mut session) => {
                 session.shutdown();
                 out.extend(self.queue.requeue(session.client.take_unanswered()));
-                return;
             }
-        };
-        session.conn.shutdown();
-        // A session that never subscribed (a refused resume among them) leaves nothing to
-        // resume: the next connection starts afresh.
-        self.resume[session.index] = session
-            .client
-            .session_id()
-            .map(|id| (session.url.clone(), id.to_string()));
-        out.extend(self.queue.requeue(session.client.take_unanswered()));
+        }
     }
 
     /// The end of the session at `current` (pool `index`) that a pool's request to reconnect
@@ -528,114 +505,10 @@ impl PoolSource {
         }
     }
 
-    /// Handles the client's events for the session; returns why it must end, if it must.
-    fn on_client_events(
-        &mut self,
-        session: &mut V1Session,
-        events: Vec<ClientEvent>,
-        out: &mut Vec<Event>,
-    ) -> Option<Ending> {
-        let now = Instant::now();
-        for ev in events {
-            match ev {
-                ClientEvent::Job(job) => {
-                    self.policy.work(now);
-                    out.push(Event::Job(job));
-                }
-                ClientEvent::Difficulty(d) => out.push(Event::Difficulty(d)),
-                ClientEvent::Verdict { share, verdict } => {
-                    self.queue.answered(&share);
-                    self.policy.share_answered(now);
-                    out.push(Event::Verdict { share, verdict });
-                }
-                ClientEvent::Notice(n) => out.push(notice(format!("{}: {n}", session.url))),
-                ClientEvent::Authorized => {
-                    self.policy.authorized(now);
-                    out.push(notice(format!(
-                        "connected to {} as {}",
-                        session.url,
-                        for_terminal(session.client.user())
-                    )));
-                }
-                ClientEvent::AuthorizationFailed(msg) => {
-                    self.policy
-                        .auth_rejected(&format!("{}: {msg}", session.url), now);
-                    return Some(Ending::Failed(msg));
-                }
-                ClientEvent::Reconnect { host, port, wait } => {
-                    let end =
-                        self.reconnect_ending(session.index, &session.url, host, port, wait, out);
-                    if end.is_some() {
-                        return end;
-                    }
-                }
-                ClientEvent::Subscribed { .. } => {}
-            }
-        }
-        None
-    }
-
-    /// Sends what the client has queued and the shares waiting for a connection; returns why
-    /// the session must end, if it must.
-    fn flush(&mut self, session: &mut V1Session, out: &mut Vec<Event>) -> Option<Ending> {
-        for line in session.client.take_outgoing() {
-            if let Err(e) = session.send(&line) {
-                return Some(lost_connection(&e));
-            }
-        }
-        if session.client.is_ready() {
-            while let Some((share, sends)) = self.queue.pop() {
-                if let Some(end) = self.submit_on(session, share, sends, out) {
-                    return Some(end);
-                }
-            }
-        }
-        session.pump().err().map(|e| lost_connection(&e))
-    }
-
-    /// Submits `share`, sent `sends` times before, on a ready session; returns why the
-    /// session must end, if it must.
-    fn submit_on(
-        &mut self,
-        session: &mut V1Session,
-        share: Share,
-        sends: u32,
-        out: &mut Vec<Event>,
-    ) -> Option<Ending> {
-        if !session.client.knows(&share.job) {
-            out.push(stale_after_reconnect(share, session.client.extranonce1()));
-            return None;
-        }
-        if session.client.is_backlogged() {
-            // The share goes to the next connection with the unanswered ones.
-            self.queue.unpop(share, sends);
-            return Some(Ending::Failed(format!(
-                "answered none of the last {MAX_UNANSWERED_SUBMITS} shares"
-            )));
-        }
-        match session.client.submit(&share) {
-            Ok(line) => {
-                self.queue.sent(&share, sends);
-                self.policy.share_sent(Instant::now());
-                session.send(&line).err().map(|e| lost_connection(&e))
-            }
-            Err(e) => {
-                out.push(Event::Verdict {
-                    share,
-                    verdict: Verdict::Rejected {
-                        reason: format!("not submitted: {e}"),
-                        stale: false,
-                    },
-                });
-                None
-            }
-        }
-    }
-
     /// Runs the session until `wake`, the first events, or its end.
     fn service(&mut self, mut session: Live, wake: Instant, out: &mut Vec<Event>) {
         let ending = match &mut session {
-            Live::V1(s) => self.service_inner(s, wake, out),
+            Live::V1(s) => self.service_v1(s, wake, out),
             #[cfg(feature = "sv2")]
             Live::V2(s) => self.service_sv2(s, wake, out),
         };
@@ -644,70 +517,10 @@ impl PoolSource {
             Some(ending) => self.end_session(session, ending, out),
         }
     }
-
-    fn service_inner(
-        &mut self,
-        session: &mut V1Session,
-        wake: Instant,
-        out: &mut Vec<Event>,
-    ) -> Option<Ending> {
-        if let Some(end) = self.flush(session, out) {
-            return Some(end);
-        }
-        let now = Instant::now();
-        let idle_end = session.last_heard + self.opts.idle_timeout;
-        if now >= idle_end {
-            return Some(Ending::Failed(format!(
-                "sent nothing for {}",
-                show_wait(self.opts.idle_timeout)
-            )));
-        }
-        let mut wake = wake.min(idle_end);
-        if self.attempt.is_some() {
-            wake = wake.min(now + ATTEMPT_POLL);
-        }
-        loop {
-            if !session.reader.has_line() {
-                // Set before every read: each read may take the whole of what is left.
-                let left = wake.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    break;
-                }
-                if let Err(e) = session.conn.set_read_timeout(Some(left)) {
-                    return Some(lost_connection(&e));
-                }
-            }
-            match session.reader.read_line(&mut session.conn) {
-                Ok(ReadLine::Line(line)) => {
-                    session.last_heard = Instant::now();
-                    let events = match session.client.handle_line(&line) {
-                        Ok(events) => events,
-                        Err(e) => return Some(Ending::Failed(format!("sent bad data: {e}"))),
-                    };
-                    if let Some(end) = self.on_client_events(session, events, out) {
-                        return Some(end);
-                    }
-                    if !session.reader.has_line() {
-                        break;
-                    }
-                }
-                Ok(ReadLine::TimedOut) => break,
-                Ok(ReadLine::Partial) => {}
-                Ok(ReadLine::Closed) => {
-                    return Some(Ending::Failed("closed the connection".into()))
-                }
-                Err(e) if e.kind() == ErrorKind::Parse => {
-                    return Some(Ending::Failed(format!("sent bad data: {e}")))
-                }
-                Err(e) => return Some(lost_connection(&e)),
-            }
-        }
-        // Replies (pong, extranonce subscribe) and queued shares go out without waiting for
-        // the next poll.
-        self.flush(session, out)
-    }
 }
 
+mod submit;
+mod v1;
 #[cfg(feature = "sv2")]
 mod v2;
 #[cfg(feature = "sv2")]
@@ -723,25 +536,6 @@ fn check_sv2_pool(_: &PoolOptions, url: &PoolUrl) -> Result<(), Error> {
 
 fn lost_connection(e: &Error) -> Ending {
     Ending::Failed(format!("lost the connection: {e}"))
-}
-
-/// The verdict on a queued share whose job the new connection does not have. With a new
-/// extranonce1 the pool would rebuild a different coinbase, so even a job id it still knows
-/// cannot take the share.
-fn stale_after_reconnect(share: Share, extranonce1: Option<&[u8]>) -> Event {
-    let reason = if extranonce1.is_some_and(|e| e != share.job.extranonce1.as_slice()) {
-        "stale: the pool gave the new connection another extranonce1, so the share's \
-         coinbase is not one the pool can rebuild"
-    } else {
-        "stale: its job did not survive the reconnection to the pool"
-    };
-    Event::Verdict {
-        share,
-        verdict: Verdict::Rejected {
-            reason: reason.into(),
-            stale: true,
-        },
-    }
 }
 
 /// A notice for the operator. Everything the source says passes through the sanitiser once
@@ -831,6 +625,7 @@ impl Source for PoolSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Verdict;
 
     fn url(text: &str) -> PoolUrl {
         PoolUrl::parse(text).expect("valid test URL")
