@@ -597,7 +597,7 @@ impl Source for PoolSource {
                 let ending = match &mut session {
                     Live::V1(s) => self.submit_on(s, share, 0, &mut out),
                     #[cfg(feature = "sv2")]
-                    Live::V2(s) => self.submit_sv2(s, share, 0, &mut out),
+                    Live::V2(s) => self.submit_on(s, share, 0, &mut out),
                 };
                 match ending {
                     Some(ending) => self.end_session(session, ending, &mut out),

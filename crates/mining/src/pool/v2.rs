@@ -5,13 +5,15 @@
 //! shares in batches (SRI's pool every `share_batch_size` shares) and may rightly leave a few
 //! unanswered for minutes.
 
-use super::{lost_connection, notice, Ending, Live, PoolOptions, PoolSource};
+use super::submit::Wire;
+use super::{notice, Ending, Live, PoolOptions, PoolSource};
 use crate::net::{PoolUrl, Sv2Endpoint};
 use crate::sanitize::for_terminal;
 use crate::sv2::client::{Client, ClientEvent, Config};
 use crate::sv2::session::{Link, Received, Session};
+use crate::sv2::transport::Frame;
 use crate::sv2::{AuthorityPublicKey, ServerAuth};
-use crate::{Event, Share, Verdict};
+use crate::{Event, Share};
 use sha256d::Error;
 use std::time::{Duration, Instant};
 
@@ -131,66 +133,6 @@ impl PoolSource {
         None
     }
 
-    fn flush_sv2(&mut self, session: &mut Session, out: &mut Vec<Event>) -> Option<Ending> {
-        for frame in session.client.take_outgoing() {
-            if let Err(e) = session.send(&frame) {
-                return Some(lost_connection(&e));
-            }
-        }
-        if session.client.is_ready() {
-            while let Some((share, sends)) = self.queue.pop() {
-                if let Some(end) = self.submit_sv2(session, share, sends, out) {
-                    return Some(end);
-                }
-            }
-        }
-        None
-    }
-
-    /// Submits `share`, sent `sends` times before, on a ready session.
-    pub(super) fn submit_sv2(
-        &mut self,
-        session: &mut Session,
-        share: Share,
-        sends: u32,
-        out: &mut Vec<Event>,
-    ) -> Option<Ending> {
-        if !session.client.knows(&share.job) {
-            let reason = session.client.stale_reason(&share.job).to_string();
-            out.push(Event::Verdict {
-                share,
-                verdict: Verdict::Rejected {
-                    reason,
-                    stale: true,
-                },
-            });
-            return None;
-        }
-        if session.client.is_backlogged() {
-            self.queue.unpop(share, sends);
-            return Some(Ending::Failed(format!(
-                "answered none of the last {} shares",
-                crate::sv2::client::MAX_UNANSWERED_SUBMITS
-            )));
-        }
-        match session.client.submit(&share) {
-            Ok(frame) => {
-                self.queue.sent(&share, sends);
-                session.send(&frame).err().map(|e| lost_connection(&e))
-            }
-            Err(e) => {
-                out.push(Event::Verdict {
-                    share,
-                    verdict: Verdict::Rejected {
-                        reason: format!("not submitted: {e}"),
-                        stale: false,
-                    },
-                });
-                None
-            }
-        }
-    }
-
     /// Runs the session until `wake`, the first events, or its end.
     pub(super) fn service_sv2(
         &mut self,
@@ -198,7 +140,7 @@ impl PoolSource {
         wake: Instant,
         out: &mut Vec<Event>,
     ) -> Option<Ending> {
-        if let Some(end) = self.flush_sv2(session, out) {
+        if let Some(end) = self.flush_queued(session, out) {
             return Some(end);
         }
         let mut wake = wake;
@@ -217,7 +159,7 @@ impl PoolSource {
                     if let Some(end) = self.on_sv2_events(session, events, out) {
                         return Some(end);
                     }
-                    if let Some(end) = self.flush_sv2(session, out) {
+                    if let Some(end) = self.flush_queued(session, out) {
                         return Some(end);
                     }
                     if had_events || left.is_zero() {
@@ -229,5 +171,35 @@ impl PoolSource {
             }
         }
         None
+    }
+}
+
+impl Wire for Session {
+    type Message = Frame;
+    const MAX_UNANSWERED: usize = crate::sv2::client::MAX_UNANSWERED_SUBMITS;
+    const TIMES_ANSWERS: bool = false;
+
+    fn take_outgoing(&mut self) -> Vec<Frame> {
+        self.client.take_outgoing()
+    }
+
+    fn send_message(&mut self, frame: &Frame) -> Result<(), Error> {
+        self.send(frame)
+    }
+
+    fn takes_shares(&self) -> bool {
+        self.client.is_ready()
+    }
+
+    fn stale_reason(&self, share: &Share) -> Option<String> {
+        (!self.client.knows(&share.job)).then(|| self.client.stale_reason(&share.job).into())
+    }
+
+    fn is_backlogged(&self) -> bool {
+        self.client.is_backlogged()
+    }
+
+    fn encode_submit(&mut self, share: &Share) -> Result<Frame, Error> {
+        self.client.submit(share)
     }
 }
