@@ -13,8 +13,7 @@ use clap::parser::ValueSource;
 use clap::{ArgAction, Command};
 use sha256d::{Error, ErrorKind};
 use std::ffi::OsString;
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Far more than every flag with long values; a bigger file is the wrong file.
 const MAX_CONFIG_BYTES: u64 = 1 << 20;
@@ -46,7 +45,7 @@ pub fn expand(cli: &Command, args: Vec<OsString>) -> Result<Vec<OsString>, Error
         .find_subcommand("mine")
         .expect("the mine subcommand is defined");
     let given = |id: &str| mine.value_source(id) == Some(ValueSource::CommandLine);
-    let text = read(path)?;
+    let text = crate::secret::read_capped(path, MAX_CONFIG_BYTES, "a config file")?;
     let flags = flags(command, &text, given).map_err(|why| {
         Error::new(
             ErrorKind::InvalidInput,
@@ -56,25 +55,6 @@ pub fn expand(cli: &Command, args: Vec<OsString>) -> Result<Vec<OsString>, Error
     let mut args = args;
     args.extend(flags.into_iter().map(OsString::from));
     Ok(args)
-}
-
-fn read(path: &Path) -> Result<String, Error> {
-    let shown = path.display();
-    let io = |e: std::io::Error| Error::new(ErrorKind::Io, format!("cannot read {shown}: {e}"));
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .map_err(io)?
-        .take(MAX_CONFIG_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    if bytes.len() as u64 > MAX_CONFIG_BYTES {
-        return Err(Error::new(
-            ErrorKind::InvalidInput,
-            format!("{shown} is over {MAX_CONFIG_BYTES} bytes: not a config file"),
-        ));
-    }
-    String::from_utf8(bytes)
-        .map_err(|_| Error::new(ErrorKind::InvalidInput, format!("{shown} is not UTF-8")))
 }
 
 /// The flags the TOML `text` stands for, as `--name=value` or `--name`, leaving out the keys

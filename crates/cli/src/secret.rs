@@ -33,21 +33,7 @@ pub fn resolve(
 
 fn read_file(path: &Path) -> Result<String, Error> {
     let shown = path.display();
-    let io = |e: std::io::Error| Error::new(ErrorKind::Io, format!("cannot read {shown}: {e}"));
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .map_err(io)?
-        .take(MAX_SECRET_FILE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    if bytes.len() as u64 > MAX_SECRET_FILE {
-        return Err(Error::new(
-            ErrorKind::InvalidInput,
-            format!("{shown} is over {MAX_SECRET_FILE} bytes: not a password file"),
-        ));
-    }
-    let text = String::from_utf8(bytes)
-        .map_err(|_| Error::new(ErrorKind::InvalidInput, format!("{shown} is not UTF-8")))?;
+    let text = read_capped(path, MAX_SECRET_FILE, "a password file")?;
     let secret = text.trim_end_matches(['\n', '\r']);
     if secret.contains(['\n', '\r']) {
         return Err(Error::new(
@@ -56,6 +42,27 @@ fn read_file(path: &Path) -> Result<String, Error> {
         ));
     }
     Ok(secret.to_string())
+}
+
+/// The UTF-8 text of the file at `path`, refused when it is over `max` bytes (it is then not
+/// `what`, and is read no further).
+pub fn read_capped(path: &Path, max: u64, what: &str) -> Result<String, Error> {
+    let shown = path.display();
+    let io = |e: std::io::Error| Error::new(ErrorKind::Io, format!("cannot read {shown}: {e}"));
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > max {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("{shown} is over {max} bytes: not {what}"),
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| Error::new(ErrorKind::InvalidInput, format!("{shown} is not UTF-8")))
 }
 
 #[cfg(test)]

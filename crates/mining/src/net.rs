@@ -435,10 +435,8 @@ pub(crate) fn refusing_address() -> (std::net::TcpListener, std::net::SocketAddr
 mod tests {
     use super::*;
 
-    /// A pool that stops reading fills the socket; a write then gives up at once instead of
-    /// holding the miner.
-    #[test]
-    fn writes_to_a_pool_that_reads_nothing_do_not_wait() {
+    /// A loopback listener that nobody reads from, and a V1 URL for it.
+    fn listening_pool() -> (std::net::TcpListener, PoolUrl) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("ephemeral port");
         let url = PoolUrl {
             tls: false,
@@ -446,6 +444,14 @@ mod tests {
             port: listener.local_addr().expect("bound").port(),
             sv2: None,
         };
+        (listener, url)
+    }
+
+    /// A pool that stops reading fills the socket; a write then gives up at once instead of
+    /// holding the miner.
+    #[test]
+    fn writes_to_a_pool_that_reads_nothing_do_not_wait() {
+        let (listener, url) = listening_pool();
         let mut conn =
             connect(&url, &TlsSettings::default(), Duration::from_secs(5)).expect("connects");
         let chunk = vec![b'x'; 1 << 20];
@@ -467,13 +473,7 @@ mod tests {
     /// Every pool connection probes a silent peer, so a vanished pool host is noticed.
     #[test]
     fn pool_connections_keep_alive() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("ephemeral port");
-        let url = PoolUrl {
-            tls: false,
-            host: "127.0.0.1".into(),
-            port: listener.local_addr().expect("bound").port(),
-            sv2: None,
-        };
+        let (_listener, url) = listening_pool();
         let timeout = Duration::from_secs(5);
         let sock = connect_tcp(&url, Instant::now() + timeout, timeout).expect("connects");
         let sock = socket2::SockRef::from(&sock);
