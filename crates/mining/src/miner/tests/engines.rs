@@ -1,0 +1,190 @@
+//! Engines that break (panic, fail) or report hashes they did not do.
+
+use super::*;
+
+/// An engine that delivers `before_panic` real results on its first unit, then panics
+/// (or fails, with `fail`) on the next.
+struct Faulty {
+    units: AtomicU64,
+    before_panic: u32,
+    fail: bool,
+}
+
+impl Faulty {
+    fn boxed(before_panic: u32, fail: bool) -> Box<dyn Engine> {
+        Box::new(Faulty {
+            units: AtomicU64::new(0),
+            before_panic,
+            fail,
+        })
+    }
+}
+
+impl Engine for Faulty {
+    fn name(&self) -> &'static str {
+        "faulty"
+    }
+
+    fn describe(&self) -> String {
+        "an engine that breaks on its second unit".into()
+    }
+
+    fn threads(&self) -> usize {
+        1
+    }
+
+    fn run(
+        &self,
+        work: &sha256d::Work,
+        ctl: &sha256d::Control,
+        hits: &mut sha256d::engine::Hits<'_>,
+    ) -> Result<(), Error> {
+        if self.units.fetch_add(1, Ordering::Relaxed) == 0 {
+            for nonce in 0..self.before_panic {
+                hits.offer(work.version(0), nonce)?;
+            }
+            ctl.add_hashes(u64::from(self.before_panic));
+            return Ok(());
+        }
+        if self.fail {
+            return Err(Error::new(ErrorKind::Device, "the device went away"));
+        }
+        panic!("injected fault");
+    }
+}
+
+/// A worker panic is caught and reported, that engine is dropped, and the run goes on
+/// on the others to its limit (the old pipeline's scope re-raised the panic: no summary).
+#[test]
+fn a_panicking_engine_is_reported_and_the_others_go_on() {
+    let mut source = Script::new(job("a", 1, 0, 1e-7, true));
+    let mut engines = portable();
+    engines.insert(0, Faulty::boxed(0, false));
+    let options = MineOptions {
+        shares: Some(20),
+        ..MineOptions::default()
+    };
+    let mut notices = Vec::new();
+    let stats = mine(&mut source, &engines, &options, &mut |_, n| {
+        notices.extend(n.map(str::to_string))
+    })
+    .expect("mines on");
+    assert_eq!(
+        stats.engine_failures,
+        ["engine faulty panicked: injected fault"]
+    );
+    assert!(
+        notices
+            .iter()
+            .any(|n| n
+                == "engine faulty panicked: injected fault; mining goes on with 1 engine(s)"),
+        "{notices:?}"
+    );
+    assert!(!stats.every_engine_failed());
+    assert_eq!(
+        stats.engines,
+        ["portable"],
+        "the failed engine is no longer listed"
+    );
+    assert!(stats.accepted >= 20, "{stats:?}");
+    assert_accounted(&stats);
+}
+
+/// When the last engine breaks the run ends as at a limit: what it found is submitted
+/// and the counters come back (the old pipeline returned only the error).
+#[test]
+fn when_every_engine_breaks_the_run_ends_with_its_counters() {
+    for fail in [false, true] {
+        let mut source = Slow::new(flood_job(), usize::MAX);
+        let engines = vec![Faulty::boxed(300, fail)];
+        let stats = mine(
+            &mut source,
+            &engines,
+            &MineOptions::default(),
+            &mut |_, _| {},
+        )
+        .expect("ends with counters");
+        assert!(stats.every_engine_failed());
+        let why = if fail {
+            "engine faulty failed: the device went away"
+        } else {
+            "engine faulty panicked: injected fault"
+        };
+        assert_eq!(stats.engine_failures, [why]);
+        assert_eq!(stats.shares_found, 300);
+        assert_eq!(stats.accepted, 300, "{stats:?}");
+        assert_eq!(stats.hashes, 300);
+        assert_accounted(&stats);
+    }
+}
+
+/// An engine is credited with the hashes it reports, and never with more than the units
+/// it was given hold.
+#[test]
+fn hashes_are_credited_as_reported_and_never_beyond_the_unit() {
+    struct Claims {
+        units: AtomicU64,
+        claim: u64,
+    }
+    impl Engine for Claims {
+        fn name(&self) -> &'static str {
+            "claims"
+        }
+        fn describe(&self) -> String {
+            "an engine that reports hashes and does none".into()
+        }
+        fn threads(&self) -> usize {
+            1
+        }
+        fn run(
+            &self,
+            _: &sha256d::Work,
+            ctl: &sha256d::Control,
+            _: &mut sha256d::engine::Hits<'_>,
+        ) -> Result<(), Error> {
+            self.units.fetch_add(1, Ordering::Relaxed);
+            ctl.add_hashes(self.claim);
+            std::thread::sleep(Duration::from_millis(5));
+            Ok(())
+        }
+    }
+    for (claim, credited) in [(1000, 1000), (u64::MAX / 2, 1 << 32)] {
+        let engine = Arc::new(Claims {
+            units: AtomicU64::new(0),
+            claim,
+        });
+        let mut source = Slow::new(flood_job(), usize::MAX);
+        let engines: Vec<Box<dyn Engine>> = vec![Box::new(Shared(Arc::clone(&engine)))];
+        let options = MineOptions {
+            time: Some(Duration::from_millis(300)),
+            ..MineOptions::default()
+        };
+        let stats = mine(&mut source, &engines, &options, &mut |_, _| {}).expect("mines");
+        let units = engine.units.load(Ordering::Relaxed);
+        assert!(units > 0);
+        assert_eq!(stats.hashes, units * credited, "claiming {claim} a unit");
+    }
+}
+
+/// Lends an engine to `mine` while the test keeps a handle on it.
+struct Shared<E>(Arc<E>);
+
+impl<E: Engine> Engine for Shared<E> {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+    fn threads(&self) -> usize {
+        self.0.threads()
+    }
+    fn run(
+        &self,
+        work: &sha256d::Work,
+        ctl: &sha256d::Control,
+        hits: &mut sha256d::engine::Hits<'_>,
+    ) -> Result<(), Error> {
+        self.0.run(work, ctl, hits)
+    }
+}
