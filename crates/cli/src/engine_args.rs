@@ -9,12 +9,14 @@ pub struct EngineArgs {
     /// CPU threads, at most four per core. Default: one per core.
     #[arg(long, value_parser = values::threads)]
     threads: Option<usize>,
-    /// `asic` engine: the stick's serial device (`sha256d engines` lists candidates).
+    /// `asic` engine: the stick's serial device (`sha256d engines` lists candidates). `mine`
+    /// takes one per `--engine asic`, in order.
     #[arg(long, value_name = "PATH")]
-    device: Option<String>,
-    /// `asic` engine: the wire protocol, icarus, bm1397 or bm1370.
+    device: Vec<String>,
+    /// `asic` engine: the wire protocol, icarus, bm1397 or bm1370. `mine`: one for every
+    /// stick, or one per `--engine asic`, in order.
     #[arg(long, value_name = "P")]
-    protocol: Option<String>,
+    protocol: Vec<String>,
     /// `asic` engine: the stick's hashes per second, which times its jobs (never set it above
     /// the real rate). Default: typical for the protocol.
     #[arg(long, value_name = "H", value_parser = values::hashrate)]
@@ -26,20 +28,75 @@ pub struct EngineArgs {
 }
 
 impl EngineArgs {
-    /// Opens engine `name`, or without one the fastest CPU engine (on `--threads` threads).
+    /// Opens engine `name`, or without one the fastest CPU engine (on `--threads` threads);
+    /// an `asic` engine on the first `--device`.
     pub fn open(&self, name: Option<&str>) -> Result<Box<dyn Engine>, Error> {
+        if self.device.len() > 1 || self.protocol.len() > 1 {
+            return Err(Error::new(
+                sha256d::ErrorKind::InvalidInput,
+                "one engine searches: give --device and --protocol once",
+            ));
+        }
+        self.open_stick(name, 0)
+    }
+
+    /// Opens `names` in order, the `k`-th `asic` among them on the `k`-th `--device` (and
+    /// `--protocol`, unless one is given for all); with no names, the fastest CPU engine.
+    pub fn open_all(&self, names: &[String]) -> Result<Vec<Box<dyn Engine>>, Error> {
+        if names.is_empty() {
+            return Ok(vec![self.open(None)?]);
+        }
+        let sticks = names.iter().filter(|n| *n == "asic").count();
+        if self.device.len() > sticks.max(1) {
+            return Err(Error::new(
+                sha256d::ErrorKind::InvalidInput,
+                format!(
+                    "{} --device given for {sticks} --engine asic: give one device per stick",
+                    self.device.len()
+                ),
+            ));
+        }
+        if self.protocol.len() > 1 && self.protocol.len() != sticks {
+            return Err(Error::new(
+                sha256d::ErrorKind::InvalidInput,
+                format!(
+                    "{} --protocol given for {sticks} --engine asic: give one for every stick, \
+                     or one per stick",
+                    self.protocol.len()
+                ),
+            ));
+        }
+        let mut stick = 0;
+        names
+            .iter()
+            .map(|name| {
+                let engine = self.open_stick(Some(name), stick);
+                stick += usize::from(name == "asic");
+                engine
+            })
+            .collect()
+    }
+
+    /// Opens engine `name`; an `asic` engine as stick `stick` (its device and protocol).
+    fn open_stick(&self, name: Option<&str>, stick: usize) -> Result<Box<dyn Engine>, Error> {
+        let device = self.device.get(stick).cloned();
+        let protocol = self
+            .protocol
+            .get(stick)
+            .or_else(|| (self.protocol.len() == 1).then(|| &self.protocol[0]))
+            .cloned();
         let mut options = Options::default();
         options.threads = self.threads;
         #[cfg(feature = "asic")]
         {
-            options.asic_device = self.device.clone();
-            options.asic_protocol = self.protocol.clone();
+            options.asic_device = device.clone();
+            options.asic_protocol = protocol.clone();
             options.asic_hashrate = self.hashrate;
             options.asic_ticket_bits = self.ticket_bits;
         }
         #[cfg(not(feature = "asic"))]
-        if self.device.is_some()
-            || self.protocol.is_some()
+        if !self.device.is_empty()
+            || !self.protocol.is_empty()
             || self.hashrate.is_some()
             || self.ticket_bits.is_some()
         {
@@ -50,7 +107,7 @@ impl EngineArgs {
         }
         match (name, self.threads) {
             // The library says what is missing; the flags that supply it are the CLI's to name.
-            (Some("asic"), _) if self.device.is_none() || self.protocol.is_none() => {
+            (Some("asic"), _) if device.is_none() || protocol.is_none() => {
                 sha256d::open("asic", &options).map_err(|e| {
                     Error::new(
                         e.kind(),

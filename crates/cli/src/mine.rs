@@ -7,13 +7,14 @@ use crate::{secret, signals, values};
 use clap::{ArgGroup, Args, ValueEnum};
 use serde_json::json;
 use sha256d::hazmat::hex;
-use sha256d::{Engine, Error, ErrorKind};
+use sha256d::{Error, ErrorKind};
 use sha256d_mining::gbt::{SoloOptions, SoloSource};
 use sha256d_mining::pool::{PoolConfig, PoolOptions, PoolSource};
 use sha256d_mining::share_log::{self, ShareLog};
 use sha256d_mining::sv2::ChannelKind;
 use sha256d_mining::{
-    address, mine, sanitize, AcceptedBlock, MineOptions, Source, Stats, MAX_LISTED_BLOCKS,
+    address, mine, sanitize, AcceptedBlock, DeviceStats, MineOptions, Source, Stats,
+    MAX_LISTED_BLOCKS,
 };
 use sha256d_mining::{PoolUrl, TlsSettings};
 use std::collections::BTreeMap;
@@ -145,16 +146,6 @@ fn open_share_log(args: &MineArgs) -> Result<Option<Arc<Mutex<ShareLog>>>, Error
     Ok(Some(Arc::new(Mutex::new(log))))
 }
 
-fn open_engines(args: &MineArgs) -> Result<Vec<Box<dyn Engine>>, Error> {
-    if args.engine.is_empty() {
-        return Ok(vec![args.engines.open(None)?]);
-    }
-    args.engine
-        .iter()
-        .map(|name| args.engines.open(Some(name)))
-        .collect()
-}
-
 fn open_source(args: &MineArgs, stop: &Arc<AtomicBool>) -> Result<Box<dyn Source>, Error> {
     if let Some(node) = &args.node {
         let auth = args.node_auth.auth("solo mining")?;
@@ -208,7 +199,7 @@ fn open_source(args: &MineArgs, stop: &Arc<AtomicBool>) -> Result<Box<dyn Source
 }
 
 pub fn run(args: MineArgs) -> Result<(), Error> {
-    let engines = open_engines(&args)?;
+    let engines = args.engines.open_all(&args.engine)?;
     for e in &engines {
         log::debug!("engine {}: {}", e.name(), e.describe());
     }
@@ -377,7 +368,75 @@ fn summary_json(s: &Stats) -> serde_json::Value {
         "blocks": blocks_json(&s.blocks),
         "block_candidates": s.block_candidates,
         "candidates": blocks_json(&s.candidates),
+        "devices": s.devices.iter().map(|d| device_json(d, s.elapsed)).collect::<Vec<_>>(),
     })
+}
+
+fn device_json(d: &DeviceStats, elapsed: Duration) -> serde_json::Value {
+    let (low, high) = d.proven_hashrate_interval(elapsed, CONFIDENCE);
+    json!({
+        "engine": d.engine,
+        "device": d.device,
+        "hashes": d.hashes,
+        "hashrate": d.hashrate(elapsed),
+        "proven_hashrate": d.proven_hashrate(elapsed),
+        "proven_hashrate_interval": [low, high.is_finite().then_some(high)],
+        "shares_found": d.shares_found,
+        "accepted": d.accepted,
+        "rejected": d.rejected,
+        "stale": d.stale,
+        "hardware_errors": d.hardware_errors,
+        "known_answer_misses": d.known_answer_misses,
+        "failure": d.failure,
+    })
+}
+
+/// A line per device, when there are several (with one, the totals are its figures), and a
+/// warning for each that claims more than its accepted shares prove.
+fn devices_text(s: &Stats) -> String {
+    let mut out = String::new();
+    if s.devices.len() > 1 {
+        for d in &s.devices {
+            let (low, high) = d.proven_hashrate_interval(s.elapsed, CONFIDENCE);
+            let interval = if high.is_finite() {
+                format!(" (95%: {} to {})", si(low, "H/s"), si(high, "H/s"))
+            } else {
+                String::new()
+            };
+            out += &format!(
+                "\n  {} ({}): {} measured, {} proven{}, accepted {}, rejected {}, stale {}, \
+                 hardware errors {}, known-answer misses {}",
+                d.engine,
+                d.device,
+                si(d.hashrate(s.elapsed), "H/s"),
+                si(d.proven_hashrate(s.elapsed), "H/s"),
+                interval,
+                d.accepted,
+                d.rejected,
+                d.stale,
+                d.hardware_errors,
+                d.known_answer_misses,
+            );
+            // Why is among the engine failures below.
+            if d.failure.is_some() {
+                out += ", stopped";
+            }
+        }
+    }
+    for d in s
+        .devices
+        .iter()
+        .filter(|d| d.claims_more_than_proven(s.elapsed, CONFIDENCE))
+    {
+        out += &format!(
+            "\nwarning: {} ({}) claims {} but its accepted shares prove at most {} (95%)",
+            d.engine,
+            d.device,
+            si(d.hashrate(s.elapsed), "H/s"),
+            si(d.proven_hashrate_interval(s.elapsed, CONFIDENCE).1, "H/s"),
+        );
+    }
+    out
 }
 
 fn blocks_json(blocks: &[AcceptedBlock]) -> Vec<serde_json::Value> {
@@ -429,6 +488,7 @@ fn summary_text(s: &Stats) -> String {
     for (why, n) in &s.dropped {
         out += &format!("\n  not submitted {n} x {why}");
     }
+    out += &devices_text(s);
     for failure in &s.engine_failures {
         out += &format!("\n{failure}");
     }

@@ -2,8 +2,11 @@
 //! processes talking over a real pseudo-terminal, held to the portable engine's answers.
 #![cfg(target_os = "linux")]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+#[path = "common/emulator.rs"]
+mod emulator;
+
+use emulator::Emulator;
+use std::process::{Command, Output};
 
 const GENESIS: &str = sha256d::GENESIS_HEADER_HEX;
 /// 10 zero bits: a few hits in a few thousand hashes, and 2 bits over the emulated ticket.
@@ -15,50 +18,12 @@ const HASHRATE: &str = "400000";
 /// slower than configured.
 const ENGINE_HASHRATE: &str = "200000";
 
-/// An emulator process, killed on drop so a failed assertion does not leave it running.
-struct Emulator {
-    child: Child,
-    path: String,
-}
-
-impl Emulator {
-    fn start(protocol: &str) -> Emulator {
-        Emulator::with(protocol, &[])
-    }
-
-    fn with(protocol: &str, extra: &[&str]) -> Emulator {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sha256d"))
-            .args(["emulate", "--protocol", protocol])
-            .args(["--ticket-bits", TICKET_BITS, "--hashrate", HASHRATE])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the emulator starts");
-        let stdout = child.stdout.take().expect("stdout is piped");
-        // Guard before reading, so a bad first line still kills the child.
-        let mut emu = Emulator {
-            child,
-            path: String::new(),
-        };
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("the emulator prints its pty");
-        emu.path = line
-            .trim_end()
-            .strip_prefix("pty: ")
-            .unwrap_or_else(|| panic!("expected `pty: PATH`, got {line:?}"))
-            .to_string();
-        emu
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        // It may already have exited; either way it must not outlive the test.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The emulator at this file's ticket and rate, with `extra` flags.
+fn emulate(protocol: &str, extra: &[&str]) -> Emulator {
+    let mut args = vec!["--protocol", protocol, "--ticket-bits", TICKET_BITS];
+    args.extend_from_slice(&["--hashrate", HASHRATE]);
+    args.extend_from_slice(extra);
+    Emulator::start(&args)
 }
 
 fn sha256d(args: &[&str]) -> Output {
@@ -110,7 +75,7 @@ fn asic_search(emu: &Emulator, protocol: &str, work: &[&str]) -> Output {
 
 /// Searches `work` on an emulated `protocol` stick and on the portable engine.
 fn asic_matches_portable(protocol: &str, work: &[&str]) {
-    let emu = Emulator::start(protocol);
+    let emu = emulate(protocol, &[]);
     let asic = asic_search(&emu, protocol, work);
     let portable = sha256d(
         &[
@@ -159,7 +124,7 @@ fn asic_search_on_an_emulated_stick_equals_portable() {
 
 #[test]
 fn a_stick_that_hashes_wrongly_makes_search_fail_in_one_line() {
-    let emu = Emulator::with("bm1397", &["--fault", "wrong-nonce=1"]);
+    let emu = emulate("bm1397", &["--fault", "wrong-nonce=1"]);
     let o = asic_search(&emu, "bm1397", &["--nonces", "0..64"]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
@@ -172,7 +137,7 @@ fn a_stick_that_hashes_wrongly_makes_search_fail_in_one_line() {
 
 #[test]
 fn hashrates_no_stick_has_are_one_line_errors_not_panics_or_hangs() {
-    let emu = Emulator::start("bm1370");
+    let emu = emulate("bm1370", &[]);
     for rate in ["1e-10", "1e-6", "0", "1e300"] {
         let o = sha256d(&[
             "search",

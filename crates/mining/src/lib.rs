@@ -31,7 +31,9 @@ pub mod stratum;
 pub mod sv2;
 
 pub use job::{merkle_branch, merkle_root, Job};
-pub use miner::{mine, AcceptedBlock, DropReason, MineOptions, Stats, MAX_LISTED_BLOCKS};
+pub use miner::{
+    mine, AcceptedBlock, DeviceStats, DropReason, MineOptions, Stats, MAX_LISTED_BLOCKS,
+};
 pub use net::{PoolUrl, TlsSettings};
 pub use pool::{PoolConfig, PoolOptions, PoolSource};
 pub use share_log::ShareLog;

@@ -14,12 +14,14 @@
 //! rather than flooded. Every result is accounted for in [`Stats`]: submitted, or dropped with
 //! a [`DropReason`].
 
+mod device;
 mod proof;
 mod results;
 mod stats;
 mod units;
 mod worker;
 
+pub use device::DeviceStats;
 pub use results::{MAX_WAITING_BLOCKS, MAX_WAITING_SHARES};
 pub use stats::{AcceptedBlock, DropReason, Stats, MAX_LISTED_BLOCKS};
 
@@ -127,6 +129,14 @@ pub fn mine(
         results: &results,
         stats: Stats {
             engines: engines.iter().map(|e| e.name().to_string()).collect(),
+            devices: engines
+                .iter()
+                .map(|e| DeviceStats {
+                    engine: e.name().to_string(),
+                    device: e.describe(),
+                    ..DeviceStats::default()
+                })
+                .collect(),
             ..Stats::default()
         },
         started: Instant::now(),
@@ -314,6 +324,7 @@ impl Coordinator<'_> {
     ) {
         while let Ok((index, e)) = failed.try_recv() {
             self.stats.engine_failures.push(e.to_string());
+            self.stats.devices[index].failure = Some(e.to_string());
             // `engines` lists the engines still hashing: a failed one leaves it.
             self.failed_engines.push(index);
             self.stats.engines = self
@@ -366,8 +377,15 @@ impl Coordinator<'_> {
 
     fn snapshot(&mut self) -> Stats {
         self.stats.elapsed = self.started.elapsed();
-        self.stats.hashes = self.board.hashes();
-        self.stats.hardware_errors = self.board.hardware_errors();
+        let tallies = self.board.tallies();
+        self.stats.hashes = tallies.iter().map(|t| t.hashes).sum();
+        self.stats.hardware_errors = tallies.iter().map(|t| t.hardware_errors).sum();
+        for (device, tally) in self.stats.devices.iter_mut().zip(&tallies) {
+            device.hashes = tally.hashes;
+            device.hardware_errors = tally.hardware_errors;
+            device.known_answer_misses = tally.known_answer_misses;
+            device.shares_found = tally.found;
+        }
         self.stats.job_switch_worst = self.board.switch_worst();
         self.stats.source = self.source.describe();
         self.stats.shares_found = self.results.found();
@@ -387,12 +405,14 @@ impl Coordinator<'_> {
         }
         if stale && !c.is_block {
             self.stats.stale += 1;
+            self.stats.devices[c.engine].stale += 1;
             self.stats.drop_result(DropReason::Stale, 1);
             return Ok(Vec::new());
         }
         if c.is_block && self.source.pause_after_block() {
             if self.last_block_parent == Some(c.job.prev_hash) {
                 self.stats.stale += 1;
+                self.stats.devices[c.engine].stale += 1;
                 self.stats.drop_result(DropReason::SecondBlock, 1);
                 return Ok(Vec::new());
             }
@@ -437,7 +457,11 @@ impl Coordinator<'_> {
                 // It applies from the next job, which carries it as its share target.
                 Event::Difficulty(_) => {}
                 Event::Verdict { share, verdict } => {
-                    self.record(&share, &verdict)?;
+                    let finder = self.take_finder(&share);
+                    self.record(&share, &verdict, finder)?;
+                    // A verdict on a share this run did not submit (a source's replay) is
+                    // counted in the total only.
+                    let mut device = finder.and_then(|i| self.stats.devices.get_mut(i));
                     self.in_flight = self.in_flight.saturating_sub(1);
                     if share.is_block {
                         self.blocks_in_flight = self.blocks_in_flight.saturating_sub(1);
@@ -446,6 +470,9 @@ impl Coordinator<'_> {
                         Verdict::Accepted => {
                             self.stats.accepted += 1;
                             let difficulty = share.job.share_target.difficulty_float();
+                            if let Some(d) = device.as_mut() {
+                                d.accept(difficulty);
+                            }
                             self.stats.accepted_difficulty += difficulty;
                             self.stats.accepted_difficulty_squared += difficulty * difficulty;
                             if share.is_block {
@@ -471,6 +498,10 @@ impl Coordinator<'_> {
                             {
                                 self.last_block_parent = None;
                             }
+                            if let Some(d) = device.as_mut() {
+                                d.rejected += 1;
+                                d.stale += u64::from(stale);
+                            }
                             if stale {
                                 self.stats.stale += 1;
                             }
@@ -493,18 +524,26 @@ impl Coordinator<'_> {
         Ok(())
     }
 
-    /// Writes the share log's line for a verdict, naming the engine that found the share.
-    fn record(&mut self, share: &Share, verdict: &Verdict) -> Result<(), Error> {
-        let index = self
-            .finders
+    /// The index of the engine that found `share`, which is no longer awaiting its verdict.
+    fn take_finder(&mut self, share: &Share) -> Option<usize> {
+        self.finders
             .iter()
             .position(|(hash, _)| *hash == share.hash)
             .and_then(|i| self.finders.remove(i))
-            .map(|(_, index)| index);
+            .map(|(_, index)| index)
+    }
+
+    /// Writes the share log's line for a verdict, naming the engine that found the share.
+    fn record(
+        &mut self,
+        share: &Share,
+        verdict: &Verdict,
+        finder: Option<usize>,
+    ) -> Result<(), Error> {
         let Some(log) = &self.share_log else {
             return Ok(());
         };
-        let engine = index.map(|i| Finder {
+        let engine = finder.map(|i| Finder {
             name: self.engine_names[i].clone(),
             index: i as u64,
         });

@@ -7,7 +7,7 @@
 //! `Σd² / Σd` (the same mean and variance), which is exact when they share one difficulty.
 
 /// Hashes per difficulty-1 share.
-const HASHES_PER_DIFFICULTY: f64 = 4_294_967_296.0;
+pub(super) const HASHES_PER_DIFFICULTY: f64 = 4_294_967_296.0;
 
 /// The sums over accepted shares that the proof needs.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]

@@ -2,6 +2,7 @@
 //! for: `shares_found == shares_submitted + dropped_total()`, and every submission ends
 //! accepted, rejected or unanswered.
 
+use super::DeviceStats;
 use sha256d::Hash;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -47,6 +48,9 @@ pub struct Stats {
     /// Why each engine that stopped early stopped (an error or a panic); the run goes on
     /// with the others.
     pub engine_failures: Vec<String>,
+    /// Each engine's own counters, in the order the engines were given (a failed one stays,
+    /// with its [`DeviceStats::failure`]).
+    pub devices: Vec<DeviceStats>,
     /// The highest difficulty among the shares found.
     pub best_share_difficulty: f64,
     /// The share difficulty of the newest job.
@@ -135,7 +139,10 @@ impl Stats {
     /// Hashes per second as the accepted shares prove it: each share of difficulty `d` stands
     /// for `d * 2^32` hashes on average.
     pub fn proven_hashrate(&self) -> f64 {
-        rate(self.accepted_difficulty * 4_294_967_296.0, self.elapsed)
+        rate(
+            self.accepted_difficulty * super::proof::HASHES_PER_DIFFICULTY,
+            self.elapsed,
+        )
     }
 
     /// The hash rate the accepted shares prove, as the interval that holds the true rate with
@@ -177,7 +184,7 @@ impl Stats {
     }
 }
 
-fn rate(amount: f64, elapsed: Duration) -> f64 {
+pub(super) fn rate(amount: f64, elapsed: Duration) -> f64 {
     let secs = elapsed.as_secs_f64();
     if secs > 0.0 {
         amount / secs

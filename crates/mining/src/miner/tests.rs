@@ -201,6 +201,24 @@ fn assert_accounted(stats: &Stats) {
         stats.accepted + stats.rejected_total() + stats.unanswered,
         "{stats:?}"
     );
+    // The devices split the totals between them, each result to the engine that found it.
+    let devices = &stats.devices;
+    let sum = |f: fn(&DeviceStats) -> u64| devices.iter().map(f).sum::<u64>();
+    assert_eq!(sum(|d| d.hashes), stats.hashes, "{stats:?}");
+    assert_eq!(sum(|d| d.shares_found), stats.shares_found, "{stats:?}");
+    assert_eq!(sum(|d| d.accepted), stats.accepted, "{stats:?}");
+    assert_eq!(sum(|d| d.rejected), stats.rejected_total(), "{stats:?}");
+    assert_eq!(sum(|d| d.stale), stats.stale, "{stats:?}");
+    assert_eq!(
+        sum(|d| d.hardware_errors),
+        stats.hardware_errors,
+        "{stats:?}"
+    );
+    let difficulty: f64 = devices.iter().map(|d| d.accepted_difficulty).sum();
+    assert!(
+        (difficulty - stats.accepted_difficulty).abs() <= 1e-9 * stats.accepted_difficulty,
+        "{stats:?}"
+    );
 }
 
 mod blocks;

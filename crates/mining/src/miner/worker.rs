@@ -19,9 +19,28 @@ pub(super) struct Board {
     state: Mutex<BoardState>,
     changed: Condvar,
     stop: AtomicBool,
+    /// By worker (engine) index.
+    counters: Vec<WorkerCounters>,
+    live_workers: AtomicUsize,
+}
+
+/// What one worker's engine did, outside the lock.
+#[derive(Default)]
+struct WorkerCounters {
+    /// Hashes of its finished units (running ones are read from their controls).
     done_hashes: AtomicU64,
     hardware_errors: AtomicU64,
-    live_workers: AtomicUsize,
+    known_answer_misses: AtomicU64,
+    found: AtomicU64,
+}
+
+/// One worker's counters as the coordinator reads them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct WorkerTally {
+    pub(super) hashes: u64,
+    pub(super) hardware_errors: u64,
+    pub(super) known_answer_misses: u64,
+    pub(super) found: u64,
 }
 
 struct BoardState {
@@ -39,6 +58,7 @@ struct BoardState {
 struct Running {
     ctl: Arc<Control>,
     size: u64,
+    worker: usize,
 }
 
 impl Running {
@@ -60,8 +80,7 @@ impl Board {
             }),
             changed: Condvar::new(),
             stop: AtomicBool::new(false),
-            done_hashes: AtomicU64::new(0),
-            hardware_errors: AtomicU64::new(0),
+            counters: (0..workers).map(|_| WorkerCounters::default()).collect(),
             live_workers: AtomicUsize::new(workers),
         }
     }
@@ -73,12 +92,28 @@ impl Board {
 
     /// Hashes done so far, finished units and running ones.
     pub(super) fn hashes(&self) -> u64 {
-        let running: u64 = self.lock().running.iter().map(Running::hashes).sum();
-        self.done_hashes.load(Ordering::Relaxed) + running
+        self.tallies().iter().map(|t| t.hashes).sum()
     }
 
-    pub(super) fn hardware_errors(&self) -> u64 {
-        self.hardware_errors.load(Ordering::Relaxed)
+    /// Each worker's counters, by index; hashes of finished units and running ones.
+    pub(super) fn tallies(&self) -> Vec<WorkerTally> {
+        let s = self.lock();
+        // Under the lock, so a unit that just finished is counted once: in its worker's
+        // finished hashes or among the running units, never both.
+        let mut tallies: Vec<WorkerTally> = self
+            .counters
+            .iter()
+            .map(|c| WorkerTally {
+                hashes: c.done_hashes.load(Ordering::Relaxed),
+                hardware_errors: c.hardware_errors.load(Ordering::Relaxed),
+                known_answer_misses: c.known_answer_misses.load(Ordering::Relaxed),
+                found: c.found.load(Ordering::Relaxed),
+            })
+            .collect();
+        for r in &s.running {
+            tallies[r.worker].hashes += r.hashes();
+        }
+        tallies
     }
 
     pub(super) fn switch_worst(&self) -> Duration {
@@ -120,6 +155,7 @@ impl Board {
     /// the engine panics.
     fn next(
         &self,
+        worker: usize,
         paused_generation: Option<u64>,
         last_generation: &mut u64,
         roll_bits: u32,
@@ -151,6 +187,7 @@ impl Board {
         s.running.push(Running {
             ctl: Arc::clone(&ctl),
             size: unit_size(&job, roll_bits),
+            worker,
         });
         Some(Next {
             generation: s.generation,
@@ -184,9 +221,11 @@ impl Drop for UnitGuard<'_> {
             .iter()
             .position(|r| Arc::ptr_eq(&r.ctl, &self.ctl))
         {
-            let done = s.running.swap_remove(i).hashes();
-            // Under the lock, so `hashes` never sees a unit counted twice or not at all.
-            self.board.done_hashes.fetch_add(done, Ordering::Relaxed);
+            let done = s.running.swap_remove(i);
+            // Under the lock, so `tallies` never sees a unit counted twice or not at all.
+            self.board.counters[done.worker]
+                .done_hashes
+                .fetch_add(done.hashes(), Ordering::Relaxed);
         }
     }
 }
@@ -250,7 +289,13 @@ fn work(
     let mut roll_bits = 0u32;
     let mut paused_generation = None;
     let mut last_generation = 0;
-    while let Some(next) = board.next(paused_generation, &mut last_generation, roll_bits) {
+    let counters = &board.counters[engine_index];
+    while let Some(next) = board.next(
+        engine_index,
+        paused_generation,
+        &mut last_generation,
+        roll_bits,
+    ) {
         let Next {
             job,
             generation,
@@ -275,6 +320,7 @@ fn work(
                 block_found = true;
                 ctl.cancel();
             }
+            counters.found.fetch_add(1, Ordering::Relaxed);
             results.push(Candidate {
                 job: Arc::clone(&job),
                 generation,
@@ -291,9 +337,12 @@ fn work(
         }
         match result {
             Ok(summary) => {
-                board
+                counters
                     .hardware_errors
                     .fetch_add(summary.hardware_errors, Ordering::Relaxed);
+                counters
+                    .known_answer_misses
+                    .fetch_add(summary.known_answer_misses, Ordering::Relaxed);
                 let took = started.elapsed();
                 // No mask has more than 32 bits to roll.
                 if !summary.cancelled && took < UNIT_TARGET / 2 && roll_bits < 32 {

@@ -88,6 +88,17 @@ fn a_panicking_engine_is_reported_and_the_others_go_on() {
     );
     assert!(stats.accepted >= 20, "{stats:?}");
     assert_accounted(&stats);
+    // Each device keeps its own counters, the failed one with why it stopped.
+    let names: Vec<_> = stats.devices.iter().map(|d| d.engine.as_str()).collect();
+    assert_eq!(names, ["faulty", "portable"]);
+    let failures: Vec<_> = stats.devices.iter().map(|d| d.failure.as_deref()).collect();
+    assert_eq!(
+        failures,
+        [Some("engine faulty panicked: injected fault"), None]
+    );
+    assert_eq!(stats.devices[0].accepted, 0);
+    assert_eq!(stats.devices[1].accepted, stats.accepted);
+    assert_eq!(stats.devices[1].hashes, stats.hashes);
 }
 
 /// When the last engine breaks the run ends as at a limit: what it found is submitted

@@ -1,0 +1,153 @@
+//! `sha256d mine` on several devices at once: emulated sticks (each its own process on a real
+//! pseudo-terminal, as a real stick is) beside the CPU, on one job stream from the in-repo test
+//! pool, with per-device counters in the summary; a stick pulled out mid-run is dropped and
+//! the others go on.
+#![cfg(target_os = "linux")]
+
+mod common;
+#[path = "common/emulator.rs"]
+mod emulator;
+
+use common::{mine, summary};
+use emulator::Emulator;
+use serde_json::Value;
+use sha256d_testkit::testpool::{Settings, TestPool};
+
+/// Slow enough for a shared CI core; at the pool's difficulty (1e-5, a share per 43k hashes)
+/// each stick still finds several shares a second.
+fn stick(extra: &[&str]) -> Emulator {
+    let mut args = vec![
+        "--protocol",
+        "bm1370",
+        "--ticket-bits",
+        "8",
+        "--hashrate",
+        "400000",
+    ];
+    args.extend_from_slice(extra);
+    Emulator::start(&args)
+}
+
+/// Mines for `seconds` on the two sticks and one CPU thread. A BM1370 stick takes about 8 s
+/// to open (its clock ramps up in 6.25 MHz steps 100 ms apart), so runs are longer than that.
+fn mine_on(pool: &TestPool, a: &Emulator, b: &Emulator, seconds: &str) -> Value {
+    summary(&mine(&[
+        "--pool",
+        &pool.url(),
+        "--user",
+        "w1",
+        "--engine",
+        "asic",
+        "--device",
+        &a.path,
+        "--engine",
+        "asic",
+        "--device",
+        &b.path,
+        "--engine",
+        "portable",
+        "--threads",
+        "1",
+        "--protocol",
+        "bm1370",
+        "--ticket-bits",
+        "8",
+        // Half the emulated rate: a busy machine slowing the emulator must not look like a
+        // stick slower than configured.
+        "--hashrate",
+        "200000",
+        "--time",
+        seconds,
+        "--json",
+    ]))
+}
+
+/// The pool validated every share the summary counts as accepted, by its own hashing (and at
+/// most the ones still unanswered besides).
+fn assert_pool_saw(pool: &TestPool, s: &Value) {
+    let validated = pool.accepted().len() as u64;
+    let accepted = s["accepted"].as_u64().expect("a count");
+    let unanswered = s["unanswered"].as_u64().expect("a count");
+    assert!(
+        (accepted..=accepted + unanswered).contains(&validated),
+        "the pool validated {validated}: {s}"
+    );
+}
+
+fn field(devices: &[Value], key: &str) -> Vec<Value> {
+    devices.iter().map(|d| d[key].clone()).collect()
+}
+
+fn total(devices: &[Value], key: &str) -> u64 {
+    devices.iter().filter_map(|d| d[key].as_u64()).sum()
+}
+
+#[test]
+fn two_sticks_and_the_cpu_each_keep_their_own_counters() {
+    let pool = TestPool::start(Settings::new("devices"));
+    let (a, b) = (stick(&[]), stick(&[]));
+    let s = mine_on(&pool, &a, &b, "16");
+    let devices = s["devices"].as_array().expect("a list of devices");
+    assert_eq!(
+        field(devices, "engine"),
+        ["asic", "asic", "portable"],
+        "{s}"
+    );
+    // Each stick is named by its own device.
+    for (d, emu) in devices.iter().zip([&a, &b]) {
+        let described = d["device"].as_str().expect("a description");
+        assert!(
+            described.contains(&emu.path),
+            "{described} names {}",
+            emu.path
+        );
+    }
+    assert_eq!(
+        field(devices, "failure"),
+        [Value::Null, Value::Null, Value::Null]
+    );
+    // Every device found and had shares accepted, and the devices split the totals.
+    for d in devices {
+        assert!(d["accepted"].as_u64() > Some(0), "{d}");
+        assert!(d["proven_hashrate"].as_f64() > Some(0.0), "{d}");
+        assert_eq!(d["hardware_errors"], 0, "{d}");
+        assert_eq!(d["known_answer_misses"], 0, "{d}");
+    }
+    assert_eq!(
+        Some(total(devices, "accepted")),
+        s["accepted"].as_u64(),
+        "{s}"
+    );
+    assert_eq!(Some(total(devices, "hashes")), s["hashes"].as_u64(), "{s}");
+    assert_eq!(
+        Some(total(devices, "shares_found")),
+        s["shares_found"].as_u64(),
+        "{s}"
+    );
+    assert_pool_saw(&pool, &s);
+}
+
+#[test]
+fn a_stick_pulled_out_is_dropped_and_reported_and_the_run_goes_on() {
+    let pool = TestPool::start(Settings::new("unplug"));
+    let (a, b) = (stick(&["--fault", "unplug=6"]), stick(&[]));
+    let s = mine_on(&pool, &a, &b, "16");
+    let devices = s["devices"].as_array().expect("a list of devices");
+    let failure = devices[0]["failure"].as_str().unwrap_or_default();
+    assert_eq!(
+        failure, "engine asic failed: reading from the device: the device hung up (unplugged?)",
+        "{s}"
+    );
+    assert_eq!(s["engines"], serde_json::json!(["asic", "portable"]), "{s}");
+    assert_eq!(field(&devices[1..], "failure"), [Value::Null, Value::Null]);
+    // The others mined on; what the pulled stick found before it went (a known answer or
+    // two and a share or so: the stick is pulled after 6 replies) is in the totals below.
+    assert!(devices[1]["accepted"].as_u64() > Some(0), "{s}");
+    assert!(devices[2]["accepted"].as_u64() > Some(0), "{s}");
+    assert_eq!(
+        Some(total(devices, "accepted")),
+        s["accepted"].as_u64(),
+        "{s}"
+    );
+    assert_pool_saw(&pool, &s);
+}
