@@ -7,8 +7,12 @@
 //! around the extranonce, a merkle branch, header fields) and the [`Source`] trait.
 
 #![warn(missing_docs)]
+// Unsafe is allowed in one file only: the NVML loader (`energy/nvml/ffi.rs`).
+#![deny(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod address;
+pub mod energy;
 mod failover;
 pub mod gbt;
 // The HTTP parser and the terminal sanitiser are public only for this workspace's fuzz targets
