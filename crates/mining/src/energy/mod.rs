@@ -194,7 +194,6 @@ impl Default for Roots {
 }
 
 /// What opening a meter came to.
-#[non_exhaustive]
 pub enum Opened {
     /// A meter, read once already (its energy counts from now).
     Meter(Box<dyn Meter>),

@@ -1,9 +1,10 @@
 //! RAPL energy counters through powercap: `intel-rapl:N/energy_uj` (µJ), wrapping at
 //! `max_energy_range_uj`. AMD Zen shows the same zones under the `intel-rapl` name.
 //!
-//! Only the top-level zones count: a sub-zone (`intel-rapl:0:0`, the cores) is inside its
-//! package, and `intel-rapl-mmio:N` is a second view of the same package. Where a `psys`
-//! zone (the whole platform, packages included) exists, it alone counts.
+//! The top-level zones count (the packages), and of their sub-zones only `dram`: RAPL's DRAM
+//! domain is beside the package, while the others (`core`, `uncore`) are inside it.
+//! `intel-rapl-mmio:N` is a second view of a package and does not count. Where a `psys`
+//! zone (the whole platform, packages and memory included) exists, it alone counts.
 
 use super::{sysfs, Basis, Counter, Meter, Reading};
 use sha256d::{Error, ErrorKind};
@@ -25,12 +26,17 @@ pub struct Rapl {
     zones: Vec<Zone>,
 }
 
-/// Whether a powercap entry is a top-level RAPL zone: `intel-rapl:N` or `amd-rapl:N`.
-fn is_top_zone(name: &str) -> bool {
-    ["intel-rapl:", "amd-rapl:"].iter().any(|prefix| {
-        name.strip_prefix(prefix)
-            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-    })
+/// Whether a powercap entry is a RAPL zone (`intel-rapl:N` or `amd-rapl:N`, `Some(true)`) or
+/// a sub-zone of one (`intel-rapl:N:M`, `Some(false)`).
+fn zone_level(name: &str) -> Option<bool> {
+    let number = |n: &str| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit());
+    let rest = ["intel-rapl:", "amd-rapl:"]
+        .iter()
+        .find_map(|prefix| name.strip_prefix(prefix))?;
+    match rest.split_once(':') {
+        None => number(rest).then_some(true),
+        Some((zone, sub)) => (number(zone) && number(sub)).then_some(false),
+    }
 }
 
 /// What to tell someone whose `energy_uj` cannot be read.
@@ -79,27 +85,28 @@ impl Rapl {
         for entry in entries {
             let entry = entry.map_err(|e| sysfs::read_error(root, &e))?;
             let name = entry.file_name();
-            if name.to_str().is_some_and(is_top_zone) {
+            if let Some((name, top)) = name.to_str().and_then(|n| Some((n, zone_level(n)?))) {
                 if dirs.len() == MAX_ZONES {
                     return Err(Error::new(
                         ErrorKind::InvalidInput,
                         format!("{}: more than {MAX_ZONES} RAPL zones", root.display()),
                     ));
                 }
-                dirs.push(entry.path());
+                dirs.push((entry.path(), name.to_string(), top));
             }
         }
         // Listing order is the filesystem's; labels in a summary should not move between runs.
         dirs.sort();
         let named: Vec<(PathBuf, String)> = dirs
             .into_iter()
-            .map(|dir| {
-                let label = sysfs::read_name(&dir.join("name")).unwrap_or_else(|| {
-                    dir.file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default()
-                });
-                (dir, label)
+            .filter_map(|(dir, entry, top)| {
+                let label = sysfs::read_name(&dir.join("name")).unwrap_or_else(|| entry.clone());
+                if top {
+                    return Some((dir, label));
+                }
+                // Each package has its own `dram`: keep them apart by the package's number.
+                let package = entry.split(':').nth(1).unwrap_or_default();
+                (label == "dram").then(|| (dir, format!("dram-{package}")))
             })
             .collect();
         let platform = named.iter().any(|(_, label)| label == "psys");
@@ -153,18 +160,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_top_level_rapl_zones_count() {
-        for (name, top) in [
-            ("intel-rapl:0", true),
-            ("intel-rapl:12", true),
-            ("amd-rapl:1", true),
-            ("intel-rapl:0:0", false),
-            ("intel-rapl:", false),
-            ("intel-rapl-mmio:0", false),
-            ("intel-rapl", false),
-            ("dtpm", false),
+    fn zones_and_sub_zones_are_told_from_the_rest() {
+        for (name, level) in [
+            ("intel-rapl:0", Some(true)),
+            ("intel-rapl:12", Some(true)),
+            ("amd-rapl:1", Some(true)),
+            ("intel-rapl:0:0", Some(false)),
+            ("intel-rapl:1:12", Some(false)),
+            ("intel-rapl:0:", None),
+            ("intel-rapl:0:0:0", None),
+            ("intel-rapl:", None),
+            ("intel-rapl-mmio:0", None),
+            ("intel-rapl", None),
+            ("dtpm", None),
         ] {
-            assert_eq!(is_top_zone(name), top, "{name}");
+            assert_eq!(zone_level(name), level, "{name}");
         }
     }
 

@@ -58,16 +58,20 @@ fn rapl_counts_packages_once_and_unwraps_the_counter() {
     zone(root, "intel-rapl:1", "package-1", 5_000_000);
     // Inside package 0, and a second view of it: neither may add to the total.
     zone(root, "intel-rapl:0:0", "core", 7_000);
+    // Beside package 0: counted.
+    zone(root, "intel-rapl:0:1", "dram", 1_000_000);
     zone(root, "intel-rapl-mmio:0", "package-0", 9_000);
     let mut meter = open_meter("rapl", &roots);
     let t = Instant::now();
     write(&root.join("intel-rapl:0"), "energy_uj", "2001000\n");
     write(&root.join("intel-rapl:1"), "energy_uj", "6000000\n");
     write(&root.join("intel-rapl:0:0"), "energy_uj", "99000000\n");
+    write(&root.join("intel-rapl:0:1"), "energy_uj", "1500000\n");
     assert_eq!(
         read(meter.as_mut(), t),
         vec![
             ("rapl:package-0".into(), Basis::Measured, 2.0),
+            ("rapl:dram-0".into(), Basis::Measured, 0.5),
             ("rapl:package-1".into(), Basis::Measured, 1.0),
         ]
     );
@@ -79,7 +83,8 @@ fn rapl_counts_packages_once_and_unwraps_the_counter() {
         (2_000_000 + RANGE_UJ - 2_001_000 + 500) as f64 / 1e6
     );
     assert_eq!(after[0].2, 262_143.328_35);
-    assert_eq!(after[1].2, 1.0);
+    assert_eq!(after[1].2, 0.5);
+    assert_eq!(after[2].2, 1.0);
     let _ = fs::remove_dir_all(&dir);
 }
 
@@ -88,6 +93,7 @@ fn rapl_with_a_platform_zone_counts_it_alone() {
     let dir = sha256d_testkit::peers::temp_dir("energy-psys");
     let roots = roots(&dir);
     zone(&roots.powercap, "intel-rapl:0", "package-0", 0);
+    zone(&roots.powercap, "intel-rapl:0:0", "dram", 0);
     zone(&roots.powercap, "intel-rapl:1", "psys", 0);
     let mut meter = open_meter("rapl", &roots);
     write(
@@ -114,7 +120,7 @@ fn rapl_unreadable_or_missing_is_a_clear_error() {
             roots.powercap.display()
         )
     );
-    // A tree with only a sub-zone and another driver's zone has no package to read.
+    // A tree with only a core sub-zone and another driver's zone has no package to read.
     zone(&roots.powercap, "intel-rapl:0:0", "core", 0);
     fs::create_dir_all(roots.powercap.join("dtpm")).expect("a dir");
     assert_eq!(
