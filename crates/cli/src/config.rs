@@ -152,6 +152,19 @@ mod tests {
     }
 
     #[test]
+    fn energy_meters_are_a_list_key() {
+        let text = "energy = [\"rapl\", \"declared:asic=12W\"]\nenergy_price = 0.12\n";
+        assert_eq!(
+            flags_of(text),
+            Ok(vec![
+                "--energy=rapl".to_string(),
+                "--energy=declared:asic=12W".into(),
+                "--energy-price=0.12".into(),
+            ])
+        );
+    }
+
+    #[test]
     fn a_flag_on_the_command_line_replaces_its_key() {
         let text = "pool = [\"stratum+tcp://a:1\"]\nuser = \"w\"\nthreads = 2\n";
         assert_eq!(

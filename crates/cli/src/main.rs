@@ -19,6 +19,7 @@ mod bench;
 mod config;
 #[cfg(target_os = "linux")]
 mod emulate;
+mod energy_args;
 mod engine_args;
 mod explain;
 mod logging;

@@ -1,5 +1,6 @@
 //! `sha256d mine`: shares for a Stratum pool, or blocks for a node through getblocktemplate.
 
+use crate::energy_args::EnergyArgs;
 use crate::engine_args::EngineArgs;
 use crate::node_args::NodeAuthArgs;
 use crate::progress::{si, StatusLine};
@@ -96,6 +97,8 @@ pub struct MineArgs {
     engine: Vec<String>,
     #[command(flatten)]
     engines: EngineArgs,
+    #[command(flatten)]
+    energy: EnergyArgs,
     /// Stop after this many accepted shares.
     #[arg(long, value_name = "N", value_parser = values::count)]
     shares: Option<u64>,
@@ -203,6 +206,8 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
     for e in &engines {
         log::debug!("engine {}: {}", e.name(), e.describe());
     }
+    let names: Vec<&str> = engines.iter().map(|e| e.name()).collect();
+    let mut energy = args.energy.open(&names)?;
     let share_log = open_share_log(&args)?;
     let stop = Arc::new(AtomicBool::new(false));
     let mut source = open_source(&args, &stop)?;
@@ -220,6 +225,7 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
     let mut last_notice = None;
     let mut periodic = Periodic::new(args.status_interval);
     let stats = mine(source.as_mut(), &engines, &options, &mut |stats, notice| {
+        energy.sample();
         if let Some(text) = notice {
             // Notices carry peers' words (pool messages, node errors): never raw to a terminal.
             let text = sanitize::for_terminal(text);
@@ -233,6 +239,8 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
         }
     });
     drop(live);
+    // The energy up to the end, for the same window as the shares.
+    energy.sample();
     let stats = stats?;
     if stats.jobs == 0 {
         return Err(Error::new(
@@ -251,6 +259,7 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
     });
     if args.json {
         let mut summary = summary_json(&stats);
+        energy.add_json(&mut summary, &stats);
         if let Some((path, lines, head)) = &share_log {
             summary["share_log"] = json!({
                 "path": path.display().to_string(),
@@ -261,6 +270,7 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
         outln!("{summary}");
     } else {
         let mut text = summary_text(&stats);
+        text += &energy.text(&stats);
         if let Some((path, lines, head)) = &share_log {
             text += &format!(
                 "\nshare log {}: {lines} lines written, head {} (kept elsewhere, `sha256d \

@@ -239,6 +239,28 @@ pub fn mask(text: &str) -> Result<u32, String> {
     u32::from_str_radix(hex, 16).map_err(|_| format!("--version-mask: bad hex {text:?}"))
 }
 
+/// The highest price `--energy-price` and `--hashprice` take: far above any real one in any
+/// currency, and far from where a cost per day loses precision.
+pub const MAX_PRICE: f64 = 1e9;
+
+/// `--energy-price` (per kWh) and `--hashprice` (per PH/s per day): 0 to [`MAX_PRICE`].
+pub fn price(text: &str) -> Result<f64, String> {
+    let p = finite(text, "the price")?;
+    if !(0.0..=MAX_PRICE).contains(&p) {
+        return Err(format!(
+            "the price must be from 0 to {MAX_PRICE:e}, got {}",
+            text.trim()
+        ));
+    }
+    Ok(p)
+}
+
+/// `--energy`: rapl, hwmon, nvml or declared:DEVICE=W.
+pub fn meter(text: &str) -> Result<sha256d_mining::energy::MeterSpec, String> {
+    text.parse()
+        .map_err(|e: sha256d::Error| e.message().to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,6 +318,8 @@ mod tests {
             ("seed", Box::new(|t| ok(seed(t)))),
             ("mask", Box::new(|t| ok(mask(t)))),
             ("share_log_bytes", Box::new(|t| ok(share_log_bytes(t)))),
+            ("price", Box::new(|t| ok(price(t)))),
+            ("meter", Box::new(|t| ok(meter(t)))),
         ]
     }
 
@@ -405,6 +429,18 @@ mod tests {
         assert_eq!(chips("256"), Ok(256));
         assert!(chips("0").is_err());
         assert_eq!(seed("18446744073709551615"), Ok(u64::MAX));
+    }
+
+    #[test]
+    fn prices_are_from_zero_to_the_cap() {
+        assert_eq!(price("0.12"), Ok(0.12));
+        assert_eq!(price("0"), Ok(0.0));
+        assert_eq!(
+            price("-1"),
+            Err("the price must be from 0 to 1e9, got -1".into())
+        );
+        assert!(price("1e10").is_err());
+        assert!(price("nan").is_err());
     }
 
     #[test]
