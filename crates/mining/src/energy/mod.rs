@@ -72,8 +72,9 @@ pub struct Reading {
     pub joules: f64,
 }
 
-/// A source of cumulative energy readings.
-pub trait Meter {
+/// A source of cumulative energy readings. `Send`, so that an embedder may sample from a
+/// thread of its own; implement it for a meter of your own (a smart PDU, a device's report).
+pub trait Meter: Send {
     /// Every channel's energy since the meter was opened, read at `now` (a sampled-power
     /// channel integrates up to `now`). A counter that wraps between two calls is unwrapped;
     /// one that wraps twice cannot be told apart, so call this well within the wrap period.

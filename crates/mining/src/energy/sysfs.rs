@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::Path;
 
 /// The most bytes a value file may hold: a 20-digit counter and a line break, with room to spare.
-pub const MAX_FILE: usize = 64;
+pub(super) const MAX_FILE: usize = 64;
 
 /// The longest name kept from a `name` file; the kernel's are far shorter.
 pub const MAX_NAME: usize = 32;
@@ -41,7 +41,7 @@ pub fn parse_name(bytes: &[u8]) -> Option<String> {
 }
 
 /// The bytes of the value file at `path`, at most [`MAX_FILE`] of them.
-pub fn read_small(path: &Path) -> std::io::Result<Vec<u8>> {
+pub(super) fn read_small(path: &Path) -> std::io::Result<Vec<u8>> {
     let mut bytes = Vec::with_capacity(MAX_FILE + 1);
     std::fs::File::open(path)?
         .take(MAX_FILE as u64 + 1)
@@ -56,7 +56,7 @@ pub fn read_small(path: &Path) -> std::io::Result<Vec<u8>> {
 }
 
 /// The number in the value file at `path`, or an error naming the file.
-pub fn read_number(path: &Path) -> Result<u64, Error> {
+pub(super) fn read_number(path: &Path) -> Result<u64, Error> {
     let bytes = read_small(path).map_err(|e| read_error(path, &e))?;
     parse_number(&bytes).ok_or_else(|| {
         Error::new(
@@ -67,12 +67,12 @@ pub fn read_number(path: &Path) -> Result<u64, Error> {
 }
 
 /// The name in the `name` file at `path`, if it has a readable one.
-pub fn read_name(path: &Path) -> Option<String> {
+pub(super) fn read_name(path: &Path) -> Option<String> {
     parse_name(&read_small(path).ok()?)
 }
 
 /// "cannot read PATH: WHY", the one shape of a sysfs read error.
-pub fn read_error(path: &Path, e: &std::io::Error) -> Error {
+pub(super) fn read_error(path: &Path, e: &std::io::Error) -> Error {
     Error::new(
         ErrorKind::Io,
         format!("cannot read {}: {e}", path.display()),

@@ -151,6 +151,11 @@ impl Session {
     }
 }
 
+// SAFETY: NVML is thread-safe (nvml.h: "safe to make simultaneous NVML calls from multiple
+// threads"), and a session is used from one thread at a time anyway (`&mut` for reads that
+// matter, `Drop` last); the handles are NVML's opaque pointers, never dereferenced here.
+unsafe impl Send for Session {}
+
 impl Drop for Session {
     fn drop(&mut self) {
         // SAFETY: this session's `nvmlInit_v2` succeeded, and its handles die with it.
