@@ -8,16 +8,24 @@
 #   - the Stratum V2 pool pool_sv2 and the SV1-to-SV2 proxy translator_sv2, built from crates.io
 #     once per machine, unoptimised, into CACHE/<crate>-<version>-debug, where CACHE is
 #     $SHA256D_PEER_CACHE or ${XDG_CACHE_HOME:-$HOME/.cache}/sha256d-peers (outside the clone:
-#     a cold build takes minutes). They need Debian's capnproto and libcapnp-dev.
+#     a cold build takes minutes). They need Debian's capnproto and libcapnp-dev;
+#   - PostgreSQL 17 (Debian trixie, unpacked and run through trixie's loader as Knots is):
+#     DIR/postgres/root/usr/lib/postgresql/17/bin holds initdb, postgres and psql wrappers. The
+#     tests run it as `nobody` when they run as root, so DIR must be readable by `nobody` then;
+#   - the OpenADR 3 server openleadr-vtn, built once per machine like the SV2 pools, into
+#     CACHE/openleadr-vtn-<version>-debug. It needs cmake (its MQTT client builds C), OpenSSL's
+#     headers and pkg-config.
 # Idempotent: whatever is already in DIR or CACHE is kept. Prints the paths the tests want:
 #   SHA256D_BITCOIND=<bitcoind>  SHA256D_STRATUM_POOL=<dir holding node_modules/stratum-pool-sha256>
 #   SHA256D_KNOTS_BITCOIND=<bitcoind>  SHA256D_POOL_SV2=<pool_sv2>
-#   SHA256D_TRANSLATOR_SV2=<translator_sv2>
+#   SHA256D_TRANSLATOR_SV2=<translator_sv2>  SHA256D_POSTGRES_BIN=<dir of initdb, postgres, psql>
+#   SHA256D_OPENADR_VTN=<openleadr-vtn>
 # and on stderr how long each install took.
 #
 # Licences: the SV node is under the Open BSV licence, which allows it only on Bitcoin SV chains
 # and their test chains. The tests run it on its own regtest, on loopback. Install it at test
-# time; never commit or redistribute the binary. Knots is MIT, the SV2 pools MIT or Apache-2.0.
+# time; never commit or redistribute the binary. Knots is MIT, the SV2 pools and openleadr-vtn MIT
+# or Apache-2.0, PostgreSQL under its own permissive licence.
 set -euo pipefail
 
 if [ $# -ne 1 ]; then
@@ -37,6 +45,9 @@ pool_version=2.1.3
 knots_suite=trixie-backports
 pool_sv2_version=0.7.0
 translator_sv2_version=0.6.0
+# openleadr-vtn's migrations need 16 or later (bookworm has 15); trixie's is 17.
+postgres_major=17
+vtn_version=0.2.8
 cache=${SHA256D_PEER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sha256d-peers}
 
 # Registries flake now and then: one retry, after a pause.
@@ -74,15 +85,15 @@ install_pool() {
         "stratum-pool-sha256@$pool_version" >/dev/null
 }
 
-install_knots() {
-    local bin=$dir/knots/bin
-    if [ -x "$bin/bitcoind" ] && [ -x "$bin/bitcoin-cli" ]; then
-        return
-    fi
-    # apt with its own state: the machine's first Debian stanza (its mirror and keyring), with
-    # trixie's suites, so the machine's own package lists and sources are left as they are.
-    local apt=$dir/knots-apt
-    rm -rf "$apt"
+# Downloads PACKAGE... (apt specs such as libc6/trixie) from Debian trixie and unpacks them all
+# into ROOT, for running through trixie's own loader (see loader_wrapper). apt runs with its own
+# state: the machine's first Debian stanza (its mirror and keyring), with trixie's suites, so the
+# machine's own package lists and sources are left as they are.
+unpack_trixie() {
+    local root=$1
+    shift
+    local apt=$root.apt
+    rm -rf "$apt" "$root"
     mkdir -p "$apt/sources" "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/debs"
     local stanza=/etc/apt/sources.list.d/debian.sources
     if [ -f "$stanza" ]; then
@@ -97,32 +108,75 @@ install_knots() {
     local opts=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$apt/sources"
         -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -qq)
     retry apt-get "${opts[@]}" update >&2
-    # Every library it loads, from trixie: bookworm's libevent breaks its RPC server.
-    (cd "$apt/debs" && retry apt-get "${opts[@]}" download "bitcoin-knots/$knots_suite" \
-        libc6/trixie libstdc++6/trixie libgcc-s1/trixie libevent-core-2.1-7t64/trixie \
-        libevent-extra-2.1-7t64/trixie libevent-pthreads-2.1-7t64/trixie libzmq5/trixie \
-        libsodium23/trixie libnorm1t64/trixie libpgm-5.3-0t64/trixie libsqlite3-0/trixie >&2)
-    rm -rf "$dir/knots.tmp"
-    mkdir -p "$dir/knots.tmp/bin"
+    (cd "$apt/debs" && retry apt-get "${opts[@]}" download "$@" >&2)
     local deb
     for deb in "$apt/debs"/*.deb; do
-        dpkg-deb -x "$deb" "$dir/knots.tmp/root"
+        dpkg-deb -x "$deb" "$root"
     done
+    rm -rf "$apt"
+}
+
+# Writes an executable WRAPPER that runs BINARY (a path under ROOT, relative to it) through
+# trixie's loader and libraries in ROOT. The wrapper finds ROOT at run time from ROOT_FROM_WRAPPER
+# (a path relative to the wrapper's directory), so the whole directory can move. The program sees
+# the wrapper's path as its argv[0]: PostgreSQL finds its share directory and its other programs
+# beside argv[0], and must run those through the wrapper too.
+loader_wrapper() {
+    local wrapper=$1 root_from_wrapper=$2 binary=$3
+    cat >"$wrapper" <<WRAPPER
+#!/bin/sh
+root=\$(cd "\$(dirname "\$0")/$root_from_wrapper" && pwd)
+exec "\$root/usr/lib64/ld-linux-x86-64.so.2" --argv0 "\$0" \\
+    --library-path "\$root/usr/lib/x86_64-linux-gnu:/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu" \\
+    "\$root/$binary" "\$@"
+WRAPPER
+    chmod +x "$wrapper"
+}
+
+install_knots() {
+    local bin=$dir/knots/bin
+    if [ -x "$bin/bitcoind" ] && [ -x "$bin/bitcoin-cli" ]; then
+        return
+    fi
+    rm -rf "$dir/knots.tmp"
+    # Every library it loads, from trixie: bookworm's libevent breaks its RPC server.
+    unpack_trixie "$dir/knots.tmp/root" "bitcoin-knots/$knots_suite" \
+        libc6/trixie libstdc++6/trixie libgcc-s1/trixie libevent-core-2.1-7t64/trixie \
+        libevent-extra-2.1-7t64/trixie libevent-pthreads-2.1-7t64/trixie libzmq5/trixie \
+        libsodium23/trixie libnorm1t64/trixie libpgm-5.3-0t64/trixie libsqlite3-0/trixie
+    mkdir -p "$dir/knots.tmp/bin"
     local tool
     for tool in bitcoind bitcoin-cli; do
-        # The wrapper finds the root beside it at run time, so the directory can move.
-        cat >"$dir/knots.tmp/bin/$tool" <<WRAPPER
-#!/bin/sh
-root=\$(cd "\$(dirname "\$0")/../root" && pwd)
-exec "\$root/usr/lib64/ld-linux-x86-64.so.2" \\
-    --library-path "\$root/usr/lib/x86_64-linux-gnu:/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu" \\
-    "\$root/usr/bin/$tool" "\$@"
-WRAPPER
-        chmod +x "$dir/knots.tmp/bin/$tool"
+        loader_wrapper "$dir/knots.tmp/bin/$tool" ../root "usr/bin/$tool"
     done
     # Move into place only when complete, so an interrupted run is redone rather than trusted.
-    rm -rf "$dir/knots" "$apt"
+    rm -rf "$dir/knots"
     mv "$dir/knots.tmp" "$dir/knots"
+}
+
+install_postgres() {
+    local bin=$dir/postgres/root/usr/lib/postgresql/$postgres_major/bin
+    if [ -x "$bin/postgres" ] && [ -x "$bin/initdb" ] && [ -x "$bin/psql" ]; then
+        return
+    fi
+    rm -rf "$dir/postgres.tmp"
+    # The libraries bookworm lacks or has too old (ICU, OpenSSL, LDAP, libpq); the rest load
+    # from the machine. Not libllvm: it serves only JIT, which the tests' clusters turn off.
+    unpack_trixie "$dir/postgres.tmp/root" "postgresql-$postgres_major/trixie" \
+        "postgresql-client-$postgres_major/trixie" libpq5/trixie libc6/trixie libicu76/trixie \
+        libssl3t64/trixie libxml2/trixie libzstd1/trixie liblz4-1/trixie libldap2/trixie \
+        libsasl2-2/trixie libreadline8t64/trixie libstdc++6/trixie libgcc-s1/trixie
+    # Each wrapper takes its program's place, the program moved beside it: initdb runs the
+    # `postgres` it finds next to its argv[0], which must be the wrapper too.
+    local tool tmp_bin=$dir/postgres.tmp/root/usr/lib/postgresql/$postgres_major/bin
+    for tool in initdb postgres psql; do
+        mv "$tmp_bin/$tool" "$tmp_bin/$tool.real"
+        loader_wrapper "$tmp_bin/$tool" ../../../../.. \
+            "usr/lib/postgresql/$postgres_major/bin/$tool.real"
+    done
+    # Move into place only when complete, so an interrupted run is redone rather than trusted.
+    rm -rf "$dir/postgres"
+    mv "$dir/postgres.tmp" "$dir/postgres"
 }
 
 # cargo install CRATE VERSION into CACHE/CRATE-VERSION-debug, unless a finished build is there.
@@ -145,6 +199,41 @@ install_crate() {
     mv "$root.tmp" "$root"
 }
 
+# The OpenADR 3 server openleadr-vtn, into CACHE/openleadr-vtn-VERSION-debug, unless a finished
+# build is there. Not `cargo install CRATE` as above: its published Cargo.lock pins
+# webpki-roots 1.0.11, which crates.io no longer serves, so --locked fails on it. The crate's
+# source comes through cargo (a scratch package depending on it, fetched), is copied out of
+# cargo's registry, and its lock moved to 1.0.10 (same major, same API) before the locked build.
+install_vtn() {
+    local version=$1
+    local root=$cache/openleadr-vtn-$version-debug
+    if [ -x "$root/bin/openleadr-vtn" ]; then
+        return
+    fi
+    mkdir -p "$cache"
+    local scratch=$cache/openleadr-vtn-src
+    rm -rf "$scratch" "$root.tmp"
+    mkdir -p "$scratch/src"
+    printf '%s\n' '[package]' 'name = "scratch"' 'version = "0.0.0"' 'edition = "2021"' \
+        '[dependencies]' "openleadr-vtn = \"=$version\"" >"$scratch/Cargo.toml"
+    : >"$scratch/src/lib.rs"
+    (cd "$scratch" && retry cargo fetch --quiet)
+    local manifest
+    manifest=$(cd "$scratch" && cargo metadata --format-version 1 --offline |
+        python3 -c 'import json, sys
+print(next(p["manifest_path"] for p in json.load(sys.stdin)["packages"]
+           if p["name"] == "openleadr-vtn"))')
+    cp -r "$(dirname "$manifest")" "$scratch/vtn"
+    (cd "$scratch/vtn" && cargo update --quiet -p webpki-roots@1.0.11 --precise 1.0.10)
+    # internal-oauth: the server issues the client-credentials tokens itself. SQLX_OFFLINE: its
+    # queries are checked against the .sqlx data shipped in the crate, not a live database.
+    # Unoptimised, as the SV2 pools: an optimised build took half an hour on 2 cores.
+    CARGO_TARGET_DIR=$cache/build SQLX_OFFLINE=true retry cargo install --quiet --locked \
+        --debug --features internal-oauth --root "$root.tmp" --path "$scratch/vtn"
+    rm -rf "$root" "$scratch"
+    mv "$root.tmp" "$root"
+}
+
 # Runs an install step, and says on stderr how long it took.
 timed() {
     local what=$1 began=$SECONDS
@@ -158,6 +247,8 @@ timed "npm pool" install_pool
 timed "bitcoin knots" install_knots
 timed "pool_sv2 $pool_sv2_version" install_crate pool_sv2 "$pool_sv2_version"
 timed "translator_sv2 $translator_sv2_version" install_crate translator_sv2 "$translator_sv2_version"
+timed "postgresql $postgres_major" install_postgres
+timed "openleadr-vtn $vtn_version" install_vtn "$vtn_version"
 # The shared build directory is only for a cold build; the binaries are all the cache keeps.
 rm -rf "$cache/build"
 
@@ -172,9 +263,15 @@ pool_sv2=$cache/pool_sv2-$pool_sv2_version-debug/bin/pool_sv2
 translator_sv2=$cache/translator_sv2-$translator_sv2_version-debug/bin/translator_sv2
 "$pool_sv2" --help >/dev/null
 "$translator_sv2" --help >/dev/null
+postgres_bin=$dir/postgres/root/usr/lib/postgresql/$postgres_major/bin
+"$postgres_bin/postgres" --version >&2
+vtn=$cache/openleadr-vtn-$vtn_version-debug/bin/openleadr-vtn
+[ -x "$vtn" ] || { echo "$vtn is missing" >&2; exit 1; }
 
 echo "SHA256D_BITCOIND=$bitcoind"
 echo "SHA256D_STRATUM_POOL=$dir/pool"
 echo "SHA256D_KNOTS_BITCOIND=$knots"
 echo "SHA256D_POOL_SV2=$pool_sv2"
 echo "SHA256D_TRANSLATOR_SV2=$translator_sv2"
+echo "SHA256D_POSTGRES_BIN=$postgres_bin"
+echo "SHA256D_OPENADR_VTN=$vtn"
