@@ -22,6 +22,7 @@ pub mod http;
 pub mod job;
 pub mod miner;
 pub mod net;
+pub mod openadr;
 pub mod pool;
 mod pool_session;
 pub mod reject;

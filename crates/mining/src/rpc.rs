@@ -216,7 +216,7 @@ impl RpcClient {
                 url.split('@').next_back().unwrap_or(url)
             )));
         }
-        let (host, port) = split_host_port(authority)
+        let (host, port) = split_host_port(authority, 8332)
             .ok_or_else(|| Error::invalid(format!("{url}: cannot read a host and port")))?;
         if path.bytes().any(|b| b <= b' ' || b == 0x7f) {
             return Err(Error::invalid(format!(
@@ -437,7 +437,7 @@ impl Call<'_> {
 }
 
 /// A socket timeout of one slice: time to check the deadline and the stop flags.
-fn is_wait(e: &std::io::Error) -> bool {
+pub(crate) fn is_wait(e: &std::io::Error) -> bool {
     matches!(
         e.kind(),
         std::io::ErrorKind::TimedOut
@@ -474,8 +474,8 @@ impl RpcClient {
     }
 }
 
-/// `host[:port]` or `[v6][:port]`.
-fn split_host_port(authority: &str) -> Option<(&str, u16)> {
+/// `host[:port]` or `[v6][:port]`, `default_port` when none is given.
+pub(crate) fn split_host_port(authority: &str, default_port: u16) -> Option<(&str, u16)> {
     let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
         let end = rest.find(']')?;
         let after = &rest[end + 1..];
@@ -497,12 +497,12 @@ fn split_host_port(authority: &str) -> Option<(&str, u16)> {
     }
     let port = match port {
         Some(p) => p.parse().ok().filter(|&p| p != 0)?,
-        None => 8332,
+        None => default_port,
     };
     Some((host, port))
 }
 
-fn host_header(host: &str, port: u16) -> String {
+pub(crate) fn host_header(host: &str, port: u16) -> String {
     if host.contains(':') {
         format!("[{host}]:{port}")
     } else {
