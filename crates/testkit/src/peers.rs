@@ -3,6 +3,8 @@
 //! loopback ports, temporary directories.
 //!
 //! - The regtest nodes are in [`crate::regtest`].
+//! - The Stratum V2 pools are in [`crate::sv2`], the OpenADR 3 server and its PostgreSQL in
+//!   [`crate::openadr`]; `Peer` is the process handling they share.
 //! - [`NpmPool`]: the npm Stratum V1 pool `stratum-pool-sha256`, run by `peers/pool.js`
 //!   against a node. `SHA256D_STRATUM_POOL` names the directory holding
 //!   `node_modules/stratum-pool-sha256`; `node` must be on `PATH`.
@@ -14,9 +16,9 @@
 use crate::regtest::Regtest;
 use serde_json::Value;
 use std::collections::VecDeque;
-use std::fs;
+use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -93,6 +95,91 @@ pub fn tail(path: &Path, lines: usize) -> String {
             all[all.len().saturating_sub(lines)..].join("\n")
         }
         Err(e) => format!("({}: {e})", path.display()),
+    }
+}
+
+/// A child process with its directory and log file, killed and removed on drop.
+pub(crate) struct Peer {
+    child: Child,
+    dir: PathBuf,
+    log: PathBuf,
+    what: &'static str,
+}
+
+impl Peer {
+    /// Runs `command` in `dir`, its output into `dir/log.txt`.
+    pub(crate) fn start(what: &'static str, mut command: Command, dir: PathBuf) -> Peer {
+        let log = dir.join("log.txt");
+        let out = File::create(&log).unwrap_or_else(|e| panic!("creating {}: {e}", log.display()));
+        let err = out.try_clone().expect("cloning a file handle");
+        let child = command
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {what} ({:?}): {e}", command.get_program()));
+        Peer {
+            child,
+            dir,
+            log,
+            what,
+        }
+    }
+
+    /// Waits until `port` accepts connections; panics with the log if the process exits or
+    /// the time runs out.
+    pub(crate) fn wait_listening(&mut self, port: u16) {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "{} exited ({status}) before listening on {port}:\n{}",
+                    self.what,
+                    self.logs()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not listen on {port} within {START_TIMEOUT:?}:\n{}",
+                self.what,
+                self.logs()
+            );
+            thread::sleep(POLL);
+        }
+    }
+
+    pub(crate) fn logs(&self) -> String {
+        format!("--- {} log (tail):\n{}", self.what, tail(&self.log, 60))
+    }
+
+    pub(crate) fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the log holds `needle`; panics with the log if it does not within `timeout`.
+    pub(crate) fn wait_for_log(&self, needle: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while !self.log_text().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "{} did not log {needle:?} within {timeout:?}:\n{}",
+                self.what,
+                self.logs()
+            );
+            thread::sleep(POLL);
+        }
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -16,13 +16,12 @@
 //! missing binary skips (or fails under `CI=true` / `SHA256D_REQUIRE_PEERS=1`) as
 //! [`crate::peers`] does. Keys come from the caller: this crate holds no cryptography.
 
-use crate::peers::{free_ports, peer_path, tail, temp_dir, POLL, START_TIMEOUT};
-use std::fs::{self, File};
-use std::net::{SocketAddr, TcpStream};
+use crate::peers::{free_ports, peer_path, temp_dir, Peer};
+use std::fs;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 /// How [`PoolSv2::start`] configures the pool.
 #[derive(Clone, Debug)]
@@ -41,96 +40,19 @@ pub struct PoolSv2Config {
     pub shares_per_minute: f64,
 }
 
-/// A child process with its directory and log file, killed and removed on drop.
-struct Peer {
-    child: Child,
-    dir: PathBuf,
-    log: PathBuf,
-    what: &'static str,
-}
-
-impl Peer {
-    fn spawn(what: &'static str, binary: &Path, dir: PathBuf, config: &str) -> Peer {
-        let config_path = dir.join("config.toml");
-        fs::write(&config_path, config)
-            .unwrap_or_else(|e| panic!("writing {}: {e}", config_path.display()));
-        let log = dir.join("log.txt");
-        let out = File::create(&log).unwrap_or_else(|e| panic!("creating {}: {e}", log.display()));
-        let err = out.try_clone().expect("cloning a file handle");
-        let child = Command::new(binary)
-            .arg("-c")
-            .arg(&config_path)
-            .current_dir(&dir)
-            // Plain text, not colours, in the log the tests search.
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", binary.display()));
-        Peer {
-            child,
-            dir,
-            log,
-            what,
-        }
-    }
-
-    /// Waits until `port` accepts connections; panics with the log if the process exits or
-    /// the time runs out.
-    fn wait_listening(&mut self, port: u16) {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "{} exited ({status}) before listening on {port}:\n{}",
-                    self.what,
-                    self.logs()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} did not listen on {port} within {START_TIMEOUT:?}:\n{}",
-                self.what,
-                self.logs()
-            );
-            thread::sleep(POLL);
-        }
-    }
-
-    fn logs(&self) -> String {
-        format!("--- {} log (tail):\n{}", self.what, tail(&self.log, 60))
-    }
-
-    fn log_text(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Waits until the log holds `needle`; panics with the log if it does not within `timeout`.
-    fn wait_for_log(&self, needle: &str, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        while !self.log_text().contains(needle) {
-            assert!(
-                Instant::now() < deadline,
-                "{} did not log {needle:?} within {timeout:?}:\n{}",
-                self.what,
-                self.logs()
-            );
-            thread::sleep(POLL);
-        }
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = fs::remove_dir_all(&self.dir);
-    }
+/// Starts an SRI binary on `config` (its TOML) in `dir`, logging into `dir/log.txt`.
+fn spawn(what: &'static str, binary: &Path, dir: PathBuf, config: &str) -> Peer {
+    let config_path = dir.join("config.toml");
+    fs::write(&config_path, config)
+        .unwrap_or_else(|e| panic!("writing {}: {e}", config_path.display()));
+    let mut command = Command::new(binary);
+    command
+        .arg("-c")
+        .arg(&config_path)
+        // Plain text, not colours, in the log the tests search.
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "info");
+    Peer::start(what, command, dir)
 }
 
 /// SRI's `pool_sv2`, fed by the Template Provider in its [`PoolSv2Config`].
@@ -168,7 +90,7 @@ public_key = "{tp_key}"
             tp = config.template_provider,
             tp_key = config.template_provider_key,
         );
-        let mut peer = Peer::spawn("pool_sv2", &binary, temp_dir("pool-sv2"), &toml);
+        let mut peer = spawn("pool_sv2", &binary, temp_dir("pool-sv2"), &toml);
         peer.wait_listening(port);
         Some(PoolSv2 {
             peer,
@@ -276,7 +198,7 @@ user_identity = "{user}"
             pool_port = upstream.port(),
             key = authority_public_key,
         );
-        let mut peer = Peer::spawn("translator_sv2", &binary, temp_dir("translator-sv2"), &toml);
+        let mut peer = spawn("translator_sv2", &binary, temp_dir("translator-sv2"), &toml);
         peer.wait_listening(port);
         Some(TranslatorSv2 { peer, port })
     }
