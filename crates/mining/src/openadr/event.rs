@@ -7,7 +7,7 @@ use crate::sanitize::for_terminal;
 use serde_json::Value;
 
 /// The most intervals one event may carry; a day of one-minute intervals is 1440.
-pub(crate) const MAX_INTERVALS: usize = 2048;
+const MAX_INTERVALS: usize = 2048;
 /// The most payloads one interval may carry.
 const MAX_PAYLOADS: usize = 32;
 /// The longest identifier kept (the spec allows 128 characters).

@@ -13,7 +13,7 @@
 //!
 //! [`Ven`] is the protocol as a pure state machine (requests out, replies in); [`VenClient`]
 //! is its blocking HTTP shell. Everything read from the VTN is bounded: replies are capped at
-//! [`MAX_REPLY_BYTES`], a poll at [`MAX_EVENTS`] events, an event at a few thousand intervals,
+//! [`MAX_REPLY_BYTES`], a poll at [`MAX_EVENTS`] events and [`MAX_POLL_INTERVALS`] intervals,
 //! durations at a thousand years (or the spec's forever). Not implemented: the event
 //! `duration` that loops intervals (OpenADR 3.1), targets beyond what the VTN filters, MQTT
 //! or webhook notifications (the VEN polls), https.
@@ -27,7 +27,7 @@ mod ven;
 pub use client::{VenClient, MAX_REPLY_BYTES, REQUEST_DEADLINE};
 pub use event::Signal;
 pub use timeline::{Limit, Segment, SimpleLevels, Timeline};
-pub use ven::{Reading, Request, Step, Ven, VenConfig, MAX_EVENTS, PAGE};
+pub use ven::{Reading, Request, Step, Ven, VenConfig, MAX_EVENTS, MAX_POLL_INTERVALS, PAGE};
 
 #[cfg(test)]
 mod tests;

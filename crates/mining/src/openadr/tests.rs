@@ -277,7 +277,11 @@ fn events_are_paged_and_a_program_with_too_many_is_refused() {
         }
     }
     let err = result.expect_err("too many events");
-    assert!(err.message().contains("more than 500 events"), "{err}");
+    assert!(
+        err.message()
+            .contains("more than 500 events or 20160 intervals"),
+        "{err}"
+    );
     // The last good timeline stays.
     assert_eq!(ven.timeline().segments().len(), 53);
     // A page longer than asked for is refused too.
@@ -338,4 +342,71 @@ fn vtn_urls() {
     ] {
         assert!(VenClient::new(bad, config("v")).is_err(), "{bad} accepted");
     }
+}
+
+#[test]
+fn hostile_events_are_left_out_with_a_reason_and_too_many_intervals_refused() {
+    let now = at("2026-12-03T10:00:00Z");
+    let interval = json!({"id": 0, "payloads": [{"type": "SIMPLE", "values": [1]}]});
+    let event = |id: &str, extra: serde_json::Value, intervals: usize| {
+        let mut e = json!({"id": id, "programID": "p1", "modificationDateTime": "m",
+                           "intervals": vec![interval.clone(); intervals]});
+        for (k, v) in extra.as_object().expect("an object") {
+            e[k] = v.clone();
+        }
+        e
+    };
+    let page = json!([
+        event("neg", json!({"priority": -1}), 1),
+        event("long", json!({}), 2049),
+        event("dur", json!({"intervalPeriod": {"duration": "PT1H1H"}}), 1),
+        event(
+            "rand",
+            json!({"intervalPeriod": {"randomizeStart": "PT2H"}}),
+            1
+        ),
+        event(
+            "level",
+            json!({"intervals": [{"id": 0, "payloads": [{"type": "SIMPLE", "values": [4]}]}]}),
+            0
+        ),
+        event("ok", json!({}), 1),
+    ])
+    .to_string();
+    let ven = polled("v", "p1", &page, now);
+    let rejected: Vec<&str> = ven
+        .timeline()
+        .rejected()
+        .iter()
+        .map(|r| r.split(':').next().expect("a prefix"))
+        .collect();
+    assert_eq!(
+        rejected,
+        [
+            "event neg",
+            "event long",
+            "event dur",
+            "event level",
+            "event rand"
+        ]
+    );
+    assert_eq!(ven.timeline().limit_at(now).fraction, Some(0.75));
+    // Ten events of 2048 intervals are within MAX_POLL_INTERVALS; eleven are not.
+    let many = |n: usize| {
+        serde_json::Value::Array(
+            (0..n)
+                .map(|i| event(&format!("e{i}"), json!({}), 2048))
+                .collect(),
+        )
+        .to_string()
+    };
+    let mut ven = polled("v", "p1", &many(9), now);
+    ven.start_poll(now);
+    let err = ven
+        .on_response(now, 200, many(11).as_bytes())
+        .expect_err("too many");
+    assert!(err.message().contains("20160 intervals"), "{err}");
+    // The last good timeline stays: one segment an event, since its intervals have no length,
+    // the first lasts forever and the rest never start.
+    assert_eq!(ven.timeline().segments().len(), 9);
 }

@@ -3,7 +3,7 @@
 //! program by name, pages through its events and resolves them into a [`Timeline`]; a report
 //! gets a token the same way and posts. [`super::VenClient`] is the blocking shell around it.
 
-use super::event::parse_event;
+use super::event::{parse_event, Event};
 use super::timeline::{SimpleLevels, Timeline};
 use crate::sanitize::for_terminal;
 use jiff::Timestamp;
@@ -18,6 +18,8 @@ pub const PAGE: usize = 50;
 /// The most events one poll reads (ten pages); a program with more is refused, not truncated,
 /// since a dropped event could be the one that says stop.
 pub const MAX_EVENTS: usize = 500;
+/// The most intervals one poll reads, all events together: two weeks of one-minute intervals.
+pub const MAX_POLL_INTERVALS: usize = 20_160;
 /// The most programs looked through for ours.
 const MAX_PROGRAMS: usize = 500;
 
@@ -113,7 +115,6 @@ enum Phase {
 
 /// The VEN's state between polls: its token, its program, the events it has seen, the last
 /// timeline.
-#[derive(Debug)]
 pub struct Ven {
     config: VenConfig,
     seed: u64,
@@ -122,10 +123,24 @@ pub struct Ven {
     phase: Phase,
     /// Whether this poll or report already retried after a refused token.
     reauthorised: bool,
-    page: Vec<Value>,
+    /// The events read so far in this poll, and why others were left out.
+    page: Vec<Event>,
+    rejected: Vec<String>,
     /// When each (event id, modificationDateTime) was first seen: the start of its "now"s.
     seen: HashMap<(String, String), Timestamp>,
     timeline: Timeline,
+}
+
+// By hand, so that the bearer token never reaches a log.
+impl fmt::Debug for Ven {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ven")
+            .field("config", &self.config)
+            .field("has_token", &self.token.is_some())
+            .field("program_id", &self.program_id)
+            .field("timeline", &self.timeline)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Ven {
@@ -145,6 +160,7 @@ impl Ven {
             phase: Phase::Idle,
             reauthorised: false,
             page: Vec::new(),
+            rejected: Vec::new(),
             seen: HashMap::new(),
             timeline: Timeline::default(),
         }
@@ -164,6 +180,7 @@ impl Ven {
     pub fn start_poll(&mut self, now: SystemTime) -> Request {
         self.reauthorised = false;
         self.page.clear();
+        self.rejected.clear();
         self.begin(Goal::Poll, now)
     }
 
@@ -269,6 +286,7 @@ impl Ven {
                     self.reauthorised = true;
                     self.token = None;
                     self.page.clear();
+                    self.rejected.clear();
                     let goal = match phase {
                         Phase::Report(body) => Goal::Report(body),
                         _ => Goal::Poll,
@@ -323,14 +341,7 @@ impl Ven {
             Phase::Events { skip } => {
                 let page = json_list(body, "events")?;
                 let full = page.len() >= PAGE;
-                self.page.extend(page);
-                if self.page.len() > MAX_EVENTS {
-                    self.page.clear();
-                    return Err(Error::parse(format!(
-                        "the program has more than {MAX_EVENTS} events; refusing to act on part \
-                         of them"
-                    )));
-                }
+                self.take_page(page)?;
                 if full {
                     let id = self.program_id.clone().expect("events follow the program");
                     return Ok(Step::Send(self.events_request(&id, skip + PAGE)));
@@ -366,17 +377,32 @@ impl Ven {
         Ok(())
     }
 
-    fn resolve(&mut self, now: SystemTime) {
+    /// Reads a page of events into their compact form at once, so a poll holds at most
+    /// [`MAX_EVENTS`] events of [`MAX_POLL_INTERVALS`] intervals, never ten pages of raw JSON.
+    fn take_page(&mut self, page: Vec<Value>) -> Result<(), Error> {
         let program_id = self.program_id.clone().unwrap_or_default();
-        let mut events = Vec::new();
-        let mut rejected = Vec::new();
-        for value in std::mem::take(&mut self.page) {
+        for value in page {
             match parse_event(&value, &program_id) {
-                Ok(Some(event)) => events.push(event),
+                Ok(Some(event)) => self.page.push(event),
                 Ok(None) => {}
-                Err(why) => rejected.push(why),
+                Err(why) => self.rejected.push(why),
             }
         }
+        let intervals: usize = self.page.iter().map(|e| e.intervals.len()).sum();
+        let events = self.page.len() + self.rejected.len();
+        if events > MAX_EVENTS || intervals > MAX_POLL_INTERVALS {
+            self.page.clear();
+            self.rejected.clear();
+            return Err(Error::parse(format!(
+                "the program has more than {MAX_EVENTS} events or {MAX_POLL_INTERVALS} \
+                 intervals; refusing to act on part of them"
+            )));
+        }
+        Ok(())
+    }
+
+    fn resolve(&mut self, now: SystemTime) {
+        let events = std::mem::take(&mut self.page);
         let now = timestamp(now);
         let mut seen = HashMap::with_capacity(events.len());
         for event in &events {
@@ -392,7 +418,7 @@ impl Ven {
             |e| seen[&(e.id.clone(), e.modified.clone())],
             self.seed,
             self.config.levels,
-            rejected,
+            std::mem::take(&mut self.rejected),
         );
     }
 }
