@@ -10,8 +10,8 @@
 #     $SHA256D_PEER_CACHE or ${XDG_CACHE_HOME:-$HOME/.cache}/sha256d-peers (outside the clone:
 #     a cold build takes minutes). They need Debian's capnproto and libcapnp-dev;
 #   - PostgreSQL 17 (Debian trixie, unpacked and run through trixie's loader as Knots is):
-#     DIR/postgres/root/usr/lib/postgresql/17/bin holds initdb, postgres and psql wrappers. The
-#     tests run it as `nobody` when they run as root, so DIR must be readable by `nobody` then;
+#     DIR/postgres/root/usr/lib/postgresql/17/bin holds initdb, postgres and psql wrappers (the
+#     tests run it as `nobody` when they run as root, from a copy if `nobody` cannot reach DIR);
 #   - the OpenADR 3 server openleadr-vtn, built once per machine like the SV2 pools, into
 #     CACHE/openleadr-vtn-<version>-debug. It needs cmake (its MQTT client builds C), OpenSSL's
 #     headers and pkg-config.

@@ -3,7 +3,7 @@
 //! - [`Postgres`]: a throw-away PostgreSQL 17 cluster (`SHA256D_POSTGRES_BIN`, the directory of
 //!   trixie's `initdb`, `postgres` and `psql` wrappers) in a temporary directory, on a free
 //!   loopback port, trusting local connections. PostgreSQL refuses to run as root, so when the
-//!   tests run as root it runs as `nobody` (through `setpriv`).
+//!   tests run as root it runs as `nobody` (through util-linux's `setpriv`).
 //! - [`Vtn`]: `openleadr-vtn` 0.2.8 (`SHA256D_OPENADR_VTN`) on its own [`Postgres`], issuing
 //!   its own OAuth tokens, with two clients seeded: [`UTILITY`] (the business logic: programs,
 //!   events, reading everything) and [`VEN`] (a VEN's scopes). [`Vtn::utility`] acts as the
@@ -17,7 +17,7 @@ use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -70,7 +70,7 @@ fn is_root() -> bool {
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
-/// `program args...`, as `nobody` when this process is root.
+/// `program`, as `nobody` when this process is root.
 fn unprivileged(program: PathBuf) -> Command {
     if is_root() {
         let mut command = Command::new("setpriv");
@@ -78,11 +78,56 @@ fn unprivileged(program: PathBuf) -> Command {
             .arg(format!("--reuid={NOBODY}"))
             .arg(format!("--regid={NOBODY}"))
             .arg("--clear-groups")
+            .args([
+                "--inh-caps=+dac_read_search",
+                "--ambient-caps=+dac_read_search",
+            ])
             .arg(program);
         command
     } else {
         Command::new(program)
     }
+}
+
+/// `bin`, or when `nobody` cannot run it (installed under a private directory such as root's
+/// home), a copy of its whole install root inside `dir`, removed with it.
+fn reachable(bin: PathBuf, dir: &Path) -> PathBuf {
+    // PostgreSQL checks its programs with access(2), as `test` does.
+    if !is_root()
+        || unprivileged(PathBuf::from("test"))
+            .arg("-r")
+            .arg(bin.join("postgres"))
+            .status()
+            .is_ok_and(|status| status.success())
+    {
+        return bin;
+    }
+    // BIN is ROOT/usr/lib/postgresql/MAJOR/bin, as .ci/peers.sh lays it out.
+    let Some(root) = bin.ancestors().nth(5) else {
+        panic!(
+            "SHA256D_POSTGRES_BIN={} is not ROOT/usr/lib/postgresql/MAJOR/bin",
+            bin.display()
+        );
+    };
+    let copy = dir.join("install");
+    eprintln!(
+        "nobody cannot run PostgreSQL in {}; copying {} into {}",
+        bin.display(),
+        root.display(),
+        copy.display()
+    );
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(root)
+        .arg(&copy)
+        .status()
+        .unwrap_or_else(|e| panic!("running cp: {e}"));
+    assert!(
+        status.success(),
+        "copying {} failed ({status})",
+        root.display()
+    );
+    copy.join(bin.strip_prefix(root).expect("root is an ancestor of bin"))
 }
 
 /// A PostgreSQL cluster of its own, superuser `postgres`, trusting connections on loopback.
@@ -101,6 +146,7 @@ impl Postgres {
             std::os::unix::fs::chown(&dir, Some(NOBODY), Some(NOBODY))
                 .unwrap_or_else(|e| panic!("giving {} to nobody: {e}", dir.display()));
         }
+        let bin = reachable(bin, &dir);
         let data = dir.join("data");
         let out = unprivileged(bin.join("initdb"))
             .arg("-D")
@@ -117,11 +163,14 @@ impl Postgres {
             .current_dir(&dir)
             .output()
             .unwrap_or_else(|e| panic!("running {}/initdb: {e}", bin.display()));
+        if !out.status.success() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
         assert!(
             out.status.success(),
-            "initdb failed ({}); when the tests run as root, `nobody` must be able to read {}:\n{}{}",
-            out.status,
+            "{}/initdb failed ({}):\n{}{}",
             bin.display(),
+            out.status,
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
