@@ -331,6 +331,18 @@ fn reports_carry_average_power_in_kw() {
 }
 
 #[test]
+fn simple_levels_are_fractions() {
+    assert_eq!(
+        SimpleLevels::new([1.0, 0.9, 0.6, 0.2]).map(|l| l.fractions()),
+        Ok([1.0, 0.9, 0.6, 0.2])
+    );
+    assert_eq!(SimpleLevels::default().fractions(), [1.0, 0.75, 0.5, 0.0]);
+    for bad in [1.5, -0.1, f64::NAN] {
+        assert!(SimpleLevels::new([1.0, bad, 0.5, 0.0]).is_err(), "{bad}");
+    }
+}
+
+#[test]
 fn vtn_urls() {
     assert!(VenClient::new("http://127.0.0.1:8080/openadr3/3.1", config("v")).is_ok());
     for bad in [
@@ -409,4 +421,12 @@ fn hostile_events_are_left_out_with_a_reason_and_too_many_intervals_refused() {
     // The last good timeline stays: one segment an event, since its intervals have no length,
     // the first lasts forever and the rest never start.
     assert_eq!(ven.timeline().segments().len(), 9);
+}
+
+#[test]
+fn randomised_starts_hash_with_fnv1a() {
+    // The published FNV-1a 64-bit test vectors: "" and "a", and the same split in parts.
+    assert_eq!(timeline::fnv1a(&[]), 0xcbf2_9ce4_8422_2325);
+    assert_eq!(timeline::fnv1a(&[b"a"]), 0xaf63_dc4c_8601_ec8c);
+    assert_eq!(timeline::fnv1a(&[b"fo", b"obar"]), 0x8594_4171_f739_67e8);
 }

@@ -13,7 +13,24 @@ const MAX_RANDOMIZE_MILLIS: u64 = 3_600_000;
 /// How `SIMPLE` levels become power: the fraction of its usual power the load may draw at each
 /// level, 0 (normal) to 3.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct SimpleLevels(pub [f64; 4]);
+pub struct SimpleLevels([f64; 4]);
+
+impl SimpleLevels {
+    /// The fractions for levels 0 to 3, each from 0 to 1.
+    pub fn new(fractions: [f64; 4]) -> Result<SimpleLevels, sha256d::Error> {
+        match fractions.iter().find(|f| !(0.0..=1.0).contains(*f)) {
+            Some(f) => Err(sha256d::Error::invalid(format!(
+                "a SIMPLE level's fraction of power must be from 0 to 1, not {f}"
+            ))),
+            None => Ok(SimpleLevels(fractions)),
+        }
+    }
+
+    /// The fractions for levels 0 to 3.
+    pub fn fractions(&self) -> [f64; 4] {
+        self.0
+    }
+}
 
 impl Default for SimpleLevels {
     /// Normal, three quarters, half, off: the spec names the levels (normal, moderate, high,
@@ -247,17 +264,23 @@ fn offset(
     if millis == 0 {
         return Ok(SignedDuration::ZERO);
     }
-    // FNV-1a: any fixed mix of the inputs would do; this one needs no dependency.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let position = interval.map_or(u64::MAX, |i| i as u64);
-    for byte in seed
-        .to_le_bytes()
-        .iter()
-        .chain(event.as_bytes())
-        .chain(&position.to_le_bytes())
-    {
-        hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3);
-    }
+    let hash = fnv1a(&[
+        &seed.to_le_bytes(),
+        event.as_bytes(),
+        &position.to_le_bytes(),
+    ]);
     let millis = i64::try_from(hash % millis).expect("below an hour of milliseconds");
     Ok(SignedDuration::from_millis(millis))
+}
+
+/// FNV-1a over `parts` in turn: any fixed mix of the inputs would do; this one needs no
+/// dependency.
+pub(crate) fn fnv1a(parts: &[&[u8]]) -> u64 {
+    parts
+        .iter()
+        .flat_map(|part| part.iter())
+        .fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+            (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
 }

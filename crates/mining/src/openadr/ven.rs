@@ -4,7 +4,7 @@
 //! gets a token the same way and posts. [`super::VenClient`] is the blocking shell around it.
 
 use super::event::{parse_event, Event};
-use super::timeline::{SimpleLevels, Timeline};
+use super::timeline::{fnv1a, SimpleLevels, Timeline};
 use crate::sanitize::for_terminal;
 use jiff::Timestamp;
 use serde_json::{json, Value};
@@ -146,12 +146,7 @@ impl fmt::Debug for Ven {
 impl Ven {
     /// A VEN with no token and no timeline yet.
     pub fn new(config: VenConfig) -> Ven {
-        let seed = config
-            .ven_name
-            .bytes()
-            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-                (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-            });
+        let seed = fnv1a(&[config.ven_name.as_bytes()]);
         Ven {
             config,
             seed,
