@@ -201,7 +201,7 @@ install_crate() {
 
 # The OpenADR 3 server openleadr-vtn, into CACHE/openleadr-vtn-VERSION-debug, unless a finished
 # build is there. Not `cargo install CRATE` as above: its published Cargo.lock pins
-# webpki-roots 1.0.11, which crates.io no longer serves, so --locked fails on it. The crate's
+# webpki-roots 1.0.11, which the registry no longer serves, so --locked fails on it. The crate's
 # source comes through cargo (a scratch package depending on it, fetched), is copied out of
 # cargo's registry, and its lock moved to 1.0.10 (same major, same API) before the locked build.
 install_vtn() {
