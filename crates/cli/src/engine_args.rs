@@ -1,10 +1,14 @@
 //! The engine flags `search` and `mine` share.
 
+use crate::hotplug::Watch;
 use crate::values;
 use clap::Args;
 use sha256d::{Engine, Error, Options};
 
-#[derive(Args)]
+/// The engines opened at the start, and where to watch for sticks that join later.
+pub type Opened = (Vec<Box<dyn Engine>>, Vec<Watch>);
+
+#[derive(Args, Clone)]
 pub struct EngineArgs {
     /// CPU threads, at most four per core. Default: one per core.
     #[arg(long, value_parser = values::threads)]
@@ -41,10 +45,12 @@ impl EngineArgs {
     }
 
     /// Opens `names` in order, the `k`-th `asic` among them on the `k`-th `--device` (and
-    /// `--protocol`, unless one is given for all); with no names, the fastest CPU engine.
-    pub fn open_all(&self, names: &[String]) -> Result<Vec<Box<dyn Engine>>, Error> {
+    /// `--protocol`, unless one is given for all); with no names, the fastest CPU engine. A
+    /// `--device` pattern, or `asic` without any `--device`, opens nothing now: it is returned
+    /// as a place to watch for sticks during the run ([`crate::hotplug`]).
+    pub fn open_all(&self, names: &[String]) -> Result<Opened, Error> {
         if names.is_empty() {
-            return Ok(vec![self.open(None)?]);
+            return Ok((vec![self.open(None)?], Vec::new()));
         }
         let sticks = names.iter().filter(|n| *n == "asic").count();
         if self.device.len() > sticks.max(1) {
@@ -66,15 +72,41 @@ impl EngineArgs {
                 ),
             ));
         }
+        let mut watches = Vec::new();
+        if sticks > 0 && self.device.is_empty() {
+            watches.push(Watch::Discovery);
+        }
+        let mut engines = Vec::new();
         let mut stick = 0;
-        names
-            .iter()
-            .map(|name| {
-                let engine = self.open_stick(Some(name), stick);
-                stick += usize::from(name == "asic");
-                engine
-            })
-            .collect()
+        for name in names {
+            if name == "asic" {
+                stick += 1;
+                match self.device.get(stick - 1).map(|d| Watch::pattern(d)) {
+                    Some(Ok(Some(watch))) => watches.push(watch),
+                    Some(Err(e)) => return Err(e),
+                    Some(Ok(None)) => engines.push(self.open_stick(Some(name), stick - 1)?),
+                    // Discovery stands for every stick without a device of its own.
+                    None => {}
+                }
+            } else {
+                engines.push(self.open_stick(Some(name), 0)?);
+            }
+        }
+        if !watches.is_empty() && self.protocol.len() > 1 {
+            return Err(Error::new(
+                sha256d::ErrorKind::InvalidInput,
+                "sticks found during the run all speak one --protocol: give it once",
+            ));
+        }
+        Ok((engines, watches))
+    }
+
+    /// Opens an `asic` engine on `path`, a stick found during the run, with the one
+    /// `--protocol` given.
+    pub fn open_device(&self, path: &str) -> Result<Box<dyn Engine>, Error> {
+        let mut one = self.clone();
+        one.device = vec![path.to_string()];
+        one.open_stick(Some("asic"), 0)
     }
 
     /// Opens engine `name`; an `asic` engine as stick `stick` (its device and protocol).

@@ -22,6 +22,7 @@ mod emulate;
 mod energy_args;
 mod engine_args;
 mod explain;
+mod hotplug;
 mod logging;
 mod manual;
 mod mine;

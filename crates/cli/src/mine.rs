@@ -4,7 +4,7 @@ use crate::energy_args::EnergyArgs;
 use crate::engine_args::EngineArgs;
 use crate::node_args::NodeAuthArgs;
 use crate::progress::{si, StatusLine};
-use crate::{secret, signals, values};
+use crate::{hotplug, secret, signals, values};
 use clap::{ArgGroup, Args, ValueEnum};
 use serde_json::json;
 use sha256d::hazmat::hex;
@@ -202,7 +202,13 @@ fn open_source(args: &MineArgs, stop: &Arc<AtomicBool>) -> Result<Box<dyn Source
 }
 
 pub fn run(args: MineArgs) -> Result<(), Error> {
-    let engines = args.engines.open_all(&args.engine)?;
+    let (engines, watches) = args.engines.open_all(&args.engine)?;
+    let run_ended = Arc::new(AtomicBool::new(false));
+    let joining = (!watches.is_empty()).then(|| {
+        let engines = Arc::new(args.engines.clone());
+        let rx = hotplug::watch(engines, watches, Arc::clone(&run_ended));
+        Arc::new(Mutex::new(rx))
+    });
     for e in &engines {
         log::debug!("engine {}: {}", e.name(), e.describe());
     }
@@ -219,6 +225,7 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
         time: args.time,
         stop: Some(stop),
         share_log: share_log.clone(),
+        joining,
         ..MineOptions::default()
     };
     let live = StatusLine::new();
@@ -239,6 +246,7 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
         }
     });
     drop(live);
+    run_ended.store(true, Ordering::Relaxed);
     // The energy up to the end, for the same window as the shares.
     energy.sample();
     let stats = stats?;

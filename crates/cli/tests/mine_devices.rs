@@ -12,6 +12,8 @@ use common::{mine, summary};
 use emulator::Emulator;
 use serde_json::Value;
 use sha256d_testkit::testpool::{Settings, TestPool};
+use std::process::Command;
+use std::time::Duration;
 
 /// Slow enough for a shared CI core; at the pool's difficulty (1e-5, a share per 43k hashes)
 /// each stick still finds several shares a second.
@@ -144,6 +146,60 @@ fn a_stick_pulled_out_is_dropped_and_reported_and_the_run_goes_on() {
     // two and a share or so: the stick is pulled after 6 replies) is in the totals below.
     assert!(devices[1]["accepted"].as_u64() > Some(0), "{s}");
     assert!(devices[2]["accepted"].as_u64() > Some(0), "{s}");
+    assert_eq!(
+        Some(total(devices, "accepted")),
+        s["accepted"].as_u64(),
+        "{s}"
+    );
+    assert_pool_saw(&pool, &s);
+}
+
+#[test]
+fn a_stick_plugged_in_during_the_run_joins_it() {
+    let pool = TestPool::start(Settings::new("hotplug"));
+    let dir = std::env::temp_dir().join(format!("sha256d-hotplug-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let pattern = format!("{}/stick-*", dir.display());
+    let mut run = Command::new(env!("CARGO_BIN_EXE_sha256d"))
+        .args(["mine", "--pool", &pool.url(), "--user", "w1"])
+        .args(["--engine", "portable", "--threads", "1"])
+        .args([
+            "--engine",
+            "asic",
+            "--device",
+            &pattern,
+            "--protocol",
+            "bm1370",
+        ])
+        .args([
+            "--ticket-bits",
+            "8",
+            "--hashrate",
+            "200000",
+            "--time",
+            "20",
+            "--json",
+        ])
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    // Plugged in once the run is under way: the link appears as a udev by-id link does.
+    std::thread::sleep(Duration::from_secs(1));
+    let emu = stick(&[]);
+    let link = dir.join("stick-a");
+    std::os::unix::fs::symlink(&emu.path, &link).expect("a link");
+    let out = run.wait_with_output().expect("the run ends");
+    std::fs::remove_dir_all(&dir).expect("cleaned up");
+    let s = summary(&out);
+    let devices = s["devices"].as_array().expect("a list of devices");
+    assert_eq!(field(devices, "engine"), ["portable", "asic"], "{s}");
+    let described = devices[1]["device"].as_str().unwrap_or_default();
+    assert!(described.contains(&*link.to_string_lossy()), "{s}");
+    assert!(devices[1]["accepted"].as_u64() > Some(0), "{s}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("engine asic joined: "), "{stderr}");
     assert_eq!(
         Some(total(devices, "accepted")),
         s["accepted"].as_u64(),

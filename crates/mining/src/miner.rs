@@ -37,6 +37,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use worker::{worker, Board};
 
+/// Where engines that join a run come from: see [`MineOptions::joining`].
+pub type Joining = Arc<Mutex<mpsc::Receiver<Box<dyn Engine>>>>;
+
 /// When `mine` stops, and how often it reports.
 #[derive(Clone, Debug)]
 pub struct MineOptions {
@@ -59,6 +62,11 @@ pub struct MineOptions {
     /// Where each verdict is recorded, a line each. A line that cannot be written ends the
     /// run with an error: the log would no longer account for every verdict.
     pub share_log: Option<Arc<Mutex<ShareLog>>>,
+    /// Engines that join the run while it goes (a stick plugged in), opened by whoever sends
+    /// them: each starts on the current job within a turn of the coordinator and is counted
+    /// as a device of its own. Opening happens on the sender's side, so a slow device start
+    /// never holds up the run.
+    pub joining: Option<Joining>,
 }
 
 impl Default for MineOptions {
@@ -71,6 +79,7 @@ impl Default for MineOptions {
             drain: Duration::from_secs(5),
             stop: None,
             share_log: None,
+            joining: None,
         }
     }
 }
@@ -101,8 +110,9 @@ const TURN: Duration = Duration::from_millis(20);
 const CANDIDATES_PER_TURN: usize = 16;
 
 /// Mines `source`'s jobs on `engines` until a limit in `options` is reached, the stop flag is
-/// set or every engine has failed, calling `status` every `options.status_every`, with each
-/// notice (a source's, an engine failure), and once at the end. Returns the final counters;
+/// set or every engine has failed (unless more may join: [`MineOptions::joining`]), calling
+/// `status` every `options.status_every`, with each notice (a source's, an engine failure, an
+/// engine that joined), and once at the end. Returns the final counters;
 /// an engine that fails or panics is listed in [`Stats::engine_failures`] and the others go
 /// on. An `Err` means the source gave up (see [`Source::poll`]).
 pub fn mine(
@@ -111,7 +121,7 @@ pub fn mine(
     options: &MineOptions,
     status: &mut dyn FnMut(&Stats, Option<&str>),
 ) -> Result<Stats, Error> {
-    if engines.is_empty() {
+    if engines.is_empty() && options.joining.is_none() {
         return Err(Error::new(
             ErrorKind::InvalidInput,
             "no engine to mine with",
@@ -157,8 +167,9 @@ pub fn mine(
         // However the coordinator ends (an error, a panic in `status`), the workers must be
         // let go, or the scope never ends.
         let _release = Release(&board, &results);
+        let (board, results) = (&board, &results);
         for (index, engine) in engines.iter().enumerate() {
-            let (board, results, failed) = (&board, &results, failed_tx.clone());
+            let failed = failed_tx.clone();
             scope.spawn(move || {
                 worker(
                     (index, engine.as_ref()),
@@ -169,9 +180,22 @@ pub fn mine(
                 )
             });
         }
-        drop(failed_tx);
-        coordinator.run(options, &failed_rx, status)
+        // A joining engine is owned by its worker: it ends with the worker.
+        let mut join = |index: usize, engine: Box<dyn Engine>| {
+            let failed = failed_tx.clone();
+            scope.spawn(move || {
+                worker(
+                    (index, engine.as_ref()),
+                    board,
+                    results,
+                    failed,
+                    pause_after_block,
+                )
+            });
+        };
+        coordinator.run(options, &failed_rx, &mut join, status)
     });
+    drop(failed_tx);
     outcome?;
     // Every worker has ended: what is still queued was found but never submitted.
     coordinator.finish(&failed_rx, status);
@@ -225,10 +249,12 @@ impl Coordinator<'_> {
         &mut self,
         options: &MineOptions,
         failed: &mpsc::Receiver<(usize, Error)>,
+        join: &mut dyn FnMut(usize, Box<dyn Engine>),
         status: &mut dyn FnMut(&Stats, Option<&str>),
     ) -> Result<(), Error> {
         let mut last_status = Instant::now();
         loop {
+            self.join_engines(options, join, status);
             let wait = if self.can_submit() {
                 Duration::ZERO
             } else {
@@ -238,7 +264,9 @@ impl Coordinator<'_> {
             self.handle(events, status)?;
             self.submit_waiting(status)?;
             self.engine_failures(failed, status);
-            if self.limit_reached(options) || self.stats.every_engine_failed() {
+            // With engines to join, a run whose engines all failed waits for the next one.
+            let waiting = options.joining.is_some();
+            if self.limit_reached(options) || (self.stats.every_engine_failed() && !waiting) {
                 break;
             }
             if last_status.elapsed() >= options.status_every {
@@ -340,6 +368,37 @@ impl Coordinator<'_> {
             } else {
                 format!("{e}; mining goes on with {left} engine(s)")
             };
+            status(&self.snapshot(), Some(&text));
+        }
+    }
+
+    /// Starts a worker for each engine that has joined the run since the last turn.
+    fn join_engines(
+        &mut self,
+        options: &MineOptions,
+        join: &mut dyn FnMut(usize, Box<dyn Engine>),
+        status: &mut dyn FnMut(&Stats, Option<&str>),
+    ) {
+        let Some(joining) = &options.joining else {
+            return;
+        };
+        let arrived: Vec<Box<dyn Engine>> = {
+            // A sender that panicked leaves a channel, not broken state.
+            let rx = joining.lock().unwrap_or_else(|e| e.into_inner());
+            rx.try_iter().collect()
+        };
+        for engine in arrived {
+            let index = self.board.add_worker();
+            let (name, device) = (engine.name().to_string(), engine.describe());
+            self.engine_names.push(name.clone());
+            self.stats.engines.push(name.clone());
+            self.stats.devices.push(DeviceStats {
+                engine: name.clone(),
+                device: device.clone(),
+                ..DeviceStats::default()
+            });
+            join(index, engine);
+            let text = format!("engine {name} joined: {device}");
             status(&self.snapshot(), Some(&text));
         }
     }

@@ -19,8 +19,6 @@ pub(super) struct Board {
     state: Mutex<BoardState>,
     changed: Condvar,
     stop: AtomicBool,
-    /// By worker (engine) index.
-    counters: Vec<WorkerCounters>,
     live_workers: AtomicUsize,
 }
 
@@ -51,6 +49,8 @@ struct BoardState {
     switch_worst: Duration,
     next_unit: u64,
     running: Vec<Running>,
+    /// By worker (engine) index; grows as engines join.
+    counters: Vec<Arc<WorkerCounters>>,
 }
 
 /// A unit being searched: its control, and how many hashes it holds (an engine is credited
@@ -77,10 +77,10 @@ impl Board {
                 switch_worst: Duration::ZERO,
                 next_unit: 0,
                 running: Vec::new(),
+                counters: (0..workers).map(|_| Arc::default()).collect(),
             }),
             changed: Condvar::new(),
             stop: AtomicBool::new(false),
-            counters: (0..workers).map(|_| WorkerCounters::default()).collect(),
             live_workers: AtomicUsize::new(workers),
         }
     }
@@ -100,7 +100,7 @@ impl Board {
         let s = self.lock();
         // Under the lock, so a unit that just finished is counted once: in its worker's
         // finished hashes or among the running units, never both.
-        let mut tallies: Vec<WorkerTally> = self
+        let mut tallies: Vec<WorkerTally> = s
             .counters
             .iter()
             .map(|c| WorkerTally {
@@ -118,6 +118,18 @@ impl Board {
 
     pub(super) fn switch_worst(&self) -> Duration {
         self.lock().switch_worst
+    }
+
+    /// Makes room for one more worker (an engine that joined the run); returns its index.
+    pub(super) fn add_worker(&self) -> usize {
+        let mut s = self.lock();
+        s.counters.push(Arc::default());
+        self.live_workers.fetch_add(1, Ordering::Relaxed);
+        s.counters.len() - 1
+    }
+
+    fn counters(&self, worker: usize) -> Arc<WorkerCounters> {
+        Arc::clone(&self.lock().counters[worker])
     }
 
     /// Workers that have not ended yet.
@@ -223,7 +235,7 @@ impl Drop for UnitGuard<'_> {
         {
             let done = s.running.swap_remove(i);
             // Under the lock, so `tallies` never sees a unit counted twice or not at all.
-            self.board.counters[done.worker]
+            s.counters[done.worker]
                 .done_hashes
                 .fetch_add(done.hashes(), Ordering::Relaxed);
         }
@@ -289,7 +301,7 @@ fn work(
     let mut roll_bits = 0u32;
     let mut paused_generation = None;
     let mut last_generation = 0;
-    let counters = &board.counters[engine_index];
+    let counters = board.counters(engine_index);
     while let Some(next) = board.next(
         engine_index,
         paused_generation,

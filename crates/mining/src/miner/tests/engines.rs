@@ -199,3 +199,48 @@ impl<E: Engine> Engine for Shared<E> {
         self.0.run(work, ctl, hits)
     }
 }
+
+/// An engine sent while the run goes (a stick plugged in) joins it as a device of its own, and
+/// a run may start with none, waiting for the first.
+#[test]
+fn engines_join_a_running_run_as_devices_of_their_own() {
+    for initially in [0, 1] {
+        let (tx, rx) = mpsc::channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let options = MineOptions {
+            // A safety net only: the run stops once the joined engine has a share accepted.
+            time: Some(Duration::from_secs(120)),
+            status_every: Duration::from_millis(20),
+            joining: Some(Arc::new(Mutex::new(rx))),
+            stop: Some(Arc::clone(&stop)),
+            ..MineOptions::default()
+        };
+        let engines: Vec<Box<dyn Engine>> = portable().into_iter().take(initially).collect();
+        // Joins once the run is under way: after its first share, or at once without engines.
+        let mut sent = false;
+        let mut source = Script::new(job("a", 1, 0, 1e-7, true));
+        let mut notices = Vec::new();
+        let stats = mine(&mut source, &engines, &options, &mut |s, n| {
+            notices.extend(n.map(str::to_string));
+            if !sent && (initially == 0 || s.accepted > 0) {
+                sent = true;
+                tx.send(portable().remove(0)).expect("the run listens");
+            }
+            if s.devices.len() > initially && s.devices[initially].accepted > 0 {
+                stop.store(true, Ordering::Relaxed);
+            }
+        })
+        .expect("mines");
+        assert_eq!(stats.devices.len(), initially + 1, "{stats:?}");
+        assert_eq!(stats.engines, vec!["portable"; initially + 1]);
+        let joined = stats.devices.last().expect("the joined device");
+        assert!(joined.hashes > 0 && joined.accepted > 0, "{joined:?}");
+        assert!(
+            notices
+                .iter()
+                .any(|n| n.starts_with("engine portable joined: ")),
+            "{notices:?}"
+        );
+        assert_accounted(&stats);
+    }
+}
