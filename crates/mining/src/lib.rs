@@ -25,6 +25,8 @@ pub mod net;
 pub mod openadr;
 pub mod pool;
 mod pool_session;
+/// The power policy: setpoints, schedules, price rules, hard stops, ramps and duty cycling.
+pub mod power;
 pub mod reject;
 pub mod rpc;
 #[doc(hidden)]

@@ -1,0 +1,18 @@
+//! The power policy's decisions: setpoints, where they come from, and how fast to reach them.
+//!
+//! Everything here is pure (time is passed in) except the thin file readers and writers and
+//! the duty gate's sleep, so each rule is tested with exact instants:
+//!
+//! - [`Cap`]: a setpoint (off, full, a fraction, a hashrate, watts) and its flag syntax;
+//! - [`Schedule`]: `--schedule` windows in local time, DST handled;
+//! - [`PriceRule`]: curtail while a price stays above a strike for a hold time;
+//! - [`HardStopStore`]: a persisted hard stop that survives a restart;
+//! - [`Policy`]: named sources combined by the lowest cap, with fail-safes and [`PowerEvent`]s;
+//! - [`Ramp`]: economic changes ramped, emergencies at once;
+//! - [`Duty`] and [`DutyGate`]: how workers throttle to a duty fraction.
+
+mod cap;
+mod schedule;
+
+pub use cap::{Cap, CapError, Capacity, ParseCapError};
+pub use schedule::{ParseScheduleError, Schedule, ScheduleRule};
