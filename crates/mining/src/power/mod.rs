@@ -12,7 +12,13 @@
 //! - [`Duty`] and [`DutyGate`]: how workers throttle to a duty fraction.
 
 mod cap;
+mod duty;
+mod policy;
+mod ramp;
 mod schedule;
 
 pub use cap::{Cap, CapError, Capacity, ParseCapError};
+pub use duty::{busy_slice, rest_for, Duty, DutyGate, PERIOD};
+pub use policy::{Decision, Policy, PolicyError, PowerEvent, Segment, MAX_EVENTS};
+pub use ramp::{Ramp, RampConfig, Urgency};
 pub use schedule::{ParseScheduleError, Schedule, ScheduleRule};
