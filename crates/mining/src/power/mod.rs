@@ -13,12 +13,20 @@
 
 mod cap;
 mod duty;
+mod file;
+mod hard_stop;
 mod policy;
+mod price;
 mod ramp;
 mod schedule;
 
 pub use cap::{Cap, CapError, Capacity, ParseCapError};
 pub use duty::{busy_slice, rest_for, Duty, DutyGate, PERIOD};
+pub use hard_stop::{HardStop, HardStopError, HardStopStore, MAX_HARD_STOP_FILE_BYTES};
 pub use policy::{Decision, Policy, PolicyError, PowerEvent, Segment, MAX_EVENTS};
+pub use price::{
+    parse_price, read_price_file, ParsePriceError, PriceReading, PriceRule, PriceState,
+    PriceStatus, MAX_PRICE_FILE_BYTES,
+};
 pub use ramp::{Ramp, RampConfig, Urgency};
 pub use schedule::{ParseScheduleError, Schedule, ScheduleRule};
