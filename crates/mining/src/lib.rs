@@ -5,6 +5,9 @@
 //! thin blocking I/O layer beside it, so the protocol logic is tested and fuzzed without sockets.
 //! Both sources speak to the pipeline through one [`Job`] shape (Stratum's: coinbase halves
 //! around the extranonce, a merkle branch, header fields) and the [`Source`] trait.
+//!
+//! [`power`] holds the power policy's decisions (setpoints, schedules, price rules, the
+//! persisted hard stop, the combiner, ramps and the workers' duty gate), pure and time-injected.
 
 #![warn(missing_docs)]
 // Unsafe is allowed in one file only: the NVML loader (`energy/nvml/ffi.rs`).
@@ -25,7 +28,6 @@ pub mod net;
 pub mod openadr;
 pub mod pool;
 mod pool_session;
-/// The power policy: setpoints, schedules, price rules, hard stops, ramps and duty cycling.
 pub mod power;
 pub mod reject;
 pub mod rpc;

@@ -91,7 +91,8 @@ impl DutyGate {
     /// re-read `duty` and `stop`, and waits while the duty is 0. Returns early when `stop` is set.
     pub fn rest(&mut self, busy: Duration, duty: &Duty, stop: &AtomicBool) {
         let start = Instant::now();
-        let mut owed = self.owed(busy, duty.get());
+        let fraction = duty.get();
+        let mut owed = self.owed(busy, fraction);
         while !stop.load(Ordering::Relaxed) {
             let slept = start.elapsed();
             let left = match owed {
@@ -105,7 +106,11 @@ impl DutyGate {
                 self.owed_ns = 0;
                 return;
             }
-            owed = owed.map(|o| o.min(rest_for(busy, duty.get()).unwrap_or(o)));
+            let now = duty.get();
+            if now > fraction {
+                // Raised mid-rest: owe no more than the new fraction asks.
+                owed = owed.map(|o| o.min(rest_for(busy, now).unwrap_or(o)));
+            }
         }
         self.rested(start.elapsed());
     }

@@ -10,6 +10,29 @@
 //! - [`Policy`]: named sources combined by the lowest cap, with fail-safes and [`PowerEvent`]s;
 //! - [`Ramp`]: economic changes ramped, emergencies at once;
 //! - [`Duty`] and [`DutyGate`]: how workers throttle to a duty fraction.
+//!
+//! One tick of the caller's loop (once a second, and at [`Policy::next_change_after`]): feed
+//! each source into the [`Policy`] (the schedule as `cap_at` until `next_change_after`, the
+//! price rule's [`PriceStatus`], a [`HardStop`] as an emergency `off`), [`Policy::evaluate`],
+//! pass the decision's duty and urgency through the [`Ramp`], store the result in the shared
+//! [`Duty`], and call [`Policy::complied`] once the devices measure the new duty.
+//!
+//! A worker throttles like this, hashing at most [`busy_slice`] before each rest:
+//!
+//! ```no_run
+//! use sha256d_mining::power::{busy_slice, Duty, DutyGate};
+//! use std::sync::atomic::AtomicBool;
+//! use std::time::Instant;
+//!
+//! fn worker(duty: &Duty, stop: &AtomicBool, mut hash_for: impl FnMut(std::time::Duration)) {
+//!     let mut gate = DutyGate::new();
+//!     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+//!         let start = Instant::now();
+//!         hash_for(busy_slice(duty.get()));
+//!         gate.rest(start.elapsed(), duty, stop);
+//!     }
+//! }
+//! ```
 
 mod cap;
 mod duty;

@@ -5,9 +5,9 @@
 //! A price file holds one plain decimal number, e.g. `42.5` or `-3.10`, optionally surrounded
 //! by ASCII whitespace (a trailing newline is fine). Refused: an empty file, more than
 //! [`MAX_PRICE_FILE_BYTES`], anything not UTF-8, a `+` sign, exponents (`1e3`), digit
-//! separators (`1,000`), units or currency signs, a bare `.5` or `5.`, several numbers, `NaN`
-//! and `inf`. The file's modification time is the sample's time, so a file nobody updates goes
-//! stale.
+//! separators (`1,000`), units or currency signs, a bare `.5` or `5.`, several numbers,
+//! numbers too large for an `f64`, `NaN` and `inf`. The file's modification time is the
+//! sample's time, so a file nobody updates goes stale.
 
 use super::cap::Cap;
 use super::file::read_capped;
@@ -50,9 +50,14 @@ pub fn parse_price(bytes: &[u8]) -> Result<f64, ParsePriceError> {
              separators or units)",
         ));
     }
-    number
+    let price: f64 = number
         .parse()
-        .map_err(|_| ParsePriceError("not a decimal number"))
+        .map_err(|_| ParsePriceError("not a decimal number"))?;
+    // Some 310 digits overflow to infinity, which no strike comparison should see.
+    if !price.is_finite() {
+        return Err(ParsePriceError("the number is too large"));
+    }
+    Ok(price)
 }
 
 /// A price read from a file, with the file's modification time.
@@ -190,6 +195,11 @@ mod tests {
                 "{bad}"
             );
         }
+        let huge = "9".repeat(400);
+        assert_eq!(
+            parse_price(huge.as_bytes()),
+            Err(ParsePriceError("the number is too large"))
+        );
         assert_eq!(
             parse_price(b" \n"),
             Err(ParsePriceError("empty: expected one decimal number"))
