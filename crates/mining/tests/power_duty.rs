@@ -19,22 +19,34 @@ fn thread_cpu() -> Duration {
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
-/// Spins under the gate at `fraction` for `run` of wall time; returns CPU time / wall time.
-fn cpu_share(fraction: f64, run: Duration) -> f64 {
+/// Spins under the gate at `fraction` for `run` of wall time; returns CPU time / wall time and
+/// busy (spinning) wall time / wall time.
+fn shares(fraction: f64, run: Duration) -> (f64, f64) {
     std::thread::spawn(move || {
         let duty = Duty::new(fraction);
         let stop = AtomicBool::new(false);
         let mut gate = DutyGate::new();
         let (cpu0, wall0) = (thread_cpu(), Instant::now());
         let mut x = 0u64;
+        let mut busy = Duration::ZERO;
         while wall0.elapsed() < run {
             let start = Instant::now();
             while start.elapsed() < busy_slice(duty.get()) {
                 x = black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
             }
+            busy += start.elapsed();
             gate.rest(start.elapsed(), &duty, &stop);
         }
-        (thread_cpu() - cpu0).as_secs_f64() / wall0.elapsed().as_secs_f64()
+        let wall = wall0.elapsed().as_secs_f64();
+        let shares = (
+            (thread_cpu() - cpu0).as_secs_f64() / wall,
+            busy.as_secs_f64() / wall,
+        );
+        eprintln!(
+            "at {fraction}: CPU share {:.3}, busy share {:.3}",
+            shares.0, shares.1
+        );
+        shares
     })
     .join()
     .expect("the spinning thread does not panic")
@@ -45,15 +57,21 @@ fn cpu_time_tracks_the_duty_fraction() {
     let run = Duration::from_millis(1500);
     // The unthrottled share is what this (possibly busy) machine gives one thread; the
     // throttled shares are measured against it.
-    let full = cpu_share(1.0, run);
-    let half = cpu_share(0.5, run);
-    let quarter = cpu_share(0.25, run);
-    let msg = format!("full {full:.3}, half {half:.3}, quarter {quarter:.3}");
-    eprintln!("CPU share of wall time: {msg}");
+    let (full, _) = shares(1.0, run);
+    let (half, half_busy) = shares(0.5, run);
+    let (quarter, quarter_busy) = shares(0.25, run);
+    let msg = format!(
+        "CPU full {full:.3}, half {half:.3}, quarter {quarter:.3}; \
+         busy half {half_busy:.3}, quarter {quarter_busy:.3}"
+    );
     assert!(
         full > 0.3,
         "the machine gave a spinning thread too little CPU to judge: {msg}"
     );
+    // The gate's own bookkeeping: time spent spinning is the fraction of wall time.
+    assert!((half_busy - 0.5).abs() < 0.08, "{msg}");
+    assert!((quarter_busy - 0.25).abs() < 0.08, "{msg}");
+    // What the kernel saw, judged against what it gave an unthrottled thread.
     assert!((half - 0.5 * full).abs() < 0.15, "{msg}");
     assert!((quarter - 0.25 * full).abs() < 0.12, "{msg}");
     assert!(quarter < half, "{msg}");
