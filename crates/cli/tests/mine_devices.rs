@@ -160,7 +160,7 @@ fn a_stick_plugged_in_during_the_run_joins_it() {
     let dir = std::env::temp_dir().join(format!("sha256d-hotplug-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a temp dir");
     let pattern = format!("{}/stick-*", dir.display());
-    let mut run = Command::new(env!("CARGO_BIN_EXE_sha256d"))
+    let run = Command::new(env!("CARGO_BIN_EXE_sha256d"))
         .args(["mine", "--pool", &pool.url(), "--user", "w1"])
         .args(["--engine", "portable", "--threads", "1"])
         .args([
