@@ -25,6 +25,7 @@ pub use device::DeviceStats;
 pub use results::{MAX_WAITING_BLOCKS, MAX_WAITING_SHARES};
 pub use stats::{AcceptedBlock, DropReason, Stats, MAX_LISTED_BLOCKS};
 
+use crate::power::Duty;
 use crate::share_log::{Finder, ShareLog};
 use crate::{hash_difficulty, Event, Job, Share, Source, Verdict};
 use results::{Candidate, Results, Take};
@@ -67,6 +68,10 @@ pub struct MineOptions {
     /// as a device of its own. Opening happens on the sender's side, so a slow device start
     /// never holds up the run.
     pub joining: Option<Joining>,
+    /// The fraction of the time the engines may hash, set from outside (the power policy)
+    /// while the run goes: each worker hashes a slice and rests the rest of a 200 ms cycle,
+    /// so a new fraction holds within a cycle. `None` (or 1) is full duty.
+    pub duty: Option<Arc<Duty>>,
 }
 
 impl Default for MineOptions {
@@ -80,6 +85,7 @@ impl Default for MineOptions {
             stop: None,
             share_log: None,
             joining: None,
+            duty: None,
         }
     }
 }
@@ -100,6 +106,10 @@ const _: () = assert!(
     MAX_UNANSWERED_SHARES < MAX_UNANSWERED_BLOCKS
         && MAX_UNANSWERED_BLOCKS < crate::stratum::MAX_UNANSWERED_SUBMITS as u64
 );
+
+/// How often a throttled run's units are checked against their slice: a small part of
+/// [`crate::power::PERIOD`].
+const PACE_EVERY: Duration = Duration::from_millis(5);
 
 /// How long one turn of the coordinator waits for the source when there is nothing to do.
 const TURN: Duration = Duration::from_millis(20);
@@ -168,6 +178,15 @@ pub fn mine(
         // let go, or the scope never ends.
         let _release = Release(&board, &results);
         let (board, results) = (&board, &results);
+        let duty = options.duty.as_deref();
+        if let Some(duty) = duty {
+            scope.spawn(move || {
+                while !board.halted() {
+                    board.pace(duty.get());
+                    std::thread::sleep(PACE_EVERY);
+                }
+            });
+        }
         for (index, engine) in engines.iter().enumerate() {
             let failed = failed_tx.clone();
             scope.spawn(move || {
@@ -176,7 +195,7 @@ pub fn mine(
                     board,
                     results,
                     failed,
-                    pause_after_block,
+                    (pause_after_block, duty),
                 )
             });
         }
@@ -189,7 +208,7 @@ pub fn mine(
                     board,
                     results,
                     failed,
-                    pause_after_block,
+                    (pause_after_block, duty),
                 )
             });
         };

@@ -4,6 +4,7 @@
 
 use super::results::{Candidate, Results};
 use super::units::{cut_unit, unit_size, UNIT_RESULT_CAP, UNIT_TARGET};
+use crate::power::{busy_slice, Duty, DutyGate, PERIOD};
 use crate::Job;
 use sha256d::engine::{Control, Engine};
 use sha256d::{Error, ErrorKind};
@@ -59,6 +60,7 @@ struct Running {
     ctl: Arc<Control>,
     size: u64,
     worker: usize,
+    started: Instant,
 }
 
 impl Running {
@@ -132,6 +134,26 @@ impl Board {
         Arc::clone(&self.lock().counters[worker])
     }
 
+    /// Throttling to `duty`: cuts short every unit that has run longer than its slice, so each
+    /// worker rests (in [`work`]) before its next. A unit is a whole nonce range, which a CPU
+    /// takes a minute over: without this a lower duty would wait for the unit to end.
+    pub(super) fn pace(&self, duty: f64) {
+        if duty >= 1.0 {
+            return;
+        }
+        let slice = busy_slice(duty);
+        for r in &self.lock().running {
+            if r.started.elapsed() >= slice {
+                r.ctl.cancel();
+            }
+        }
+    }
+
+    /// Whether the board has been halted.
+    pub(super) fn halted(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
     /// Workers that have not ended yet.
     pub(super) fn live_workers(&self) -> usize {
         self.live_workers.load(Ordering::Relaxed)
@@ -200,6 +222,7 @@ impl Board {
             ctl: Arc::clone(&ctl),
             size: unit_size(&job, roll_bits),
             worker,
+            started: Instant::now(),
         });
         Some(Next {
             generation: s.generation,
@@ -259,14 +282,14 @@ pub(super) fn worker(
     board: &Board,
     results: &Results,
     failed: mpsc::Sender<(usize, Error)>,
-    pause_after_block: bool,
+    (pause_after_block, duty): (bool, Option<&Duty>),
 ) {
     let _alive = Alive(board);
     // The engine is never called again after a panic, and the board and queue recover
     // their locks, so nothing observes a half-done update. (Catching needs panics to unwind,
     // which every profile of the workspace keeps.)
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-        work((index, engine), board, results, pause_after_block)
+        work((index, engine), board, results, (pause_after_block, duty))
     }));
     let error = match outcome {
         Ok(Ok(())) => return,
@@ -296,8 +319,9 @@ fn work(
     (engine_index, engine): (usize, &dyn Engine),
     board: &Board,
     results: &Results,
-    pause_after_block: bool,
+    (pause_after_block, duty): (bool, Option<&Duty>),
 ) -> Result<(), Error> {
+    let mut gate = DutyGate::new();
     let mut roll_bits = 0u32;
     let mut paused_generation = None;
     let mut last_generation = 0;
@@ -344,6 +368,12 @@ fn work(
             });
         });
         drop(guard);
+        // Throttled: rest for the slice's share, or while the duty is 0 (off).
+        if let Some(duty) = duty.filter(|d| d.get() < 1.0) {
+            // A unit begun at full duty ran unthrottled until the pacer cut it: only the
+            // last cycle's worth of it is owed rest.
+            gate.rest(started.elapsed().min(PERIOD), duty, &board.stop);
+        }
         if block_found {
             paused_generation = Some(generation);
         }
