@@ -326,12 +326,19 @@ fn work(
     let mut paused_generation = None;
     let mut last_generation = 0;
     let counters = board.counters(engine_index);
-    while let Some(next) = board.next(
-        engine_index,
-        paused_generation,
-        &mut last_generation,
-        roll_bits,
-    ) {
+    loop {
+        // Off: no unit is even begun (an engine hashes a batch before it sees a cancel).
+        if let Some(duty) = duty.filter(|d| d.get() == 0.0) {
+            gate.rest(Duration::ZERO, duty, &board.stop);
+        }
+        let Some(next) = board.next(
+            engine_index,
+            paused_generation,
+            &mut last_generation,
+            roll_bits,
+        ) else {
+            break;
+        };
         let Next {
             job,
             generation,
