@@ -52,6 +52,17 @@ fn roots() -> Roots {
 }
 
 impl EnergyArgs {
+    /// The watts declared for the devices at full duty (`declared:DEVICE=W`, summed), if any.
+    pub fn declared_watts(&self) -> Option<f64> {
+        self.energy
+            .iter()
+            .filter_map(|m| match m {
+                MeterSpec::Declared { watts, .. } => Some(*watts),
+                _ => None,
+            })
+            .reduce(|a, b| a + b)
+    }
+
     /// Opens every `--energy` meter for a run on the engines named `engines`. A meter with
     /// nothing to measure (NVML without a driver) is a notice; one given twice is refused,
     /// as its energy would count twice.
@@ -85,6 +96,11 @@ impl EnergyArgs {
 }
 
 impl Energy {
+    /// The joules measured so far, without a meter `None`.
+    pub fn joules(&self) -> Option<f64> {
+        self.log.as_ref().map(EnergyLog::joules)
+    }
+
     /// Reads every meter; a failure is logged once for as long as it lasts.
     pub fn sample(&mut self) {
         let Some(log) = &mut self.log else {

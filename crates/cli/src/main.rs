@@ -27,6 +27,8 @@ mod logging;
 mod manual;
 mod mine;
 mod node_args;
+mod power_args;
+mod power_run;
 mod progress;
 mod search;
 mod secret;

@@ -3,6 +3,8 @@
 use crate::energy_args::EnergyArgs;
 use crate::engine_args::EngineArgs;
 use crate::node_args::NodeAuthArgs;
+use crate::power_args::PowerArgs;
+use crate::power_run::{self, PowerRun};
 use crate::progress::{si, StatusLine};
 use crate::{hotplug, secret, signals, values};
 use clap::{ArgGroup, Args, ValueEnum};
@@ -99,6 +101,8 @@ pub struct MineArgs {
     engines: EngineArgs,
     #[command(flatten)]
     energy: EnergyArgs,
+    #[command(flatten)]
+    power: PowerArgs,
     /// Stop after this many accepted shares.
     #[arg(long, value_name = "N", value_parser = values::count)]
     shares: Option<u64>,
@@ -214,12 +218,22 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
     }
     let names: Vec<&str> = engines.iter().map(|e| e.name()).collect();
     let mut energy = args.energy.open(&names)?;
+    let declared_watts = args.energy.declared_watts();
+    let mut power = args.power.open(declared_watts)?;
     let share_log = open_share_log(&args)?;
     let stop = Arc::new(AtomicBool::new(false));
     let mut source = open_source(&args, &stop)?;
     let on_signal = Arc::clone(&stop);
     signals::on_interrupt(move || on_signal.store(true, Ordering::Relaxed))?;
+    let mut sampler = power.as_ref().map(power_run::Sampler::new);
     let options = MineOptions {
+        duty: power.as_ref().map(PowerRun::duty),
+        // The power control judges compliance from these: a few times a second.
+        status_every: if power.is_some() {
+            Duration::from_millis(100)
+        } else {
+            MineOptions::default().status_every
+        },
         shares: args.shares,
         blocks: args.blocks,
         time: args.time,
@@ -228,11 +242,17 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
         joining,
         ..MineOptions::default()
     };
+    if let Some(power) = &mut power {
+        power.start(declared_watts);
+    }
     let live = StatusLine::new();
     let mut last_notice = None;
     let mut periodic = Periodic::new(args.status_interval);
     let stats = mine(source.as_mut(), &engines, &options, &mut |stats, notice| {
         energy.sample();
+        if let Some(sampler) = &mut sampler {
+            sampler.sample(stats.hashes, energy.joules());
+        }
         if let Some(text) = notice {
             // Notices carry peers' words (pool messages, node errors): never raw to a terminal.
             let text = sanitize::for_terminal(text);
@@ -247,6 +267,7 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
     });
     drop(live);
     run_ended.store(true, Ordering::Relaxed);
+    let power_events = power.map(PowerRun::finish);
     // The energy up to the end, for the same window as the shares.
     energy.sample();
     let stats = stats?;
@@ -268,6 +289,9 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
     if args.json {
         let mut summary = summary_json(&stats);
         energy.add_json(&mut summary, &stats);
+        summary["power_events"] = power_events
+            .as_ref()
+            .map_or(json!([]), |(events, _)| power_run::events_json(events));
         if let Some((path, lines, head)) = &share_log {
             summary["share_log"] = json!({
                 "path": path.display().to_string(),
@@ -279,6 +303,9 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
     } else {
         let mut text = summary_text(&stats);
         text += &energy.text(&stats);
+        if let Some((events, dropped)) = &power_events {
+            text += &power_run::events_text(events, *dropped);
+        }
         if let Some((path, lines, head)) = &share_log {
             text += &format!(
                 "\nshare log {}: {lines} lines written, head {} (kept elsewhere, `sha256d \

@@ -261,6 +261,57 @@ pub fn meter(text: &str) -> Result<sha256d_mining::energy::MeterSpec, String> {
         .map_err(|e: sha256d::Error| e.message().to_string())
 }
 
+/// `--hashrate-limit`: H/s (SI prefixes, `H/s` optional), a share of full (`50%`), or `off`.
+pub fn hashrate_limit(text: &str) -> Result<sha256d_mining::power::Cap, String> {
+    sha256d_mining::power::Cap::parse_hashrate_limit(text).map_err(|e| e.to_string())
+}
+
+/// `--power-limit`: watts (SI prefixes, `W` optional), a share of full (`50%`), or `off`.
+pub fn power_limit(text: &str) -> Result<sha256d_mining::power::Cap, String> {
+    sha256d_mining::power::Cap::parse_power_limit(text).map_err(|e| e.to_string())
+}
+
+/// `--fail-safe`: any cap (`off`, `full`, `50%`, `10GH/s`, `500W`).
+pub fn cap(text: &str) -> Result<sha256d_mining::power::Cap, String> {
+    text.parse()
+        .map_err(|e: sha256d_mining::power::ParseCapError| e.to_string())
+}
+
+/// Holds and delays of the power policy (`--price-hold`, `--ramp-delay-max`, `--ramp-hold`):
+/// seconds from 0 to a day.
+pub fn hold_time(text: &str) -> Result<Duration, String> {
+    if finite(text, "the time")? == 0.0 {
+        return Ok(Duration::ZERO);
+    }
+    positive_seconds(text, "the time", 86_400.0)
+}
+
+/// `--ramp-w-per-min`: watts per minute, above 0 and at most 1e9.
+pub fn ramp_rate(text: &str) -> Result<f64, String> {
+    let r = finite(text, "the ramp rate")?;
+    if !(r > 0.0 && r <= 1e9) {
+        return Err(format!(
+            "the ramp rate must be above 0 W/min and at most 1e9, got {}",
+            text.trim()
+        ));
+    }
+    Ok(r)
+}
+
+/// `--openadr-levels`: four fractions from 0 to 1, comma-separated, for SIMPLE levels 0-3.
+pub fn simple_levels(text: &str) -> Result<sha256d_mining::openadr::SimpleLevels, String> {
+    let parts: Vec<&str> = text.split(',').collect();
+    let [a, b, c, d] = parts[..] else {
+        return Err(format!(
+            "--openadr-levels takes four fractions (levels 0 to 3), got {}",
+            text.trim()
+        ));
+    };
+    let f = |t: &str| finite(t, "a level's fraction");
+    sha256d_mining::openadr::SimpleLevels::new([f(a)?, f(b)?, f(c)?, f(d)?])
+        .map_err(|e| e.message().to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

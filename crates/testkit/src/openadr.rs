@@ -432,6 +432,20 @@ impl Utility<'_> {
         reply
     }
 
+    /// PUTs `object` in place of what is at `path` (an event the utility cuts short, say)
+    /// and returns what the VTN kept; panics unless 200.
+    pub fn update(&self, path: &str, object: &Value) -> Value {
+        let body = object.to_string();
+        let (status, reply) = self.vtn.request(
+            "PUT",
+            path,
+            Some(&self.token),
+            Some(("application/json", &body)),
+        );
+        assert_eq!(status, 200, "PUT {path} {body}: {reply}");
+        reply
+    }
+
     /// GETs `path`; panics unless 200.
     pub fn get(&self, path: &str) -> Value {
         let (status, reply) = self.vtn.request("GET", path, Some(&self.token), None);

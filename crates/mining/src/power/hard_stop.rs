@@ -133,6 +133,11 @@ impl HardStopStore {
         })
     }
 
+    /// Where the stop is kept.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// The stop in force at `now`; one that has expired is released (its file removed).
     pub fn active(&mut self, now: Timestamp) -> Result<Option<&HardStop>, HardStopError> {
         if self.stop.as_ref().is_some_and(|s| s.is_expired(now)) {

@@ -1,0 +1,251 @@
+//! `sha256d mine` under its power policy: a limit held from the start, a schedule, a hard stop
+//! that survives a restart, and a demand-response program on the real OpenADR 3 server
+//! (openleadr-vtn; skipped without it, failing instead under `SHA256D_REQUIRE_PEERS=1`).
+
+mod common;
+
+use common::{mine, summary};
+use serde_json::{json, Value};
+use sha256d_testkit::openadr::{Vtn, VEN};
+use sha256d_testkit::testpool::{Settings, TestPool};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sha256d-power-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    dir
+}
+
+/// Mines on one portable thread for `seconds` with the power flags `extra`.
+fn mine_with(pool: &TestPool, hard_stop: &Path, seconds: &str, extra: &[&str]) -> Value {
+    let (url, stop) = (pool.url(), hard_stop.to_string_lossy().into_owned());
+    let mut args = vec!["--pool", &url, "--user", "w1", "--engine", "portable"];
+    args.extend_from_slice(&["--threads", "1", "--time", seconds]);
+    args.extend_from_slice(&["--hard-stop-file", &stop, "--json"]);
+    args.extend_from_slice(extra);
+    summary(&mine(&args))
+}
+
+fn events(s: &Value) -> Vec<(String, String, String)> {
+    s["power_events"]
+        .as_array()
+        .expect("a list of power events")
+        .iter()
+        .map(|e| {
+            let text = |k: &str| e[k].as_str().unwrap_or_default().to_string();
+            (text("source"), text("from"), text("to"))
+        })
+        .collect()
+}
+
+fn seconds_to_comply(s: &Value) -> Vec<Option<f64>> {
+    s["power_events"]
+        .as_array()
+        .expect("a list of power events")
+        .iter()
+        .map(|e| e["seconds_to_comply"].as_f64())
+        .collect()
+}
+
+#[test]
+fn a_hashrate_limit_holds_from_the_start() {
+    let pool = TestPool::start(Settings::new("limit"));
+    let dir = temp_dir("limit");
+    let s = mine_with(
+        &pool,
+        &dir.join("stop.json"),
+        "4",
+        &["--hashrate-limit", "50%"],
+    );
+    assert_eq!(
+        events(&s),
+        [("limit".into(), "full".into(), "50%".into())],
+        "{s}"
+    );
+    let took = seconds_to_comply(&s)[0].expect("reached");
+    assert!(took <= 2.0, "{s}");
+    assert!(s["hashes"].as_u64() > Some(0), "{s}");
+    std::fs::remove_dir_all(&dir).expect("cleaned up");
+}
+
+#[test]
+fn a_schedule_that_forbids_the_whole_day_keeps_the_engines_idle() {
+    let pool = TestPool::start(Settings::new("schedule"));
+    let dir = temp_dir("schedule");
+    let s = mine_with(
+        &pool,
+        &dir.join("stop.json"),
+        "3",
+        &["--schedule", "daily=off"],
+    );
+    assert_eq!(
+        events(&s),
+        [("schedule".into(), "full".into(), "off".into())],
+        "{s}"
+    );
+    assert_eq!(s["hashes"], 0, "{s}");
+    std::fs::remove_dir_all(&dir).expect("cleaned up");
+}
+
+#[test]
+fn a_hard_stop_survives_a_restart_until_it_expires() {
+    let pool = TestPool::start(Settings::new("stop"));
+    let dir = temp_dir("stop");
+    let path = dir.join("hard-stop.json");
+    let stop = |until: jiff::Timestamp| {
+        json!({"reason": "grid emergency", "since": "2026-01-01T00:00:00Z",
+               "source": "openadr", "until": until.to_string()})
+        .to_string()
+    };
+    // Left by an earlier run, an hour still to go: this run does not hash at all.
+    let later = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1);
+    std::fs::write(&path, stop(later)).expect("a hard stop");
+    let s = mine_with(&pool, &path, "3", &[]);
+    assert_eq!(
+        events(&s),
+        [("hard-stop".into(), "full".into(), "off".into())],
+        "{s}"
+    );
+    assert_eq!(s["hashes"], 0, "{s}");
+    assert!(path.exists(), "the stop is still kept");
+    // Expired by now: released at the start, and the run mines.
+    let earlier = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1);
+    std::fs::write(&path, stop(earlier)).expect("a hard stop");
+    let s = mine_with(&pool, &path, "2", &["--hashrate-limit", "full"]);
+    assert!(s["hashes"].as_u64() > Some(0), "{s}");
+    assert!(!path.exists(), "the expired stop is released");
+    // A corrupt file is a refusal to start, not a run past a stop.
+    std::fs::write(&path, "{not json").expect("a corrupt file");
+    let o = mine(&[
+        "--pool",
+        &pool.url(),
+        "--user",
+        "w1",
+        "--hard-stop-file",
+        &path.to_string_lossy(),
+        "--time",
+        "2",
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("refusing to start"), "{err}");
+    std::fs::remove_dir_all(&dir).expect("cleaned up");
+}
+
+/// An event of `payload` (type, values) from `start` for `duration` (ISO 8601).
+fn event(program: &str, priority: u32, payload: Value, start: i64, duration: &str) -> Value {
+    let start = jiff::Timestamp::from_second(start).expect("a current time");
+    json!({
+        "objectType": "EVENT",
+        "programID": program,
+        "priority": priority,
+        "payloadDescriptors": [{"payloadType": payload["type"], "units": "KW"}],
+        "reportDescriptors": [{"payloadType": "DEMAND", "units": "KW"}],
+        "intervalPeriod": {"start": start.to_string(), "duration": duration},
+        "intervals": [{"id": 0, "payloads": [payload]}],
+    })
+}
+
+#[test]
+fn a_demand_response_program_drives_the_miner_through_the_real_vtn() {
+    let Some(vtn) = Vtn::start() else {
+        return;
+    };
+    let utility = vtn.utility();
+    let program = utility.create(
+        "/programs",
+        &json!({"objectType": "PROGRAM", "programName": "miners"}),
+    );
+    let program_id = program["id"].as_str().expect("a program id").to_owned();
+    let pool = TestPool::start(Settings::new("dr"));
+    let dir = temp_dir("dr");
+    let secret = dir.join("secret");
+    std::fs::write(&secret, VEN.secret).expect("a secret file");
+    // 100 W declared at full duty, ramped at 6000 W/min: a full-scale move takes 1 s.
+    let run = Command::new(env!("CARGO_BIN_EXE_sha256d"))
+        .args(["mine", "--pool", &pool.url(), "--user", "w1"])
+        .args(["--engine", "portable", "--threads", "1"])
+        .args(["--energy", "declared:portable=100W"])
+        .args(["--openadr-url", &vtn.url(), "--openadr-client-id", VEN.id])
+        .args(["--openadr-secret-file", &secret.to_string_lossy()])
+        .args(["--openadr-program", "miners", "--openadr-poll", "1"])
+        .args(["--ramp-w-per-min", "6000", "--ramp-delay-max", "0"])
+        .args(["--ramp-hold", "0"])
+        .args(["--hard-stop-file", &dir.join("stop.json").to_string_lossy()])
+        .args(["--time", "24", "--json"])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let started = Instant::now();
+    let at = |s: u64| {
+        let left = Duration::from_secs(s).saturating_sub(started.elapsed());
+        std::thread::sleep(left);
+        jiff::Timestamp::now()
+    };
+    let limit_payload = json!({"type": "IMPORT_CAPACITY_LIMIT", "values": [0.05]});
+    let alert_payload = json!({"type": "ALERT_GRID_EMERGENCY", "values": ["shed load"]});
+    // The utility caps the site at 50 W (half the declared power) for an hour ...
+    let limited_at = at(4);
+    let limit_start = limited_at.as_second();
+    let limit = utility.create(
+        "/events",
+        &event(&program_id, 1, limit_payload.clone(), limit_start, "PT1H"),
+    );
+    // ... calls a grid emergency ...
+    let emergency_at = at(10);
+    let alert_start = emergency_at.as_second();
+    let alert = utility.create(
+        "/events",
+        &event(&program_id, 5, alert_payload.clone(), alert_start, "PT1H"),
+    );
+    // ... and cuts both short: they have ended.
+    let lifted_at = at(15);
+    for (e, payload, start, priority) in [
+        (&limit, limit_payload, limit_start, 1),
+        (&alert, alert_payload, alert_start, 5),
+    ] {
+        let id = e["id"].as_str().expect("an id");
+        let ended = event(&program_id, priority, payload, start - 3600, "PT1S");
+        utility.update(&format!("/events/{id}"), &ended);
+    }
+    let out = run.wait_with_output().expect("the run ends");
+    let s = summary(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("power events: {:#}", s["power_events"]);
+    assert_eq!(
+        events(&s),
+        [
+            ("openadr".into(), "full".into(), "50W".into()),
+            ("hard-stop".into(), "50W".into(), "off".into()),
+            ("openadr".into(), "off".into(), "full".into()),
+        ],
+        "{s}\n{stderr}"
+    );
+    // Each change reached within the poll interval and 2 s of the utility's request (and a
+    // few seconds' slack for a busy machine's scheduling of three processes).
+    let list = s["power_events"].as_array().expect("events");
+    for (e, asked) in list.iter().zip([limited_at, emergency_at, lifted_at]) {
+        let requested: jiff::Timestamp = e["requested_at"]
+            .as_str()
+            .and_then(|t| t.parse().ok())
+            .expect("a time");
+        let took = e["seconds_to_comply"].as_f64().expect("reached");
+        let reached = requested.as_millisecond() as f64 / 1e3 + took;
+        let from_ask = reached - asked.as_millisecond() as f64 / 1e3;
+        assert!(from_ask <= 1.0 + 2.0 + 3.0, "{e}: {from_ask} s\n{stderr}");
+    }
+    // The miner reported what it drew during the events.
+    let reports = utility.get(&format!("/reports?programID={program_id}"));
+    let reports = reports.as_array().expect("a list of reports");
+    assert!(!reports.is_empty(), "{stderr}");
+    assert!(
+        reports.iter().all(|r| r["clientName"] == "sha256d"),
+        "{reports:?}"
+    );
+    assert!(s["hashes"].as_u64() > Some(0), "{s}");
+    std::fs::remove_dir_all(&dir).expect("cleaned up");
+}
