@@ -33,6 +33,7 @@ mod progress;
 mod search;
 mod secret;
 mod signals;
+mod summary;
 mod template_provider;
 mod values;
 mod verify_log;
