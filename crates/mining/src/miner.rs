@@ -187,24 +187,11 @@ pub fn mine(
                 }
             });
         }
-        for (index, engine) in engines.iter().enumerate() {
+        let spawn = |index: usize, engine: Held| {
             let failed = failed_tx.clone();
             scope.spawn(move || {
                 worker(
-                    (index, engine.as_ref()),
-                    board,
-                    results,
-                    failed,
-                    (pause_after_block, duty),
-                )
-            });
-        }
-        // A joining engine is owned by its worker: it ends with the worker.
-        let mut join = |index: usize, engine: Box<dyn Engine>| {
-            let failed = failed_tx.clone();
-            scope.spawn(move || {
-                worker(
-                    (index, engine.as_ref()),
+                    (index, engine.get(engines)),
                     board,
                     results,
                     failed,
@@ -212,6 +199,10 @@ pub fn mine(
                 )
             });
         };
+        for index in 0..engines.len() {
+            spawn(index, Held::Lent(index));
+        }
+        let mut join = |index: usize, engine: Box<dyn Engine>| spawn(index, Held::Joined(engine));
         coordinator.run(options, &failed_rx, &mut join, status)
     });
     drop(failed_tx);
@@ -219,6 +210,22 @@ pub fn mine(
     // Every worker has ended: what is still queued was found but never submitted.
     coordinator.finish(&failed_rx, status);
     Ok(coordinator.stats)
+}
+
+/// The engine a worker hashes on: one the caller lends for the run (by its index), or one
+/// that joined it, which the worker owns and which ends with it.
+enum Held {
+    Lent(usize),
+    Joined(Box<dyn Engine>),
+}
+
+impl Held {
+    fn get<'a>(&'a self, lent: &'a [Box<dyn Engine>]) -> &'a dyn Engine {
+        match self {
+            Held::Lent(index) => lent[*index].as_ref(),
+            Held::Joined(engine) => engine.as_ref(),
+        }
+    }
 }
 
 /// Halts the board and closes the queue when dropped.
