@@ -134,6 +134,113 @@ fn a_hard_stop_survives_a_restart_until_it_expires() {
     std::fs::remove_dir_all(&dir).expect("cleaned up");
 }
 
+/// A child's CPU time (user + system) from /proc, in clock ticks of 10 ms.
+fn cpu_of(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split(' ').collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
+    // utime and stime: fields 14 and 15 of the line, 12 and 13 after the name and state.
+    Some(Duration::from_millis(10 * (ticks(11)? + ticks(12)?)))
+}
+
+/// The child's CPU share (CPU seconds per wall second) between `from` and `to` seconds into
+/// the run, from the samples nearest those times.
+fn share(samples: &[(f64, f64)], from: f64, to: f64) -> f64 {
+    let near = |t: f64| {
+        *samples
+            .iter()
+            .min_by(|a, b| (a.0 - t).abs().total_cmp(&(b.0 - t).abs()))
+            .expect("samples")
+    };
+    let (a, b) = (near(from), near(to));
+    if b.0 > a.0 {
+        (b.1 - a.1) / (b.0 - a.0)
+    } else {
+        0.0
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn an_economic_curtailment_ramps_at_the_declared_rate() {
+    let pool = TestPool::start(Settings::new("ramp"));
+    let dir = temp_dir("ramp");
+    let price = dir.join("price");
+    std::fs::write(&price, "5").expect("a price");
+    // 60 W declared, ramped at 600 W/min: a full-scale move takes 6 s.
+    let run = Command::new(env!("CARGO_BIN_EXE_sha256d"))
+        .args(["mine", "--pool", &pool.url(), "--user", "w1"])
+        .args(["--engine", "portable", "--threads", "1"])
+        .args([
+            "--energy",
+            "declared:portable=60W",
+            "--ramp-w-per-min",
+            "600",
+        ])
+        .args(["--price-file", &price.to_string_lossy(), "--strike", "10"])
+        .args([
+            "--price-hold",
+            "0",
+            "--ramp-delay-max",
+            "0",
+            "--ramp-hold",
+            "0",
+        ])
+        .args(["--hard-stop-file", &dir.join("stop.json").to_string_lossy()])
+        .args(["--time", "17", "--json"])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let started = Instant::now();
+    let mut samples = Vec::new();
+    // Above the strike from 5 s on: curtail.
+    let flip = 5.0;
+    let mut flipped = false;
+    while started.elapsed() < Duration::from_secs(16) {
+        let Some(cpu) = cpu_of(run.id()) else { break };
+        let t = started.elapsed().as_secs_f64();
+        samples.push((t, cpu.as_secs_f64()));
+        if !flipped && t >= flip {
+            std::fs::write(&price, "20").expect("a price");
+            flipped = true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = run.wait_with_output().expect("the run ends");
+    let s = summary(&out);
+    // The kernel's account, in thirds: before, during the 6 s ramp, after it.
+    let (full, ramp, off) = (
+        share(&samples, 1.0, flip),
+        share(&samples, flip + 1.0, flip + 5.0),
+        share(&samples, flip + 8.0, 16.0),
+    );
+    eprintln!(
+        "CPU share before {full:.3}, during the ramp {ramp:.3} ({:.0}%), after {off:.3}",
+        100.0 * ramp / full
+    );
+    eprintln!("power events: {:#}", s["power_events"]);
+    // At least 5 ticks a second, so the shares are good to a few per cent.
+    assert!(
+        full > 0.05,
+        "the machine gave the run too little CPU to judge: {full}"
+    );
+    // A ramp from full to off averages half over its middle; a step would leave nothing, no
+    // curtailment all of it.
+    assert!(ramp > 0.15 * full && ramp < 0.85 * full, "{full} {ramp}");
+    assert!(off < 0.1 * full, "{full} {off}");
+    assert_eq!(
+        events(&s),
+        [("price".into(), "full".into(), "off".into())],
+        "{s}"
+    );
+    let took = seconds_to_comply(&s)[0].expect("reached");
+    assert!((5.0..=9.0).contains(&took), "a 6 s ramp took {took} s: {s}");
+    std::fs::remove_dir_all(&dir).expect("cleaned up");
+}
+
 /// An event of `payload` (type, values) from `start` for `duration` (ISO 8601).
 fn event(program: &str, priority: u32, payload: Value, start: i64, duration: &str) -> Value {
     let start = jiff::Timestamp::from_second(start).expect("a current time");
