@@ -1,12 +1,14 @@
 //! `mine`'s power flags: the setpoint sources (fixed limits, a schedule, a price rule, an
 //! OpenADR 3 program), the ramp, the fail-safe and where a hard stop is kept.
 
-use crate::power_run::{PowerRun, Sources};
+use crate::power_run::{PowerRun, PriceFrom, Sources};
 use crate::{secret, values};
 use clap::Args;
 use sha256d::{Error, ErrorKind};
 use sha256d_mining::openadr::{SimpleLevels, VenClient, VenConfig};
-use sha256d_mining::power::{Cap, HardStopStore, PriceRule, RampConfig, Schedule, ScheduleRule};
+use sha256d_mining::power::{
+    Cap, HardStopStore, PriceFeed, PriceRule, RampConfig, Schedule, ScheduleRule,
+};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -28,21 +30,29 @@ pub struct PowerArgs {
     schedule: Vec<ScheduleRule>,
     /// A file holding the electricity price as one decimal number, re-read every second
     /// (what writes it is up to you); mining stops while it stays above --strike.
-    #[arg(long, value_name = "PATH", requires = "strike")]
-    price_file: Option<PathBuf>,
-    /// The price above which mining stops (--price-file).
     #[arg(
         long,
-        value_name = "X",
-        requires = "price_file",
-        allow_negative_numbers = true
+        value_name = "PATH",
+        requires = "strike",
+        conflicts_with = "price_url"
     )]
+    price_file: Option<PathBuf>,
+    /// A URL (http://) whose reply is the price as a price file holds it, fetched every
+    /// --price-poll; mining stops while it stays above --strike.
+    #[arg(long, value_name = "URL", requires = "strike")]
+    price_url: Option<String>,
+    /// How often to fetch --price-url.
+    #[arg(long, value_name = "S", default_value = "60", value_parser = values::run_time)]
+    price_poll: Duration,
+    /// The price above which mining stops (--price-file or --price-url).
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
     strike: Option<f64>,
     /// How long the price must stay above (or back below) the strike before mining stops
     /// (or resumes).
     #[arg(long, value_name = "S", default_value = "300", value_parser = values::hold_time)]
     price_hold: Duration,
-    /// A price file not written for this long counts as a lost signal (--fail-safe).
+    /// A price file not written (or a feed not answering) for this long counts as a lost
+    /// signal (--fail-safe).
     #[arg(long, value_name = "S", default_value = "3600", value_parser = values::run_time)]
     price_max_age: Duration,
     /// An OpenADR 3 server (VTN), http://HOST:PORT[/PATH]: the miner polls it as a VEN and
@@ -104,6 +114,7 @@ impl PowerArgs {
             || self.power_limit.is_some()
             || !self.schedule.is_empty()
             || self.price_file.is_some()
+            || self.price_url.is_some()
             || self.openadr_url.is_some()
     }
 
@@ -130,9 +141,17 @@ impl PowerArgs {
             let zone = jiff::tz::TimeZone::try_system().unwrap_or(jiff::tz::TimeZone::UTC);
             Schedule::new(self.schedule.clone(), zone)
         });
-        let price = match (&self.price_file, self.strike) {
-            (Some(path), Some(strike)) => Some((
-                path.clone(),
+        let from = match (&self.price_file, &self.price_url) {
+            (Some(path), _) => Some(PriceFrom::File(path.clone())),
+            (None, Some(url)) => Some(PriceFrom::Url(
+                std::sync::Arc::new(PriceFeed::new(url)?),
+                self.price_poll,
+            )),
+            (None, None) => None,
+        };
+        let price = match (from, self.strike) {
+            (Some(from), Some(strike)) => Some((
+                from,
                 PriceRule {
                     strike,
                     hold: self.price_hold,
@@ -140,6 +159,12 @@ impl PowerArgs {
                     curtail: Cap::Off,
                 },
             )),
+            (None, Some(_)) => {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    "--strike needs a price: --price-file PATH or --price-url URL",
+                ))
+            }
             _ => None,
         };
         let ven = self.open_ven()?;

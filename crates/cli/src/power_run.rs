@@ -8,8 +8,8 @@ use jiff::Timestamp;
 use serde_json::{json, Value};
 use sha256d_mining::openadr::{Reading, Timeline, VenClient};
 use sha256d_mining::power::{
-    Cap, Capacity, Duty, HardStop, HardStopStore, Policy, PowerEvent, PriceRule, PriceState,
-    PriceStatus, Ramp, RampConfig, Schedule, Urgency,
+    Cap, Capacity, Duty, HardStop, HardStopStore, Policy, PowerEvent, PriceFeed, PriceReading,
+    PriceRule, PriceState, PriceStatus, Ramp, RampConfig, Schedule, Urgency,
 };
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,10 +28,19 @@ pub struct Sources {
     pub hashrate_limit: Option<Cap>,
     pub power_limit: Option<Cap>,
     pub schedule: Option<Schedule>,
-    pub price: Option<(PathBuf, PriceRule)>,
+    pub price: Option<(PriceFrom, PriceRule)>,
     pub ven: Option<(VenClient, Duration)>,
     pub hard_stop: HardStopStore,
     pub fail_safe: Cap,
+}
+
+/// Where the price comes from.
+pub enum PriceFrom {
+    /// A file, re-read every tick.
+    File(PathBuf),
+    /// A feed, fetched every so often on a thread of its own (a slow server never holds the
+    /// tick up).
+    Url(Arc<PriceFeed>, Duration),
 }
 
 /// What the run measured over its last status interval, for the control loop.
@@ -156,6 +165,7 @@ impl PowerRun {
         let mut control = Control {
             sources,
             price_state: None,
+            price_fetched: Arc::default(),
             ven: ven_state,
             full: Capacity {
                 hashrate: None,
@@ -167,6 +177,13 @@ impl PowerRun {
             complied_pending: false,
             last_cap: None,
         };
+        if let Some((PriceFrom::Url(feed, every), _)) = &control.sources.price {
+            let (feed, every) = (Arc::clone(feed), *every);
+            let (fetched, done) = (Arc::clone(&control.price_fetched), Arc::clone(&self.done));
+            self.threads.push(std::thread::spawn(move || {
+                poll_price(&feed, every, &fetched, &done)
+            }));
+        }
         control.price_state = control
             .sources
             .price
@@ -213,6 +230,8 @@ impl PowerRun {
 struct Control {
     sources: Sources,
     price_state: Option<PriceState>,
+    /// The feed's newest reading, not yet observed.
+    price_fetched: Arc<Mutex<Option<PriceReading>>>,
     ven: Arc<Mutex<VenState>>,
     full: Capacity,
     ramp: Option<Ramp>,
@@ -318,9 +337,18 @@ impl Control {
                 Err(e) => log::debug!("power: schedule: {e}"),
             }
         }
-        if let (Some((path, _)), Some(state)) = (&self.sources.price, &mut self.price_state) {
-            match sha256d_mining::power::read_price_file(path) {
-                Ok(reading) => state.observe(reading.modified, reading.price),
+        if let (Some((from, _)), Some(state)) = (&self.sources.price, &mut self.price_state) {
+            let reading = match from {
+                PriceFrom::File(path) => sha256d_mining::power::read_price_file(path).map(Some),
+                PriceFrom::Url(..) => Ok(self
+                    .price_fetched
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take()),
+            };
+            match reading {
+                Ok(Some(reading)) => state.observe(reading.modified, reading.price),
+                Ok(None) => {}
                 Err(e) => log::debug!("power: price: {e}"),
             }
             match state.poll(now) {
@@ -419,6 +447,28 @@ fn seed() -> u64 {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
     nanos ^ u64::from(std::process::id()).rotate_left(32)
+}
+
+/// Fetches the price every `every` until `done`, leaving each reading for the control loop.
+fn poll_price(
+    feed: &PriceFeed,
+    every: Duration,
+    fetched: &Mutex<Option<PriceReading>>,
+    done: &AtomicBool,
+) {
+    let mut last: Option<Instant> = None;
+    while !done.load(Ordering::Relaxed) {
+        if last.is_some_and(|t| t.elapsed() < every) {
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        }
+        last = Some(Instant::now());
+        match feed.fetch() {
+            Ok(reading) => *fetched.lock().unwrap_or_else(|e| e.into_inner()) = Some(reading),
+            // Not answering long enough is a lost signal: the price rule's own staleness.
+            Err(e) => log::warn!("power: {e}"),
+        }
+    }
 }
 
 /// Polls the VTN every `every` until `done`, keeping its timeline in `state`, and reports the

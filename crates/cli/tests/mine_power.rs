@@ -241,6 +241,66 @@ fn an_economic_curtailment_ramps_at_the_declared_rate() {
     std::fs::remove_dir_all(&dir).expect("cleaned up");
 }
 
+/// Serves `price` to every GET on loopback, for as long as the test runs; returns the URL.
+fn price_server(price: &'static str) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = listener.local_addr().expect("bound").port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().expect("a clone"));
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{price}",
+                price.len()
+            );
+            // A miner that hung up is the miner's business.
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+    format!("http://127.0.0.1:{port}/price")
+}
+
+#[test]
+fn a_price_from_a_url_above_the_strike_curtails() {
+    let pool = TestPool::start(Settings::new("price-url"));
+    let dir = temp_dir("price-url");
+    let url = price_server("20.5\n");
+    // A fast declared ramp: the curtailment is all but a step.
+    let s = mine_with(
+        &pool,
+        &dir.join("stop.json"),
+        "5",
+        &[
+            "--price-url",
+            &url,
+            "--price-poll",
+            "1",
+            "--strike",
+            "10",
+            "--price-hold",
+            "0",
+            "--energy",
+            "declared:portable=60W",
+            "--ramp-w-per-min",
+            "60000",
+            "--ramp-delay-max",
+            "0",
+        ],
+    );
+    assert_eq!(
+        events(&s),
+        [("price".into(), "full".into(), "off".into())],
+        "{s}"
+    );
+    let took = seconds_to_comply(&s)[0].expect("reached");
+    assert!(took <= 2.0, "{s}");
+    std::fs::remove_dir_all(&dir).expect("cleaned up");
+}
+
 /// An event of `payload` (type, values) from `start` for `duration` (ISO 8601).
 fn event(program: &str, priority: u32, payload: Value, start: i64, duration: &str) -> Value {
     let start = jiff::Timestamp::from_second(start).expect("a current time");

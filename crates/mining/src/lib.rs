@@ -38,6 +38,7 @@ mod share_queue;
 pub mod stratum;
 #[cfg(feature = "sv2")]
 pub mod sv2;
+mod web;
 
 pub use job::{merkle_branch, merkle_root, Job};
 pub use miner::{

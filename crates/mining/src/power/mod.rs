@@ -36,6 +36,7 @@
 
 mod cap;
 mod duty;
+mod feed;
 mod file;
 mod hard_stop;
 mod policy;
@@ -45,6 +46,7 @@ mod schedule;
 
 pub use cap::{Cap, CapError, Capacity, ParseCapError};
 pub use duty::{busy_slice, rest_for, Duty, DutyGate, PERIOD};
+pub use feed::PriceFeed;
 pub use hard_stop::{HardStop, HardStopError, HardStopStore, MAX_HARD_STOP_FILE_BYTES};
 pub use policy::{Decision, Policy, PolicyError, PowerEvent, Segment, MAX_EVENTS};
 pub use price::{
