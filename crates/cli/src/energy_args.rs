@@ -52,12 +52,17 @@ fn roots() -> Roots {
 }
 
 impl EnergyArgs {
-    /// The watts declared for the devices at full duty (`declared:DEVICE=W`, summed), if any.
-    pub fn declared_watts(&self) -> Option<f64> {
+    /// The watts declared for the devices at full duty, if any: each `declared:DEVICE=W` for
+    /// every engine of that name among `engines`, `all` once.
+    pub fn declared_watts(&self, engines: &[&str]) -> Option<f64> {
         self.energy
             .iter()
             .filter_map(|m| match m {
-                MeterSpec::Declared { watts, .. } => Some(*watts),
+                MeterSpec::Declared { device, watts } if device == "all" => Some(*watts),
+                MeterSpec::Declared { device, watts } => {
+                    let count = engines.iter().filter(|e| **e == device.as_str()).count();
+                    Some(*watts * count as f64)
+                }
                 _ => None,
             })
             .reduce(|a, b| a + b)

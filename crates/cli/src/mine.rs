@@ -212,7 +212,7 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
     }
     let names: Vec<&str> = engines.iter().map(|e| e.name()).collect();
     let mut energy = args.energy.open(&names)?;
-    let declared_watts = args.energy.declared_watts();
+    let declared_watts = args.energy.declared_watts(&names);
     let mut power = args.power.open(declared_watts)?;
     let share_log = open_share_log(&args)?;
     let stop = Arc::new(AtomicBool::new(false));

@@ -15,8 +15,15 @@ use sha256d_testkit::testpool::{Settings, TestPool};
 use std::process::Command;
 use std::time::Duration;
 
-/// Slow enough for a shared CI core; at the pool's difficulty (1e-5, a share per 43k hashes)
-/// each stick still finds several shares a second.
+/// A pool at difficulty 1e-6, a share per 4.3k hashes: even a stick a busy machine slows
+/// to a tenth of its rate finds several in a run.
+fn easy(tag: &str) -> Settings {
+    let mut settings = Settings::new(tag);
+    settings.difficulty = 1e-6;
+    settings
+}
+
+/// Slow enough for a shared CI core.
 fn stick(extra: &[&str]) -> Emulator {
     let mut args = vec![
         "--protocol",
@@ -58,6 +65,11 @@ fn mine_on(pool: &TestPool, a: &Emulator, b: &Emulator, seconds: &str) -> Value 
         // stick slower than configured.
         "--hashrate",
         "200000",
+        // Nameplate watts for each stick and the CPU thread: an estimate, as it says.
+        "--energy",
+        "declared:asic=12W",
+        "--energy",
+        "declared:portable=15W",
         "--time",
         seconds,
         "--json",
@@ -86,10 +98,21 @@ fn total(devices: &[Value], key: &str) -> u64 {
 
 #[test]
 fn two_sticks_and_the_cpu_each_keep_their_own_counters() {
-    let pool = TestPool::start(Settings::new("devices"));
+    let pool = TestPool::start(easy("devices"));
     let (a, b) = (stick(&[]), stick(&[]));
     let s = mine_on(&pool, &a, &b, "16");
+    eprintln!("summary: {s:#}");
     let devices = s["devices"].as_array().expect("a list of devices");
+    // Two sticks at 12 W each and a thread at 15 W for the run, per terahash the pool accepted.
+    let energy = s["energy_j"].as_f64().expect("joules");
+    let elapsed = s["elapsed_s"].as_f64().expect("seconds");
+    assert!((energy / elapsed - 39.0).abs() < 2.0, "{s}");
+    let verified_th = s["verified_hashes"].as_f64().expect("hashes") / 1e12;
+    let per_th = s["joules_per_verified_th"].as_f64().expect("J per TH");
+    assert!(
+        (per_th - energy / verified_th).abs() <= 1e-9 * per_th,
+        "{s}"
+    );
     assert_eq!(
         field(devices, "engine"),
         ["asic", "asic", "portable"],
@@ -131,7 +154,7 @@ fn two_sticks_and_the_cpu_each_keep_their_own_counters() {
 
 #[test]
 fn a_stick_pulled_out_is_dropped_and_reported_and_the_run_goes_on() {
-    let pool = TestPool::start(Settings::new("unplug"));
+    let pool = TestPool::start(easy("unplug"));
     let (a, b) = (stick(&["--fault", "unplug=6"]), stick(&[]));
     let s = mine_on(&pool, &a, &b, "16");
     let devices = s["devices"].as_array().expect("a list of devices");
@@ -156,7 +179,7 @@ fn a_stick_pulled_out_is_dropped_and_reported_and_the_run_goes_on() {
 
 #[test]
 fn a_stick_plugged_in_during_the_run_joins_it() {
-    let pool = TestPool::start(Settings::new("hotplug"));
+    let pool = TestPool::start(easy("hotplug"));
     let dir = std::env::temp_dir().join(format!("sha256d-hotplug-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a temp dir");
     let pattern = format!("{}/stick-*", dir.display());

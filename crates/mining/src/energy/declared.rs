@@ -13,11 +13,16 @@ pub struct Declared {
 }
 
 impl Declared {
-    /// `watts` for `device`, counting from `now`.
-    pub fn new(device: &str, watts: f64, now: Instant) -> Declared {
+    /// `watts` for each of `count` devices named `device`, counting from `now`.
+    pub fn new(device: &str, watts: f64, count: usize, now: Instant) -> Declared {
+        let times = if count > 1 {
+            format!(" x{count}")
+        } else {
+            String::new()
+        };
         Declared {
-            label: format!("declared:{device}={watts}W"),
-            watts,
+            label: format!("declared:{device}={watts}W{times}"),
+            watts: watts * count as f64,
             opened: now,
         }
     }

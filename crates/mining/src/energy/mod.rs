@@ -213,7 +213,8 @@ impl fmt::Debug for Opened {
 }
 
 /// Opens the meter `spec` names, with the kernel's trees under `roots`. A declaration must
-/// name one of `engines` (the names of the engines mining) or `all`.
+/// name one of `engines` (the names of the engines mining, one per engine) or `all`; it is the
+/// draw of each engine of that name (`all`: of the whole rig).
 pub fn open(spec: &MeterSpec, roots: &Roots, engines: &[&str]) -> Result<Opened, Error> {
     let now = Instant::now();
     Ok(match spec {
@@ -234,7 +235,15 @@ pub fn open(spec: &MeterSpec, roots: &Roots, engines: &[&str]) -> Result<Opened,
                     ),
                 ));
             }
-            Opened::Meter(Box::new(declared::Declared::new(device, *watts, now)))
+            // Declared for one device: every engine of that name draws it (two sticks, twice).
+            let count = engines
+                .iter()
+                .filter(|e| **e == device.as_str())
+                .count()
+                .max(1);
+            Opened::Meter(Box::new(declared::Declared::new(
+                device, *watts, count, now,
+            )))
         }
     })
 }

@@ -299,7 +299,7 @@ fn counters_unwrap_once_and_restart_after_a_reset() {
 /// A log of 12 W declared for the ASIC, made at `t0`.
 fn twelve_watts(t0: Instant) -> EnergyLog {
     EnergyLog::new_at(
-        vec![Box::new(declared::Declared::new("asic", 12.0, t0))],
+        vec![Box::new(declared::Declared::new("asic", 12.0, 1, t0))],
         t0,
     )
 }
@@ -356,7 +356,7 @@ fn a_failing_meter_keeps_its_last_reading_and_the_others_go_on() {
     zone(&roots.powercap, "intel-rapl:0", "package-0", 0);
     let t0 = Instant::now();
     let rapl = open_meter("rapl", &roots);
-    let declared = Box::new(declared::Declared::new("asic", 12.0, t0));
+    let declared = Box::new(declared::Declared::new("asic", 12.0, 1, t0));
     let mut log = EnergyLog::new_at(vec![rapl, declared], t0);
     write(
         &roots.powercap.join("intel-rapl:0"),
