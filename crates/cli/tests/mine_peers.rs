@@ -488,12 +488,13 @@ fn a_share_log_mined_through_the_pool_verifies_and_shows_tampering() {
         )
     );
 
-    // Rotated at the smallest size: several files, one chain.
+    // Rotated at the smallest size: several files, one chain. A line is some 700 bytes, so
+    // 30 shares fill at least two files whatever the run's last shares add.
     let rotated = dir.join("rotated.log");
     let rotated_arg = rotated.to_str().expect("a UTF-8 temp path");
     let s = run(
         rotated_arg,
-        &["--shares", "12", "--share-log-max-bytes", "8193"],
+        &["--shares", "30", "--share-log-max-bytes", "8193"],
     );
     let written = s["share_log"]["lines_written"].as_u64().expect("a count");
     let files = 1
