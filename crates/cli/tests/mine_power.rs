@@ -230,7 +230,9 @@ fn an_economic_curtailment_ramps_at_the_declared_rate() {
     // A ramp from full to off averages half over its middle; a step would leave nothing, no
     // curtailment all of it.
     assert!(ramp > 0.15 * full && ramp < 0.85 * full, "{full} {ramp}");
-    assert!(off < 0.1 * full, "{full} {off}");
+    // Off leaves the run's own upkeep (the pool, the status, the power control): a per cent
+    // or two of a core, whatever the engines' share was.
+    assert!(off < 0.1 * full + 0.02, "{full} {off}");
     assert_eq!(
         events(&s),
         [("price".into(), "full".into(), "off".into())],
