@@ -155,8 +155,9 @@ fn two_sticks_and_the_cpu_each_keep_their_own_counters() {
 #[test]
 fn a_stick_pulled_out_is_dropped_and_reported_and_the_run_goes_on() {
     let pool = TestPool::start(easy("unplug"));
-    let (a, b) = (stick(&["--fault", "unplug=6"]), stick(&[]));
+    let (mut a, b) = (stick(&["--fault", "unplug=6"]), stick(&[]));
     let s = mine_on(&pool, &a, &b, "16");
+    assert!(a.exited(), "the emulator pulled its stick and ended");
     let devices = s["devices"].as_array().expect("a list of devices");
     let failure = devices[0]["failure"].as_str().unwrap_or_default();
     assert_eq!(

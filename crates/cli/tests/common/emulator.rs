@@ -37,6 +37,13 @@ impl Emulator {
             .to_string();
         emu
     }
+
+    /// Whether the process has ended (an `unplug` fault ends it when it pulls the stick).
+    // Each test binary includes this file; not every one pulls a stick.
+    #[allow(dead_code)]
+    pub fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
 }
 
 impl Drop for Emulator {
