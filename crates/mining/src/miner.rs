@@ -14,6 +14,7 @@
 //! rather than flooded. Every result is accounted for in [`Stats`]: submitted, or dropped with
 //! a [`DropReason`].
 
+mod canary;
 mod device;
 mod proof;
 mod results;
@@ -36,7 +37,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use worker::{worker, Board};
+use worker::{worker, Board, Pacing};
 
 /// Where engines that join a run come from: see [`MineOptions::joining`].
 pub type Joining = Arc<Mutex<mpsc::Receiver<Box<dyn Engine>>>>;
@@ -72,6 +73,13 @@ pub struct MineOptions {
     /// while the run goes: each worker hashes a slice and rests the rest of a 200 ms cycle,
     /// so a new fraction holds within a cycle. `None` (or 1) is full duty.
     pub duty: Option<Arc<Duty>>,
+    /// How often an engine that hashes off the host and checks nothing itself (the GPU, an
+    /// engine this crate does not know) is given a small unit whose answer is known instead of
+    /// real work: a miss counts in its [`DeviceStats::known_answer_misses`], and three in a row
+    /// drop it, as a failed engine. Its hashes are not credited. `None`: never. The CPU
+    /// engines get none (host code, held to the portable engine), nor the `asic` engine (its
+    /// own, set by `sha256d::Options::asic_known_answer_every`). Default: 10 s.
+    pub known_answer_every: Option<Duration>,
 }
 
 impl Default for MineOptions {
@@ -86,6 +94,7 @@ impl Default for MineOptions {
             share_log: None,
             joining: None,
             duty: None,
+            known_answer_every: Some(Duration::from_secs(10)),
         }
     }
 }
@@ -195,7 +204,11 @@ pub fn mine(
                     board,
                     results,
                     failed,
-                    (pause_after_block, duty),
+                    Pacing {
+                        pause_after_block,
+                        duty,
+                        known_answer_every: options.known_answer_every,
+                    },
                 )
             });
         };

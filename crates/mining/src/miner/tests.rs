@@ -188,6 +188,29 @@ fn flood_job() -> Job {
     }
 }
 
+/// Lends an engine to `mine` while the test keeps a handle on it.
+struct Shared<E>(Arc<E>);
+
+impl<E: Engine> Engine for Shared<E> {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+    fn threads(&self) -> usize {
+        self.0.threads()
+    }
+    fn run(
+        &self,
+        work: &sha256d::Work,
+        ctl: &sha256d::Control,
+        hits: &mut sha256d::engine::Hits<'_>,
+    ) -> Result<(), Error> {
+        self.0.run(work, ctl, hits)
+    }
+}
+
 /// The identities every run keeps: each result found is submitted or dropped with a
 /// reason, and each submission is accepted, rejected or still unanswered.
 fn assert_accounted(stats: &Stats) {
@@ -224,4 +247,5 @@ fn assert_accounted(stats: &Stats) {
 mod blocks;
 mod engines;
 mod flood;
+mod known_answers;
 mod shares;

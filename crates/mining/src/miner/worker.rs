@@ -2,6 +2,7 @@
 //! pushing what they find into the [`Results`] queue. A worker whose engine fails or panics
 //! reports why and ends; the others go on.
 
+use super::canary::{Canary, Outcome};
 use super::results::{Candidate, Results};
 use super::units::{cut_unit, unit_size, UNIT_RESULT_CAP, UNIT_TARGET};
 use crate::power::{busy_slice, Duty, DutyGate, PERIOD};
@@ -61,6 +62,9 @@ struct Running {
     size: u64,
     worker: usize,
     started: Instant,
+    /// A known-answer unit: no new job or duty cuts it short (it is no stale work, and one
+    /// cut short is due again at once), only a halt does.
+    known_answer: bool,
 }
 
 impl Running {
@@ -143,7 +147,7 @@ impl Board {
         }
         let slice = busy_slice(duty);
         for r in &self.lock().running {
-            if r.started.elapsed() >= slice {
+            if r.started.elapsed() >= slice && !r.known_answer {
                 r.ctl.cancel();
             }
         }
@@ -166,7 +170,7 @@ impl Board {
         s.generation += 1;
         s.received = Instant::now();
         s.next_unit = 0;
-        for r in &s.running {
+        for r in s.running.iter().filter(|r| !r.known_answer) {
             r.ctl.cancel();
         }
         self.changed.notify_all();
@@ -223,6 +227,7 @@ impl Board {
             size: unit_size(&job, roll_bits),
             worker,
             started: Instant::now(),
+            known_answer: false,
         });
         Some(Next {
             generation: s.generation,
@@ -231,6 +236,24 @@ impl Board {
             job,
             guard: UnitGuard { board: self, ctl },
         })
+    }
+
+    /// Registers a known-answer unit of `worker`'s, so a halt cancels it; the guard credits
+    /// it with no hashes (its size is 0): they are no work for the source.
+    fn known_answer_unit(&self, worker: usize) -> UnitGuard<'_> {
+        let ctl = Arc::new(Control::new());
+        let mut s = self.lock();
+        if self.stop.load(Ordering::Relaxed) {
+            ctl.cancel();
+        }
+        s.running.push(Running {
+            ctl: Arc::clone(&ctl),
+            size: 0,
+            worker,
+            started: Instant::now(),
+            known_answer: true,
+        });
+        UnitGuard { board: self, ctl }
     }
 }
 
@@ -274,6 +297,17 @@ impl Drop for Alive<'_> {
     }
 }
 
+/// How a worker paces its engine.
+#[derive(Clone, Copy)]
+pub(super) struct Pacing<'a> {
+    /// Whether to stop on a job once a block is found on it (solo mining).
+    pub(super) pause_after_block: bool,
+    /// The fraction of the time it may hash; `None`: always.
+    pub(super) duty: Option<&'a Duty>,
+    /// See [`super::MineOptions::known_answer_every`].
+    pub(super) known_answer_every: Option<Duration>,
+}
+
 /// One engine's thread: mines until the board halts. An engine error or panic ends only this
 /// worker; it is reported on `failed` (at most one message per worker) before the worker
 /// counts as ended.
@@ -282,14 +316,14 @@ pub(super) fn worker(
     board: &Board,
     results: &Results,
     failed: mpsc::Sender<(usize, Error)>,
-    (pause_after_block, duty): (bool, Option<&Duty>),
+    pacing: Pacing<'_>,
 ) {
     let _alive = Alive(board);
     // The engine is never called again after a panic, and the board and queue recover
     // their locks, so nothing observes a half-done update. (Catching needs panics to unwind,
     // which every profile of the workspace keeps.)
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-        work((index, engine), board, results, (pause_after_block, duty))
+        work((index, engine), board, results, pacing)
     }));
     let error = match outcome {
         Ok(Ok(())) => return,
@@ -319,8 +353,14 @@ fn work(
     (engine_index, engine): (usize, &dyn Engine),
     board: &Board,
     results: &Results,
-    (pause_after_block, duty): (bool, Option<&Duty>),
+    pacing: Pacing<'_>,
 ) -> Result<(), Error> {
+    let Pacing {
+        pause_after_block,
+        duty,
+        known_answer_every,
+    } = pacing;
+    let mut canary = Canary::for_engine(engine, known_answer_every);
     let mut gate = DutyGate::new();
     let mut roll_bits = 0u32;
     let mut paused_generation = None;
@@ -330,6 +370,22 @@ fn work(
         // Off: no unit is even begun (an engine hashes a batch before it sees a cancel).
         if let Some(duty) = duty.filter(|d| d.get() == 0.0) {
             gate.rest(Duration::ZERO, duty, &board.stop);
+        }
+        // Only once there is work: a canary is due on a device that mines, not one waiting.
+        if let Some(canary) = canary.as_mut().filter(|c| last_generation != 0 && c.due()) {
+            // Only a halt cancels one, and a cancelled one stays due: without this the worker
+            // would retry it for ever instead of ending.
+            if board.halted() {
+                break;
+            }
+            let guard = board.known_answer_unit(engine_index);
+            if canary.run(engine, &guard.ctl)? == Outcome::Missed {
+                counters.known_answer_misses.fetch_add(1, Ordering::Relaxed);
+                if let Some(e) = canary.dropped() {
+                    return Err(e);
+                }
+            }
+            continue;
         }
         let Some(next) = board.next(
             engine_index,

@@ -177,29 +177,6 @@ fn hashes_are_credited_as_reported_and_never_beyond_the_unit() {
     }
 }
 
-/// Lends an engine to `mine` while the test keeps a handle on it.
-struct Shared<E>(Arc<E>);
-
-impl<E: Engine> Engine for Shared<E> {
-    fn name(&self) -> &'static str {
-        self.0.name()
-    }
-    fn describe(&self) -> String {
-        self.0.describe()
-    }
-    fn threads(&self) -> usize {
-        self.0.threads()
-    }
-    fn run(
-        &self,
-        work: &sha256d::Work,
-        ctl: &sha256d::Control,
-        hits: &mut sha256d::engine::Hits<'_>,
-    ) -> Result<(), Error> {
-        self.0.run(work, ctl, hits)
-    }
-}
-
 /// An engine sent while the run goes (a stick plugged in) joins it as a device of its own, and
 /// a run may start with none, waiting for the first.
 #[test]
