@@ -4,6 +4,10 @@ use crate::hotplug::Watch;
 use crate::values;
 use clap::Args;
 use sha256d::{Engine, Error, Options};
+use std::time::Duration;
+
+/// `--known-answer-every` unless given: the `asic` engine's default too.
+const DEFAULT_KNOWN_ANSWER_EVERY: Duration = Duration::from_secs(10);
 
 /// The engines opened at the start, and where to watch for sticks that join later.
 pub type Opened = (Vec<Box<dyn Engine>>, Vec<Watch>);
@@ -29,9 +33,23 @@ pub struct EngineArgs {
     /// emulator's `--ticket-bits`).
     #[arg(long, value_name = "Z", value_parser = values::ticket_bits)]
     ticket_bits: Option<u32>,
+    /// Seconds between known-answer jobs, 0 for none: the `asic` engine's own and, in `mine`,
+    /// the ones the GPU engine gets instead of a unit of work. A device that misses three in a
+    /// row is dropped. Default: 10.
+    #[arg(long, value_name = "S", value_parser = values::known_answer_every)]
+    known_answer_every: Option<Duration>,
 }
 
 impl EngineArgs {
+    /// `--known-answer-every`: `None` for none.
+    pub fn known_answer_every(&self) -> Option<Duration> {
+        match self.known_answer_every {
+            Some(d) if d.is_zero() => None,
+            Some(d) => Some(d),
+            None => Some(DEFAULT_KNOWN_ANSWER_EVERY),
+        }
+    }
+
     /// Opens engine `name`, or without one the fastest CPU engine (on `--threads` threads);
     /// an `asic` engine on the first `--device`.
     pub fn open(&self, name: Option<&str>) -> Result<Box<dyn Engine>, Error> {
@@ -125,6 +143,8 @@ impl EngineArgs {
             options.asic_protocol = protocol.clone();
             options.asic_hashrate = self.hashrate;
             options.asic_ticket_bits = self.ticket_bits;
+            // Zero is the library's "never".
+            options.asic_known_answer_every = Some(self.known_answer_every().unwrap_or_default());
         }
         #[cfg(not(feature = "asic"))]
         if !self.device.is_empty()

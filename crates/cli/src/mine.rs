@@ -234,6 +234,7 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
         stop: Some(stop),
         share_log: share_log.clone(),
         joining,
+        known_answer_every: args.engines.known_answer_every(),
         ..MineOptions::default()
     };
     if let Some(power) = &mut power {

@@ -133,6 +133,18 @@ pub fn status_interval(text: &str) -> Result<Duration, String> {
     positive_seconds(text, "the status interval", MAX_STATUS_INTERVAL)
 }
 
+/// `--known-answer-every`: at most a day between known-answer jobs.
+pub const MAX_KNOWN_ANSWER_EVERY: f64 = 86_400.0;
+
+/// `--known-answer-every`: seconds between known-answer jobs, 0 for none, at most
+/// [`MAX_KNOWN_ANSWER_EVERY`].
+pub fn known_answer_every(text: &str) -> Result<Duration, String> {
+    if finite(text, "--known-answer-every")? == 0.0 {
+        return Ok(Duration::ZERO);
+    }
+    positive_seconds(text, "--known-answer-every", MAX_KNOWN_ANSWER_EVERY)
+}
+
 /// A hashrate in hashes per second, within [`HASHRATE_RANGE`]. A suffix k, M, G, T or P scales
 /// it (`400k`, `1.2T`).
 pub fn hashrate(text: &str) -> Result<f64, String> {
@@ -358,6 +370,10 @@ mod tests {
             ("run_time", Box::new(|t| ok(run_time(t)))),
             ("bench_seconds", Box::new(|t| ok(bench_seconds(t)))),
             ("status_interval", Box::new(|t| ok(status_interval(t)))),
+            (
+                "known_answer_every",
+                Box::new(|t| ok(known_answer_every(t))),
+            ),
             ("hashrate", Box::new(|t| ok(hashrate(t)))),
             ("difficulty", Box::new(|t| ok(difficulty(t)))),
             ("threads", Box::new(|t| ok(threads(t)))),
@@ -426,6 +442,25 @@ mod tests {
         assert_eq!(status_interval("60"), Ok(Duration::from_secs(60)));
         assert!(status_interval("86401").is_err());
         assert!(status_interval("-1").is_err());
+    }
+
+    #[test]
+    fn known_answer_intervals_are_off_or_up_to_a_day() {
+        assert_eq!(known_answer_every("0"), Ok(Duration::ZERO));
+        assert_eq!(known_answer_every("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(known_answer_every("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(
+            known_answer_every("86401"),
+            Err("--known-answer-every must be at most 86400 s, got 86401".to_string())
+        );
+        assert_eq!(
+            known_answer_every("-1"),
+            Err("--known-answer-every must be a positive number of seconds, got -1".to_string())
+        );
+        assert_eq!(
+            known_answer_every("ten"),
+            Err("--known-answer-every must be a number, got \"ten\"".to_string())
+        );
     }
 
     #[test]
