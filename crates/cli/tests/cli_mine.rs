@@ -311,8 +311,10 @@ fn a_config_file_gives_the_flags_and_the_command_line_overrides_it() {
     let config = config.to_str().expect("a UTF-8 temp path");
     let s = summary(&mine(&["--config", config, "--shares", "3"]));
     let accepted = s["accepted"].as_u64().expect("a count");
-    // Stopped by the command line's 3, not the config's 1000 (the work in flight is submitted too).
-    assert!((3..50).contains(&accepted), "{s}");
+    // Stopped by the command line's 3, not the config's 1000. The work in flight is submitted
+    // too, and a fast engine has many shares in flight at this difficulty (an AVX-512 run had
+    // 76), but nothing near 1000.
+    assert!((3..1000).contains(&accepted), "{s}");
     assert_eq!(s["rejected_total"], 0, "{s}");
     // The config's switch: no BIP310, so five submit parameters and no mining.configure.
     let validated = pool.accepted();
