@@ -87,6 +87,23 @@ impl Share {
         }
     }
 
+    /// A share of nonce `nonce` on `job`, with a zero extranonce2 and the job's ntime, for
+    /// unit tests.
+    #[cfg(test)]
+    pub(crate) fn on(job: &std::sync::Arc<Job>, nonce: u32) -> Share {
+        let extranonce2 = vec![0; job.extranonce2_size];
+        let mut header = job.header(&extranonce2, job.ntime);
+        header.nonce = nonce;
+        Share {
+            hash: header.block_hash(),
+            job: job.clone(),
+            extranonce2,
+            header,
+            is_block: false,
+            stale: false,
+        }
+    }
+
     /// The version bits a pool wants in `mining.submit`: only the bits rolled inside the mask.
     pub fn version_bits(&self) -> u32 {
         self.header.version & self.job.version_mask

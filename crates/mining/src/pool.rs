@@ -31,6 +31,9 @@ const MAX_NOTICE: usize = 1000;
 /// While a connection attempt is in flight, reads wake this often to collect its result.
 const ATTEMPT_POLL: Duration = Duration::from_millis(20);
 
+/// How long an ending session is read for the answers already on their way, in all.
+const LAST_ANSWERS: Duration = Duration::from_millis(50);
+
 /// One pool of the failover list.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -432,11 +435,14 @@ impl PoolSource {
         match session {
             Live::V1(session) => self.close_v1(session, out),
             #[cfg(feature = "sv2")]
-            Live::V2(mut session) => {
-                session.shutdown();
-                out.extend(self.queue.requeue(session.client.take_unanswered()));
-            }
+            Live::V2(session) => self.close_sv2(session, out),
         }
+    }
+
+    /// A pool's verdict on a share it was sent.
+    fn answered(&mut self, share: Share, verdict: crate::Verdict, out: &mut Vec<Event>) {
+        self.queue.answered(&share);
+        out.push(Event::Verdict { share, verdict });
     }
 
     /// The end of the session at `current` (pool `index`) that a pool's request to reconnect

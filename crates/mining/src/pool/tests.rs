@@ -191,3 +191,70 @@ fn poll_with_nothing_listening_reports_at_once_and_keeps_its_timeout() {
     assert!(took >= Duration::from_millis(200) && took < Duration::from_secs(5));
     assert_eq!(src.describe(), "waiting to reconnect");
 }
+
+/// A pool that answers shares and then closes: the answers already sent are read when our
+/// next write fails on the closed connection, so no share the pool accepted is sent again
+/// (it would be stale on the next connection, counted rejected where the pool counted it).
+#[test]
+fn verdicts_sent_before_a_close_are_read_when_a_write_fails_first() {
+    use sha256d_testkit::testpool::{Action, Settings, TestPool};
+    let mut settings = Settings::new("answers-then-closes");
+    settings.difficulty = 1e-12;
+    let pool = TestPool::start(settings);
+    let mut opts = PoolOptions::new(vec![PoolConfig::new(url(&pool.url()), "w", "x")]);
+    opts.backoff_min = Duration::from_secs(60);
+    opts.backoff_max = Duration::from_secs(60);
+    let mut src = PoolSource::new(opts).expect("valid");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    // The job comes before the authorize reply (as ckpool sends them): both are waited for.
+    let (mut job, mut authorized) = (None, false);
+    while job.is_none() || !authorized {
+        assert!(Instant::now() < deadline, "no job, or not authorized");
+        for event in src.poll(Duration::from_millis(50)).expect("not fatal") {
+            match event {
+                Event::Job(j) => job = Some(j),
+                Event::Notice(n) => authorized |= n.starts_with("connected to "),
+                _ => {}
+            }
+        }
+    }
+    let job = job.expect("waited for");
+    // Submits without reading, until a write fails: every answer waits in the socket.
+    let mut events = Vec::new();
+    let mut nonce = 0;
+    while !events.iter().any(|e| matches!(e, Event::Notice(_))) {
+        assert!(
+            Instant::now() < deadline,
+            "the close was never noticed: {events:?}"
+        );
+        events.extend(src.submit(Share::on(&job, nonce)).expect("not fatal"));
+        nonce += 1;
+        if nonce == 3 {
+            pool.act(Action::Close);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let accepted: Vec<u32> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Verdict {
+                share,
+                verdict: Verdict::Accepted,
+            } => Some(share.header.nonce),
+            _ => None,
+        })
+        .collect();
+    let by_pool: Vec<u32> = pool
+        .accepted()
+        .iter()
+        .map(|s| u32::from_str_radix(&s.params[4], 16).expect("hex nonce"))
+        .collect();
+    assert!(by_pool.len() >= 3, "{by_pool:?} {events:?}");
+    assert_eq!(accepted, by_pool, "{events:?}");
+    // Only the shares written after the close wait for the next connection.
+    assert_eq!(
+        src.queue.len(),
+        (nonce as usize) - by_pool.len(),
+        "{events:?}"
+    );
+}

@@ -6,7 +6,7 @@
 //! and the share-answer timeout.
 
 use super::submit::Wire;
-use super::{lost_connection, notice, Ending, Live, PoolSource, ATTEMPT_POLL};
+use super::{lost_connection, notice, Ending, Live, PoolSource, ATTEMPT_POLL, LAST_ANSWERS};
 use crate::failover::show_wait;
 use crate::net::{Conn, PoolUrl, ReadLine};
 use crate::pool_session::Session;
@@ -82,6 +82,7 @@ impl PoolSource {
     /// Closes the session; its unanswered shares go back to the queue (or are reported lost
     /// once they have used up their resends).
     pub(super) fn close_v1(&mut self, mut session: Session, out: &mut Vec<Event>) {
+        self.read_last_answers(&mut session, out);
         session.conn.shutdown();
         // A session that never subscribed (a refused resume among them) leaves nothing to
         // resume: the next connection starts afresh.
@@ -90,6 +91,35 @@ impl PoolSource {
             .session_id()
             .map(|id| (session.url.clone(), id.to_string()));
         out.extend(self.queue.requeue(session.client.take_unanswered()));
+    }
+
+    /// Reads the verdicts the pool sent before the session ended. A pool that answers a share
+    /// and then closes has counted it; a write of ours that failed first (the pool's reset)
+    /// must not leave that share unanswered, to be sent again where it is stale.
+    fn read_last_answers(&mut self, session: &mut Session, out: &mut Vec<Event>) {
+        let end = Instant::now() + LAST_ANSWERS;
+        loop {
+            if !session.reader.has_line() {
+                let left = end.saturating_duration_since(Instant::now());
+                if left.is_zero() || session.conn.set_read_timeout(Some(left)).is_err() {
+                    return;
+                }
+            }
+            match session.reader.read_line(&mut session.conn) {
+                Ok(ReadLine::Line(line)) => {
+                    let Ok(events) = session.client.handle_line(&line) else {
+                        return;
+                    };
+                    for event in events {
+                        if let ClientEvent::Verdict { share, verdict } = event {
+                            self.answered(share, verdict, out);
+                        }
+                    }
+                }
+                Ok(ReadLine::Partial) => {}
+                _ => return,
+            }
+        }
     }
 
     /// Handles the client's events for the session; returns why it must end, if it must.
@@ -108,9 +138,8 @@ impl PoolSource {
                 }
                 ClientEvent::Difficulty(d) => out.push(Event::Difficulty(d)),
                 ClientEvent::Verdict { share, verdict } => {
-                    self.queue.answered(&share);
                     self.policy.share_answered(now);
-                    out.push(Event::Verdict { share, verdict });
+                    self.answered(share, verdict, out);
                 }
                 ClientEvent::Notice(n) => out.push(notice(format!("{}: {n}", session.url))),
                 ClientEvent::Authorized => {

@@ -6,7 +6,7 @@
 //! unanswered for minutes.
 
 use super::submit::Wire;
-use super::{notice, Ending, Live, PoolOptions, PoolSource};
+use super::{notice, Ending, Live, PoolOptions, PoolSource, LAST_ANSWERS};
 use crate::net::{PoolUrl, Sv2Endpoint};
 use crate::sanitize::for_terminal;
 use crate::sv2::client::{Client, ClientEvent, Config};
@@ -83,6 +83,31 @@ impl PoolSource {
         }
     }
 
+    /// Closes the session once the verdicts already on their way are read (as for V1, a
+    /// pool may answer and then close); its unanswered shares go back to the queue.
+    pub(super) fn close_sv2(&mut self, mut session: Session, out: &mut Vec<Event>) {
+        let end = Instant::now() + LAST_ANSWERS;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            let Received::Frame(frame) = session.receive(left) else {
+                break;
+            };
+            let Ok(events) = session.client.handle_frame(&frame) else {
+                break;
+            };
+            for event in events {
+                if let ClientEvent::Verdict { share, verdict } = event {
+                    self.answered(share, verdict, out);
+                }
+            }
+        }
+        session.shutdown();
+        out.extend(self.queue.requeue(session.client.take_unanswered()));
+    }
+
     fn on_sv2_events(
         &mut self,
         session: &mut Session,
@@ -105,10 +130,7 @@ impl PoolSource {
                     out.push(Event::Job(job));
                 }
                 ClientEvent::Difficulty(d) => out.push(Event::Difficulty(d)),
-                ClientEvent::Verdict { share, verdict } => {
-                    self.queue.answered(&share);
-                    out.push(Event::Verdict { share, verdict });
-                }
+                ClientEvent::Verdict { share, verdict } => self.answered(share, verdict, out),
                 ClientEvent::Refused(why) => {
                     self.policy
                         .auth_rejected(&format!("{}: {why}", session.url), now);

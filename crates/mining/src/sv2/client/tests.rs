@@ -92,20 +92,6 @@ fn standard_client() -> (Client, Arc<Job>) {
     (client, job)
 }
 
-fn share_on(job: &Arc<Job>, nonce: u32) -> Share {
-    let extranonce2 = vec![0; job.extranonce2_size];
-    let mut header = job.header(&extranonce2, job.ntime);
-    header.nonce = nonce;
-    Share {
-        hash: header.block_hash(),
-        job: job.clone(),
-        extranonce2,
-        header,
-        is_block: false,
-        stale: false,
-    }
-}
-
 #[test]
 fn setup_asks_for_the_mining_protocol_with_the_channel_kinds_flags() {
     for (kind, rolling, flags) in [
@@ -251,7 +237,7 @@ fn an_extended_channel_builds_the_coinbase_around_the_granted_extranonce() {
         )
     );
     // A share carries only the miner's part of the extranonce.
-    let share = share_on(&job, 42);
+    let share = Share::on(&job, 42);
     let mut submitted = client.submit(&share).expect("submits");
     assert_eq!(
         submitted.msg_type,
@@ -274,7 +260,7 @@ fn an_extended_channel_builds_the_coinbase_around_the_granted_extranonce() {
 #[test]
 fn shares_submit_as_standard_and_verdicts_map_onto_the_pipeline() {
     let (mut client, job) = standard_client();
-    let shares: Vec<Share> = (0..4).map(|n| share_on(&job, n)).collect();
+    let shares: Vec<Share> = (0..4).map(|n| Share::on(&job, n)).collect();
     for (seq, share) in shares.iter().enumerate() {
         let mut f = client.submit(share).expect("submits");
         assert_eq!(
@@ -355,7 +341,7 @@ fn shares_submit_as_standard_and_verdicts_map_onto_the_pipeline() {
 #[test]
 fn an_acknowledgement_covers_only_shares_up_to_its_sequence_number() {
     let (mut client, job) = standard_client();
-    let shares: Vec<Share> = (0..3).map(|n| share_on(&job, n)).collect();
+    let shares: Vec<Share> = (0..3).map(|n| Share::on(&job, n)).collect();
     for share in &shares {
         client.submit(share).expect("submits");
     }
@@ -376,7 +362,7 @@ fn an_acknowledgement_covers_only_shares_up_to_its_sequence_number() {
 #[test]
 fn invalid_job_id_is_stale_and_an_unknown_sequence_is_only_a_notice() {
     let (mut client, job) = standard_client();
-    let share = share_on(&job, 9);
+    let share = Share::on(&job, 9);
     client.submit(&share).expect("submits");
     let error = |seq: u32| {
         frame(
@@ -467,7 +453,7 @@ fn set_target_reissues_the_job_and_a_new_prev_hash_voids_the_old_work() {
         client.stale_reason(&job),
         "stale: its job did not survive the reconnection to the pool"
     );
-    let err = client.submit(&share_on(&job, 1)).expect_err("old work");
+    let err = client.submit(&Share::on(&job, 1)).expect_err("old work");
     assert_eq!(err.kind(), ErrorKind::Unavailable);
 }
 
