@@ -195,6 +195,8 @@ pub struct ChipLog {
     pub halted_jobs: u64,
     /// Jobs with a non-zero starting nonce (no reference sends one; the chip ignored them).
     pub nonzero_start_jobs: u64,
+    /// BM1370 writes of 0 to register 0x10 that stopped a job still sweeping.
+    pub parks: u64,
 }
 
 /// A chain of identical chips sharing one serial line. The chain hashes each job once and
@@ -345,6 +347,14 @@ impl Chain {
                 }
                 if self.protocol == Protocol::Bm1370 && register == 0xa4 {
                     self.long_replies = true;
+                }
+                // The deadline is compared as the cores run, so a zero stops the batch under
+                // way and every one after it; any other value takes hold at the next job.
+                if self.protocol == Protocol::Bm1370 && register == 0x10 && value == 0 {
+                    if let Some(a) = self.active.as_mut().filter(|a| !a.finished) {
+                        a.finished = true;
+                        self.log.parks += 1;
+                    }
                 }
             }
             Command::Read {
@@ -669,6 +679,22 @@ mod tests {
             panic!("a BM1370 job is active");
         };
         assert_eq!((*window, *start), (42, 0));
+    }
+
+    #[test]
+    fn a_zero_deadline_written_during_a_job_stops_it() {
+        let mut chain = Chain::new(Protocol::Bm1370, 1, 8, 0);
+        write(&mut chain, 0x08, 0x40a8_0230);
+        write(&mut chain, 0x10, 1);
+        chain.command(Command::Job(genesis_job()));
+        chain.sweep(10);
+        assert!(chain.busy());
+        write(&mut chain, 0x10, 0);
+        assert!(!chain.busy());
+        assert!(chain.sweep(1 << 20).is_empty());
+        // Nothing left to stop: a second zero is no park.
+        write(&mut chain, 0x10, 0);
+        assert_eq!(chain.log.parks, 1);
     }
 
     #[test]

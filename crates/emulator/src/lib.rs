@@ -10,7 +10,7 @@
 //! describe it, not any one driver: the PLL register decodes with each model's divider rules
 //! and an impossible setting is refused; a BM1370 core sweeps only the nonces carrying its
 //! core id, from register 0x0C's offset for register 0x10's deadline in 25 MHz crystal ticks
-//! (zero halts hashing), 16 versions a batch, re-sweeping the window batch after batch; nonce
+//! (zero halts hashing, and a zero written during a job stops it), 16 versions a batch, re-sweeping the window batch after batch; nonce
 //! reporting needs register 0x18's enables; a BM1397 core sweeps its 2^24 counters from 0 with
 //! every midstate. Time is the one thing scaled: positions (core x counter x version) are
 //! hashed at the configured hashrate instead of the silicon's, so a crystal tick lasts as long
@@ -153,6 +153,9 @@ pub struct Stats {
     pub line_rejects: AtomicU64,
     /// Positions (nonce x midstate or version) hashed.
     pub hashes: AtomicU64,
+    /// Wall time, in nanoseconds, the chip had a job under way: what a real stick's power
+    /// follows. Unlike `hashes` it does not fall when a busy machine starves the emulator.
+    pub busy_ns: AtomicU64,
     last_job: Mutex<Option<Instant>>,
     nonces_at_register_reply: AtomicU64,
     frames: Mutex<Vec<Vec<u8>>>,
@@ -321,7 +324,17 @@ fn serve(pty: &pty::Pty, config: &Config, stats: &Stats, stop: &AtomicBool) -> R
         (now.saturating_duration_since(start).as_secs_f64() * config.hashrate) as u64
     };
 
+    // When the loop last looked, and whether the chip was hashing then.
+    let mut looked = (Instant::now(), false);
     while !stop.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        if looked.1 {
+            let ns = now.saturating_duration_since(looked.0).as_nanos();
+            stats
+                .busy_ns
+                .fetch_add(u64::try_from(ns).unwrap_or(u64::MAX), Ordering::Relaxed);
+        }
+        looked = (now, chain.busy());
         if unplug_after.is_some_and(|n| faults.replies >= n) {
             return Ok(());
         }
@@ -379,6 +392,8 @@ fn serve(pty: &pty::Pty, config: &Config, stats: &Stats, stop: &AtomicBool) -> R
             let now = Instant::now();
             let done = chain.active.as_ref().map_or(0, |a| a.done);
             emit.extend(chain.sweep(due_positions(job_start, now).min(done + slice)));
+            let swept = chain.active.as_ref().map_or(done, |a| a.done) - done;
+            stats.hashes.fetch_add(swept, Ordering::Relaxed);
             match cmd {
                 Command::Rejected => {
                     stats.rejected.fetch_add(1, Ordering::Relaxed);
