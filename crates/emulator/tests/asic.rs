@@ -653,3 +653,19 @@ fn open_needs_a_device_and_protocol() {
         "no CLI flags in a library error: {err}"
     );
 }
+
+/// A BM1370 re-sweeps its last window until told otherwise: a search that ends parks it, so
+/// the stick hashes nothing between searches (a duty cycle's rests, a miner without work).
+#[test]
+fn a_finished_search_leaves_the_bm1370_parked() {
+    let emu = emulate(Protocol::Bm1370, 8, vec![]);
+    let asic = engine(&emu, Protocol::Bm1370, 8);
+    let hashes = || emu.stats().hashes.load(Relaxed);
+    asic.search(&bm1370_work()).expect("the search runs");
+    let after = hashes();
+    assert!(after > 0);
+    std::thread::sleep(Duration::from_millis(500));
+    // The park went out before the fence the search ended on: nothing after it.
+    assert_eq!(hashes(), after);
+    assert_eq!(emu.stats().chip().parks, 1);
+}

@@ -249,6 +249,12 @@ impl<'a> Search<'a> {
                 }
             }
         }
+        if self.s.protocol == Protocol::Bm1370 {
+            // The chip re-sweeps its last window until told otherwise: a zero deadline parks
+            // it, so a stick hashes only while a search runs. A duty cycle's rests and a
+            // miner waiting for work then cost the stick's power, not stale hashing.
+            self.s.set_register(reg::HASH_COUNTING_NUMBER, 0)?;
+        }
         self.sync(hits)
     }
 
