@@ -5,9 +5,11 @@
 
 #![cfg(target_os = "linux")]
 
-use sha256d::{CompactTarget, Target};
+mod common;
+
+use common::duty::{job, settle_time, OneJob};
 use sha256d_mining::power::Duty;
-use sha256d_mining::{mine, Event, Job, MineOptions, Share, Source, Stats, Verdict};
+use sha256d_mining::{mine, MineOptions, Stats};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,55 +24,6 @@ fn process_cpu() -> Duration {
     let ticks = |i: usize| fields[i].parse::<u64>().expect("a tick count");
     // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name and state.
     Duration::from_millis(10 * (ticks(11) + ticks(12)))
-}
-
-/// One job forever, every share accepted; hard enough that shares are rare.
-struct OneJob(Option<Job>);
-
-impl Source for OneJob {
-    fn poll(&mut self, timeout: Duration) -> Result<Vec<Event>, sha256d::Error> {
-        match self.0.take() {
-            Some(job) => Ok(vec![Event::Job(Arc::new(job))]),
-            None => {
-                std::thread::sleep(timeout);
-                Ok(Vec::new())
-            }
-        }
-    }
-
-    fn submit(&mut self, share: Share) -> Result<Vec<Event>, sha256d::Error> {
-        Ok(vec![Event::Verdict {
-            share,
-            verdict: Verdict::Accepted,
-        }])
-    }
-
-    fn describe(&self) -> String {
-        "one job".into()
-    }
-}
-
-fn job() -> Job {
-    Job {
-        id: "j".into(),
-        prev_hash: [3; 32],
-        coinb1: vec![1, 0, 0, 0, 1, 3],
-        extranonce1: vec![0xe1, 0xe2],
-        extranonce2_size: 4,
-        coinb2: vec![0xff, 0xff, 0xff, 0xff, 0],
-        merkle_branch: Vec::new(),
-        fixed_merkle_root: None,
-        version: 0x2000_0000,
-        version_mask: 0x1fff_e000,
-        bits: CompactTarget::from_consensus(0x1d00_ffff),
-        ntime: 1_700_000_000,
-        ntime_max: 1_700_007_000,
-        share_target: Target::from_difficulty(1.0).expect("positive"),
-        block_target: Target::from_compact(CompactTarget::from_consensus(0x1d00_ffff))
-            .expect("valid bits"),
-        clean: true,
-        height: None,
-    }
 }
 
 /// What one phase of the run measured.
@@ -126,7 +79,13 @@ fn hashing_and_cpu_time_follow_the_duty_and_a_change_holds_within_2_s() {
                 let h1 = samples.last().map_or(0, |s| s.1);
                 let rate = (h1 - h0) as f64 / wall;
                 let full: f64 = *full_rate.get_or_insert(rate);
-                let settled = settle_time(&samples, t0, fraction * full, full);
+                // Three duty cycles, within 12% of the full rate.
+                let settled = settle_time(
+                    &samples,
+                    t0,
+                    Duration::from_millis(600),
+                    (fraction * full, full, 0.12),
+                );
                 phases.lock().expect("phases").push(Phase {
                     duty: fraction,
                     rate,
@@ -163,25 +122,4 @@ fn hashing_and_cpu_time_follow_the_duty_and_a_change_holds_within_2_s() {
         assert!(p.settled <= Duration::from_secs(2), "to {}: {msg}", p.duty);
     }
     assert!(stats.hashes > 0, "{stats:?}");
-}
-
-/// From `t0` to the end of the first 600 ms window (three duty cycles) after it whose hash
-/// rate is within 12% of
-/// `full` of `target`.
-fn settle_time(samples: &[(Instant, u64)], t0: Instant, target: f64, full: f64) -> Duration {
-    let window = Duration::from_millis(600);
-    let after: Vec<&(Instant, u64)> = samples.iter().filter(|s| s.0 >= t0).collect();
-    for (i, a) in after.iter().enumerate() {
-        let Some(b) = after[i..]
-            .iter()
-            .find(|b| b.0.duration_since(a.0) >= window)
-        else {
-            break;
-        };
-        let rate = (b.1 - a.1) as f64 / b.0.duration_since(a.0).as_secs_f64();
-        if (rate - target).abs() <= 0.12 * full {
-            return b.0.duration_since(t0);
-        }
-    }
-    Duration::MAX
 }

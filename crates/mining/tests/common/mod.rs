@@ -1,0 +1,3 @@
+//! Helpers more than one test binary uses.
+
+pub mod duty;
