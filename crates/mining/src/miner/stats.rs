@@ -24,7 +24,7 @@ pub struct Stats {
     /// Jobs the source sent.
     pub jobs: u64,
     /// The longest an engine took to drop its work and start on a newly arrived job (the
-    /// time to stop its unit, mostly).
+    /// time to stop its unit, mostly). Time a duty cycle or a stop held it is not counted.
     pub job_switch_worst: Duration,
     /// Results the engines found (host-verified, meeting the share target), blocks included.
     pub shares_found: u64,

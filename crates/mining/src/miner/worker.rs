@@ -197,6 +197,7 @@ impl Board {
         paused_generation: Option<u64>,
         last_generation: &mut u64,
         roll_bits: u32,
+        last_rest: Option<(Instant, Instant)>,
     ) -> Option<Next<'_>> {
         let mut s = self.lock();
         loop {
@@ -216,7 +217,16 @@ impl Board {
         }
         if *last_generation != s.generation {
             *last_generation = s.generation;
-            s.switch_worst = s.switch_worst.max(s.received.elapsed());
+            // Time the duty gate held the worker after the job came is the power policy's,
+            // not a slow switch.
+            let now = Instant::now();
+            let held = last_rest.map_or(Duration::ZERO, |(from, to)| {
+                to.min(now).saturating_duration_since(from.max(s.received))
+            });
+            let took = now
+                .saturating_duration_since(s.received)
+                .saturating_sub(held);
+            s.switch_worst = s.switch_worst.max(took);
         }
         let job = Arc::clone(s.job.as_ref().expect("checked just above"));
         let index = s.next_unit;
@@ -365,11 +375,12 @@ fn work(
     let mut roll_bits = 0u32;
     let mut paused_generation = None;
     let mut last_generation = 0;
+    let mut last_rest = None;
     let counters = board.counters(engine_index);
     loop {
         // Off: no unit is even begun (an engine hashes a batch before it sees a cancel).
         if let Some(duty) = duty.filter(|d| d.get() == 0.0) {
-            gate.rest(Duration::ZERO, duty, &board.stop);
+            last_rest = Some(timed_rest(&mut gate, Duration::ZERO, duty, &board.stop));
         }
         // Only once there is work: a canary is due on a device that mines, not one waiting.
         if let Some(canary) = canary.as_mut().filter(|c| last_generation != 0 && c.due()) {
@@ -392,6 +403,7 @@ fn work(
             paused_generation,
             &mut last_generation,
             roll_bits,
+            last_rest,
         ) else {
             break;
         };
@@ -435,7 +447,8 @@ fn work(
         if let Some(duty) = duty.filter(|d| d.get() < 1.0) {
             // A unit begun at full duty ran unthrottled until the pacer cut it: only the
             // last cycle's worth of it is owed rest.
-            gate.rest(started.elapsed().min(PERIOD), duty, &board.stop);
+            let busy = started.elapsed().min(PERIOD);
+            last_rest = Some(timed_rest(&mut gate, busy, duty, &board.stop));
         }
         if block_found {
             paused_generation = Some(generation);
@@ -462,4 +475,16 @@ fn work(
         }
     }
     Ok(())
+}
+
+/// [`DutyGate::rest`], returning when the rest began and ended.
+fn timed_rest(
+    gate: &mut DutyGate,
+    busy: Duration,
+    duty: &Duty,
+    stop: &AtomicBool,
+) -> (Instant, Instant) {
+    let from = Instant::now();
+    gate.rest(busy, duty, stop);
+    (from, Instant::now())
 }

@@ -102,3 +102,69 @@ fn every_verdict_is_a_line_of_the_share_log_naming_its_engine() {
     }
     std::fs::remove_dir_all(&dir).expect("removes the log");
 }
+
+/// Jobs handed out as their time comes.
+struct Timed {
+    start: Instant,
+    jobs: VecDeque<(Duration, Job)>,
+}
+
+impl Source for Timed {
+    fn poll(&mut self, timeout: Duration) -> Result<Vec<Event>, Error> {
+        std::thread::sleep(timeout.min(Duration::from_millis(10)));
+        let mut due = Vec::new();
+        while self
+            .jobs
+            .front()
+            .is_some_and(|(at, _)| self.start.elapsed() >= *at)
+        {
+            let (_, job) = self.jobs.pop_front().expect("checked just above");
+            due.push(Event::Job(Arc::new(job)));
+        }
+        Ok(due)
+    }
+
+    fn submit(&mut self, share: Share) -> Result<Vec<Event>, Error> {
+        Ok(vec![Event::Verdict {
+            share,
+            verdict: Verdict::Accepted,
+        }])
+    }
+
+    fn describe(&self) -> String {
+        "timed".into()
+    }
+}
+
+/// Jobs that come while the duty is 0 are taken up once it rises: the time stopped is the
+/// power policy's, not a slow job switch.
+#[test]
+fn time_held_off_by_the_duty_is_no_slow_job_switch() {
+    let mut source = Timed {
+        start: Instant::now(),
+        jobs: VecDeque::from([
+            (Duration::ZERO, job("a", 1, 0, 1.0, true)),
+            (Duration::from_millis(300), job("b", 2, 0, 1.0, true)),
+        ]),
+    };
+    let duty = Arc::new(crate::power::Duty::new(0.0));
+    let options = MineOptions {
+        time: Some(Duration::from_millis(2500)),
+        duty: Some(Arc::clone(&duty)),
+        ..MineOptions::default()
+    };
+    let raise = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        duty.set(1.0);
+    });
+    let stats = mine(&mut source, &portable(), &options, &mut |_, _| {}).expect("mines");
+    raise.join().expect("the duty thread");
+    assert_eq!(stats.jobs, 2);
+    assert!(stats.hashes > 0, "{stats:?}");
+    // Held off 1.2 s and more; moving onto the job once allowed is what counts.
+    assert!(
+        stats.job_switch_worst < Duration::from_millis(700),
+        "{:?}",
+        stats.job_switch_worst
+    );
+}
