@@ -161,34 +161,25 @@ fn share(samples: &[(f64, f64)], from: f64, to: f64) -> f64 {
     }
 }
 
+/// A run on one portable thread with 60 W declared and a price rule (strike 10), the ramp
+/// flags `ramp` added, for `seconds`; the price file is rewritten to each `(at, price)` of
+/// `changes` as its time comes. Returns the child's CPU time sampled every 100 ms (seconds
+/// into the run, CPU seconds) and its summary.
 #[cfg(target_os = "linux")]
-#[test]
-fn an_economic_curtailment_ramps_at_the_declared_rate() {
-    let pool = TestPool::start(Settings::new("ramp"));
-    let dir = temp_dir("ramp");
+fn priced_run(name: &str, ramp: &[&str], seconds: u64, changes: &[(f64, &str)]) -> PricedRun {
+    let pool = TestPool::start(Settings::new(name));
+    let dir = temp_dir(name);
     let price = dir.join("price");
     std::fs::write(&price, "5").expect("a price");
-    // 60 W declared, ramped at 600 W/min: a full-scale move takes 6 s.
     let run = Command::new(env!("CARGO_BIN_EXE_sha256d"))
         .args(["mine", "--pool", &pool.url(), "--user", "w1"])
         .args(["--engine", "portable", "--threads", "1"])
-        .args([
-            "--energy",
-            "declared:portable=60W",
-            "--ramp-w-per-min",
-            "600",
-        ])
+        .args(["--energy", "declared:portable=60W"])
+        .args(ramp)
         .args(["--price-file", &price.to_string_lossy(), "--strike", "10"])
-        .args([
-            "--price-hold",
-            "0",
-            "--ramp-delay-max",
-            "0",
-            "--ramp-hold",
-            "0",
-        ])
+        .args(["--price-hold", "0", "--ramp-delay-max", "0"])
         .args(["--hard-stop-file", &dir.join("stop.json").to_string_lossy()])
-        .args(["--time", "17", "--json"])
+        .args(["--time", &seconds.to_string(), "--json"])
         .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -196,26 +187,47 @@ fn an_economic_curtailment_ramps_at_the_declared_rate() {
         .expect("the binary runs");
     let started = Instant::now();
     let mut samples = Vec::new();
-    // Above the strike from 5 s on: curtail.
-    let flip = 5.0;
-    let mut flipped = false;
-    while started.elapsed() < Duration::from_secs(16) {
+    let mut pending = changes.iter().peekable();
+    while started.elapsed() < Duration::from_secs(seconds - 1) {
         let Some(cpu) = cpu_of(run.id()) else { break };
         let t = started.elapsed().as_secs_f64();
         samples.push((t, cpu.as_secs_f64()));
-        if !flipped && t >= flip {
-            std::fs::write(&price, "20").expect("a price");
-            flipped = true;
+        if let Some((_, to)) = pending.next_if(|(at, _)| t >= *at) {
+            std::fs::write(&price, to).expect("a price");
         }
         std::thread::sleep(Duration::from_millis(100));
     }
     let out = run.wait_with_output().expect("the run ends");
-    let s = summary(&out);
+    std::fs::remove_dir_all(&dir).expect("cleaned up");
+    PricedRun {
+        samples,
+        summary: summary(&out),
+    }
+}
+
+#[cfg(target_os = "linux")]
+struct PricedRun {
+    samples: Vec<(f64, f64)>,
+    summary: Value,
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn an_economic_curtailment_ramps_at_the_declared_rate() {
+    // Ramped at 600 W/min, a full-scale move of the 60 W takes 6 s; above the strike from 5 s.
+    let flip = 5.0;
+    let run = priced_run(
+        "ramp",
+        &["--ramp-w-per-min", "600", "--ramp-hold", "0"],
+        17,
+        &[(flip, "20")],
+    );
+    let (samples, s) = (&run.samples, &run.summary);
     // The kernel's account, in thirds: before, during the 6 s ramp, after it.
     let (full, ramp, off) = (
-        share(&samples, 1.0, flip),
-        share(&samples, flip + 1.0, flip + 5.0),
-        share(&samples, flip + 8.0, 16.0),
+        share(samples, 1.0, flip),
+        share(samples, flip + 1.0, flip + 5.0),
+        share(samples, flip + 8.0, 16.0),
     );
     eprintln!(
         "CPU share before {full:.3}, during the ramp {ramp:.3} ({:.0}%), after {off:.3}",
@@ -234,13 +246,49 @@ fn an_economic_curtailment_ramps_at_the_declared_rate() {
     // or two of a core, whatever the engines' share was.
     assert!(off < 0.1 * full + 0.02, "{full} {off}");
     assert_eq!(
-        events(&s),
+        events(s),
         [("price".into(), "full".into(), "off".into())],
         "{s}"
     );
-    let took = seconds_to_comply(&s)[0].expect("reached");
+    let took = seconds_to_comply(s)[0].expect("reached");
     assert!((5.0..=9.0).contains(&took), "a 6 s ramp took {took} s: {s}");
-    std::fs::remove_dir_all(&dir).expect("cleaned up");
+}
+
+/// A flip of direction waits out the hold since the last movement: curtailed at 2 s (a step:
+/// 6 MW/min), released at 4 s, the climb back waits until 2 s + the 5 s hold.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_flip_of_direction_waits_out_the_hold() {
+    let ramp = ["--ramp-w-per-min", "6000000", "--ramp-hold", "5"];
+    let run = priced_run("hold", &ramp, 14, &[(2.0, "20"), (4.0, "5")]);
+    let (samples, s) = (&run.samples, &run.summary);
+    let (full, held, back) = (
+        share(samples, 0.5, 2.0),
+        share(samples, 4.5, 6.5),
+        share(samples, 8.5, 12.5),
+    );
+    eprintln!("CPU share before {full:.3}, held {held:.3}, back {back:.3}");
+    eprintln!("power events: {:#}", s["power_events"]);
+    assert!(
+        full > 0.05,
+        "the machine gave the run too little CPU to judge: {full}"
+    );
+    // Released at 4 s, still off until the hold ends at 7 s; then all of it again.
+    assert!(held < 0.1 * full + 0.02, "{full} {held}");
+    assert!(back > 0.6 * full, "{full} {back}");
+    assert_eq!(
+        events(s),
+        [
+            ("price".into(), "full".into(), "off".into()),
+            ("price".into(), "off".into(), "full".into())
+        ],
+        "{s}"
+    );
+    let took = seconds_to_comply(s);
+    assert!(took[0].expect("reached") < 2.0, "a step: {s}");
+    // Asked at 4 s, reached once the hold ends at 7 s.
+    let back_took = took[1].expect("reached");
+    assert!((2.5..=5.0).contains(&back_took), "{back_took} s: {s}");
 }
 
 /// Serves `price` to every GET on loopback, for as long as the test runs; returns the URL.
