@@ -111,7 +111,21 @@ impl Energy {
         let Some(log) = &mut self.log else {
             return;
         };
-        match log.sample() {
+        let sampled = log.sample();
+        self.report(sampled);
+    }
+
+    /// The engines running changed (one joined or failed): declared watts count them from now.
+    pub fn engines_changed(&mut self, engines: &[&str]) {
+        let Some(log) = &mut self.log else {
+            return;
+        };
+        let sampled = log.engines_changed(engines);
+        self.report(sampled);
+    }
+
+    fn report(&mut self, sampled: Result<(), Error>) {
+        match sampled {
             Ok(()) => self.last_failure = None,
             Err(e) => {
                 let text = e.message().to_string();

@@ -211,7 +211,14 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
         log::debug!("engine {}: {}", e.name(), e.describe());
     }
     let names: Vec<&str> = engines.iter().map(|e| e.name()).collect();
-    let mut energy = args.energy.open(&names)?;
+    // A stick may be declared before one is plugged in; the meters then count what runs.
+    let mut may_run = names.clone();
+    if joining.is_some() {
+        may_run.push("asic");
+    }
+    let mut energy = args.energy.open(&may_run)?;
+    energy.engines_changed(&names);
+    let mut running: Vec<String> = names.iter().map(|n| n.to_string()).collect();
     let declared_watts = args.energy.declared_watts(&names);
     let mut power = args.power.open(declared_watts)?;
     let share_log = open_share_log(&args)?;
@@ -244,6 +251,15 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
     let mut last_notice = None;
     let mut periodic = Periodic::new(args.status_interval);
     let stats = mine(source.as_mut(), &engines, &options, &mut |stats, notice| {
+        let now_running = stats
+            .devices
+            .iter()
+            .filter(|d| d.failure.is_none())
+            .map(|d| d.engine.clone());
+        if !now_running.clone().eq(running.iter().cloned()) {
+            running = now_running.collect();
+            energy.engines_changed(&running.iter().map(String::as_str).collect::<Vec<_>>());
+        }
         energy.sample();
         if let Some(sampler) = &mut sampler {
             sampler.sample(stats.hashes, energy.joules());

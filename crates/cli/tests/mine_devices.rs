@@ -200,6 +200,11 @@ fn a_stick_plugged_in_during_the_run_joins_it() {
             "8",
             "--hashrate",
             "200000",
+            // Declared before any stick is there: counted from when one joins.
+            "--energy",
+            "declared:asic=12W",
+            "--energy",
+            "declared:portable=15W",
             "--time",
             "20",
             "--json",
@@ -224,6 +229,11 @@ fn a_stick_plugged_in_during_the_run_joins_it() {
     assert!(devices[1]["accepted"].as_u64() > Some(0), "{s}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("engine asic joined: "), "{stderr}");
+    // The thread's 15 W all along, the stick's 12 W from when it joined (after its 1 s in
+    // the drawer and the bring-up), and for a second at least.
+    let elapsed = s["elapsed_s"].as_f64().expect("seconds");
+    let stick_j = s["energy_j"].as_f64().expect("joules") - 15.0 * elapsed;
+    assert!(stick_j > 12.0 && stick_j < 12.0 * (elapsed - 1.0), "{s}");
     assert_eq!(
         Some(total(devices, "accepted")),
         s["accepted"].as_u64(),

@@ -113,6 +113,29 @@ impl EnergyLog {
         failure.map_or(Ok(()), Err)
     }
 
+    /// The engines running from now on changed (one joined or failed): the energy up to now
+    /// is sampled at the old counts, and the meters count the new ones from here.
+    pub fn engines_changed(&mut self, engines: &[&str]) -> Result<(), Error> {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.engines_changed_at(engines, Instant::now(), wall)
+    }
+
+    /// [`EnergyLog::engines_changed`] at `now`, `wall` seconds since 1970.
+    pub(super) fn engines_changed_at(
+        &mut self,
+        engines: &[&str],
+        now: Instant,
+        wall: u64,
+    ) -> Result<(), Error> {
+        let sampled = self.sample_at(now, wall);
+        for slot in &mut self.slots {
+            slot.meter.engines_changed(engines, now);
+        }
+        sampled
+    }
+
     /// Joules since the log was made, all meters together.
     pub fn joules(&self) -> f64 {
         self.joules

@@ -79,6 +79,11 @@ pub trait Meter: Send {
     /// channel integrates up to `now`). A counter that wraps between two calls is unwrapped;
     /// one that wraps twice cannot be told apart, so call this well within the wrap period.
     fn read(&mut self, now: Instant) -> Result<Vec<Reading>, Error>;
+
+    /// The engines running from `now` on, by name, after one joined the run or failed. A
+    /// meter that estimates from them (watts declared per device) counts these from now; one
+    /// that measures ignores it, as the default does.
+    fn engines_changed(&mut self, _engines: &[&str], _now: Instant) {}
 }
 
 /// What `--energy` names: a kind of meter, or watts declared for a device.
@@ -236,11 +241,7 @@ pub fn open(spec: &MeterSpec, roots: &Roots, engines: &[&str]) -> Result<Opened,
                 ));
             }
             // Declared for one device: every engine of that name draws it (two sticks, twice).
-            let count = engines
-                .iter()
-                .filter(|e| **e == device.as_str())
-                .count()
-                .max(1);
+            let count = engines.iter().filter(|e| **e == device.as_str()).count();
             Opened::Meter(Box::new(declared::Declared::new(
                 device, *watts, count, now,
             )))

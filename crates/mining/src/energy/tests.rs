@@ -408,3 +408,34 @@ fn joules_per_verified_terahash_uses_the_accepted_difficulty() {
     assert_eq!(cost_per_day(12.0, 0.1), 0.0288);
     assert_eq!(revenue_per_day(100e12, 50.0), 5.0);
 }
+
+/// Declared per device, the draw follows the devices running: two sticks for 10 s, a third
+/// joins for 10 s, then one fails and one is left for 10 s. Declared for `all`, it is the
+/// machine's whatever runs.
+#[test]
+fn declared_watts_follow_the_devices_as_they_join_and_fail() {
+    let t0 = Instant::now();
+    let at = |s: u64| t0 + Duration::from_secs(s);
+    let mut log = EnergyLog::new_at(
+        vec![
+            Box::new(declared::Declared::new("asic", 10.0, 2, t0)),
+            Box::new(declared::Declared::new("all", 1.0, 1, t0)),
+        ],
+        t0,
+    );
+    log.engines_changed_at(&["asic", "asic", "asic", "portable"], at(10), 900)
+        .expect("declared meters read");
+    log.engines_changed_at(&["asic", "portable"], at(20), 910)
+        .expect("declared meters read");
+    log.sample_at(at(30), 920).expect("declared meters read");
+    assert_eq!(log.joules(), 10.0 * (2.0 + 3.0 + 1.0) * 10.0 + 30.0);
+    assert_eq!(
+        log.sources(),
+        "declared:asic=10W (estimated), declared:all=1W (estimated)"
+    );
+    // Every stick gone: nothing more is drawn.
+    log.engines_changed_at(&["portable"], at(30), 920)
+        .expect("declared meters read");
+    log.sample_at(at(40), 930).expect("declared meters read");
+    assert_eq!(log.joules(), 630.0 + 10.0);
+}
