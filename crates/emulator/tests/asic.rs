@@ -625,6 +625,8 @@ fn cancelled_sweeps_are_not_credited_in_full() {
     let summary = std::thread::scope(|s| {
         let run = s.spawn(|| asic.search_stream(&work, &ctl, &mut |_| {}));
         std::thread::sleep(Duration::from_secs(3));
+        // Credited as the sweep goes: a sweep of hours shows its rate long before it ends.
+        assert!(ctl.hashes() > 0, "nothing credited in 3 s of a long sweep");
         ctl.cancel();
         run.join().expect("the search thread")
     })

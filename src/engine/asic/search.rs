@@ -286,15 +286,14 @@ impl<'a> Search<'a> {
         let confirm = self.settings.confirm_sweeps;
         let mut quiet = 0;
         let mut sweeps = 0;
+        let mut credited = 0;
         loop {
             self.maybe_known_answer(hits)?;
             let (faults, found) = (self.faults, self.delivered.len());
             self.send_job(spec)?;
-            let given = self.run_job(cost, ctl, hits)?;
+            self.run_job(cost, ctl, hits, &mut credited)?;
             self.sync(hits)?;
             if ctl.is_cancelled() {
-                let frac = given.as_secs_f64() / self.wait_for(cost).as_secs_f64().max(1e-9);
-                ctl.add_hashes((cost.covered as f64 * frac.min(1.0)) as u64);
                 return Ok(());
             }
             sweeps += 1;
@@ -326,7 +325,7 @@ impl<'a> Search<'a> {
             }
             bump(&self.stats.resweeps);
         }
-        ctl.add_hashes(cost.covered);
+        ctl.add_hashes(cost.covered.saturating_sub(credited));
         Ok(())
     }
 
@@ -423,16 +422,29 @@ impl<'a> Search<'a> {
         self.s.set_register(reg::HASH_COUNTING_NUMBER, sweep.hcn)
     }
 
-    /// Services replies until the chips have had time for `cost`; returns the time given.
+    /// Services replies until the chips have had time for `cost`. The work the sweep covers
+    /// is credited as the time it was given passes (`credited` so far, over every sweep of the
+    /// same job): a long sweep shows its rate before it ends, a cancelled one is credited for
+    /// the time it had, and sweeping again credits nothing twice.
     fn run_job(
         &mut self,
         cost: Cost,
         ctl: &Control,
         hits: &mut Hits<'_>,
-    ) -> Result<Duration, Error> {
+        credited: &mut u64,
+    ) -> Result<(), Error> {
         let sent = Instant::now();
-        let deadline = sent + self.wait_for(cost);
+        let given = self.wait_for(cost);
+        let deadline = sent + given;
         let icarus = self.s.protocol == Protocol::Icarus;
+        let mut credit = || {
+            let frac = sent.elapsed().as_secs_f64() / given.as_secs_f64().max(1e-9);
+            let due = (cost.covered as f64 * frac.min(1.0)) as u64;
+            if due > *credited {
+                ctl.add_hashes(due - *credited);
+                *credited = due;
+            }
+        };
         while Instant::now() < deadline && !ctl.is_cancelled() {
             if !icarus {
                 self.keepalive()?;
@@ -441,11 +453,13 @@ impl<'a> Search<'a> {
                 .saturating_duration_since(Instant::now())
                 .min(Duration::from_millis(50));
             // An Icarus stick stops at its first nonce.
-            if self.pump(wait, hits)? && icarus {
+            let nonce = self.pump(wait, hits)?;
+            credit();
+            if nonce && icarus {
                 break;
             }
         }
-        Ok(sent.elapsed())
+        Ok(())
     }
 
     fn keepalive(&mut self) -> Result<(), Error> {
