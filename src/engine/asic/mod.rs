@@ -329,11 +329,17 @@ impl Engine for AsicEngine {
             .lock()
             .map(|s| s.as_ref().map_or_else(String::new, |s| s.describe_chips()))
             .unwrap_or_default();
+        let rate = self.settings.hashrate;
+        // In the unit that fits it: an emulated stick's kilohashes read as such, not 0.000 GH/s.
+        let (scale, prefix) = [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")]
+            .into_iter()
+            .find(|(scale, _)| rate >= *scale)
+            .unwrap_or((1.0, ""));
         format!(
-            "{} stick on {}{chain}, {:.3} GH/s, ticket {} bits",
+            "{} stick on {}{chain}, {:.3} {prefix}H/s, ticket {} bits",
             self.protocol.name(),
             self.path,
-            self.settings.hashrate / 1e9,
+            rate / scale,
             self.settings.ticket_bits
         )
     }
