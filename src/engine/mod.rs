@@ -65,6 +65,8 @@ pub struct Summary {
     pub hardware_errors: u64,
     /// Jobs with a known answer that a device failed to return.
     pub known_answer_misses: u64,
+    /// Jobs with a known answer that a device returned: with no miss, proof it was checked.
+    pub known_answers_passed: u64,
     /// Whether a device's errors mean some results may be missing: faults that re-sweeping
     /// did not clear, or a missed known answer.
     pub incomplete: bool,
@@ -92,6 +94,7 @@ pub struct Hits<'a> {
     found: u64,
     hardware_errors: u64,
     known_answer_misses: u64,
+    known_answers_passed: u64,
     incomplete: bool,
 }
 
@@ -103,6 +106,7 @@ impl<'a> Hits<'a> {
             found: 0,
             hardware_errors: 0,
             known_answer_misses: 0,
+            known_answers_passed: 0,
             incomplete: false,
         }
     }
@@ -161,6 +165,11 @@ impl<'a> Hits<'a> {
     pub fn known_answer_miss(&mut self) {
         self.known_answer_misses += 1;
         self.incomplete = true;
+    }
+
+    /// Counts a known-answer job the device answered.
+    pub fn known_answer_passed(&mut self) {
+        self.known_answers_passed += 1;
     }
 
     /// Marks the results as possibly incomplete (faults the engine could not clear).
@@ -226,6 +235,7 @@ pub trait Engine: Send + Sync {
             found: hits.found,
             hardware_errors: hits.hardware_errors,
             known_answer_misses: hits.known_answer_misses,
+            known_answers_passed: hits.known_answers_passed,
             incomplete: hits.incomplete,
             cancelled: ctl.is_cancelled(),
         })

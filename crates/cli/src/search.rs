@@ -86,6 +86,7 @@ impl Report {
             "interrupted": self.interrupted,
             "hardware_errors": self.summary.hardware_errors,
             "known_answer_misses": self.summary.known_answer_misses,
+            "known_answers_passed": self.summary.known_answers_passed,
             "incomplete": self.summary.incomplete,
         })
     }

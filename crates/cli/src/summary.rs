@@ -88,6 +88,7 @@ fn device_json(d: &DeviceStats, elapsed: Duration) -> serde_json::Value {
         "stale": d.stale,
         "hardware_errors": d.hardware_errors,
         "known_answer_misses": d.known_answer_misses,
+        "known_answers_passed": d.known_answers_passed,
         "failure": d.failure,
     })
 }
@@ -106,7 +107,7 @@ fn devices_text(s: &Stats) -> String {
             };
             out += &format!(
                 "\n  {} ({}): {} measured, {} proven{}, accepted {}, rejected {}, stale {}, \
-                 hardware errors {}, known-answer misses {}",
+                 hardware errors {}, known answers {} passed and {} missed",
                 d.engine,
                 d.device,
                 si(d.hashrate(s.elapsed), "H/s"),
@@ -116,6 +117,7 @@ fn devices_text(s: &Stats) -> String {
                 d.rejected,
                 d.stale,
                 d.hardware_errors,
+                d.known_answers_passed,
                 d.known_answer_misses,
             );
             // Why is among the engine failures below.

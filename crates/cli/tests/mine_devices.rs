@@ -138,6 +138,13 @@ fn two_sticks_and_the_cpu_each_keep_their_own_counters() {
         assert_eq!(d["hardware_errors"], 0, "{d}");
         assert_eq!(d["known_answer_misses"], 0, "{d}");
     }
+    // A stick's first search begins with a known answer; the CPU engine gets none.
+    let passed = field(devices, "known_answers_passed");
+    assert!(
+        passed[0].as_u64() >= Some(1) && passed[1].as_u64() >= Some(1),
+        "{s}"
+    );
+    assert_eq!(passed[2], 0, "{s}");
     assert_eq!(
         Some(total(devices, "accepted")),
         s["accepted"].as_u64(),

@@ -43,6 +43,8 @@ fn the_gpu_engine_passes_its_known_answer_jobs() {
     let gpu = &devices[0];
     assert_eq!(gpu["engine"], "gpu", "{s}");
     assert_eq!(gpu["known_answer_misses"], 0, "{s}");
+    // Twenty due in the run: checked, not merely never missed.
+    assert!(gpu["known_answers_passed"].as_u64() > Some(2), "{s}");
     assert_eq!(gpu["failure"], serde_json::Value::Null, "{s}");
     assert!(gpu["hashes"].as_u64().is_some_and(|h| h > 0), "{s}");
 }

@@ -188,10 +188,10 @@ pub fn mine(
         let _release = Release(&board, &results);
         let (board, results) = (&board, &results);
         let duty = options.duty.as_deref();
-        if let Some(duty) = duty {
+        if duty.is_some() || options.known_answer_every.is_some() {
             scope.spawn(move || {
                 while !board.halted() {
-                    board.pace(duty.get());
+                    board.pace(duty.map(Duty::get));
                     std::thread::sleep(PACE_EVERY);
                 }
             });
@@ -482,6 +482,7 @@ impl Coordinator<'_> {
             device.hashes = tally.hashes;
             device.hardware_errors = tally.hardware_errors;
             device.known_answer_misses = tally.known_answer_misses;
+            device.known_answers_passed = tally.known_answers_passed;
             device.shares_found = tally.found;
         }
         self.stats.job_switch_worst = self.board.switch_worst();

@@ -669,6 +669,7 @@ impl<'a> Search<'a> {
             }
             if answered {
                 bump(&self.stats.known_answers);
+                hits.known_answer_passed();
                 let now = self.now();
                 self.s.known.pass(now);
                 return Ok(());

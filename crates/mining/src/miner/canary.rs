@@ -73,6 +73,11 @@ impl Canary {
         self.last.elapsed() >= self.every
     }
 
+    /// When the next one is due.
+    pub(super) fn due_at(&self) -> Instant {
+        self.last + self.every
+    }
+
     /// Runs one known-answer unit on `engine` under `ctl`; errs when the engine does.
     pub(super) fn run(&mut self, engine: &dyn Engine, ctl: &Control) -> Result<Outcome, Error> {
         let position = POSITIONS[self.round % POSITIONS.len()];

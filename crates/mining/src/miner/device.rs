@@ -24,6 +24,8 @@ pub struct DeviceStats {
     pub hardware_errors: u64,
     /// Known-answer jobs it failed to answer: work whose answer was known, missed.
     pub known_answer_misses: u64,
+    /// Known-answer jobs it answered: with no miss, proof it was checked.
+    pub known_answers_passed: u64,
     /// Σd over its accepted shares.
     pub accepted_difficulty: f64,
     /// Σd² over its accepted shares.

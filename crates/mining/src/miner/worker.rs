@@ -31,6 +31,7 @@ struct WorkerCounters {
     done_hashes: AtomicU64,
     hardware_errors: AtomicU64,
     known_answer_misses: AtomicU64,
+    known_answers_passed: AtomicU64,
     found: AtomicU64,
 }
 
@@ -40,6 +41,7 @@ pub(super) struct WorkerTally {
     pub(super) hashes: u64,
     pub(super) hardware_errors: u64,
     pub(super) known_answer_misses: u64,
+    pub(super) known_answers_passed: u64,
     pub(super) found: u64,
 }
 
@@ -65,6 +67,9 @@ struct Running {
     /// A known-answer unit: no new job or duty cuts it short (it is no stale work, and one
     /// cut short is due again at once), only a halt does.
     known_answer: bool,
+    /// When the worker's next known-answer unit is due: a unit still running then is cut
+    /// short for it, or a slow device would go a whole unit unchecked.
+    check_due: Option<Instant>,
 }
 
 impl Running {
@@ -113,6 +118,7 @@ impl Board {
                 hashes: c.done_hashes.load(Ordering::Relaxed),
                 hardware_errors: c.hardware_errors.load(Ordering::Relaxed),
                 known_answer_misses: c.known_answer_misses.load(Ordering::Relaxed),
+                known_answers_passed: c.known_answers_passed.load(Ordering::Relaxed),
                 found: c.found.load(Ordering::Relaxed),
             })
             .collect();
@@ -138,16 +144,16 @@ impl Board {
         Arc::clone(&self.lock().counters[worker])
     }
 
-    /// Throttling to `duty`: cuts short every unit that has run longer than its slice, so each
-    /// worker rests (in [`work`]) before its next. A unit is a whole nonce range, which a CPU
-    /// takes a minute over: without this a lower duty would wait for the unit to end.
-    pub(super) fn pace(&self, duty: f64) {
-        if duty >= 1.0 {
-            return;
-        }
-        let slice = busy_slice(duty);
-        for r in &self.lock().running {
-            if r.started.elapsed() >= slice && !r.known_answer {
+    /// Throttling to `duty` (`None`: none): cuts short every unit that has run longer than
+    /// its slice, so each worker rests (in [`work`]) before its next. A unit is a whole nonce
+    /// range, which a CPU takes a minute over: without this a lower duty would wait for the
+    /// unit to end. Cuts short, too, every unit whose worker's known answer is due.
+    pub(super) fn pace(&self, duty: Option<f64>) {
+        let slice = duty.filter(|d| *d < 1.0).map(busy_slice);
+        let now = Instant::now();
+        for r in self.lock().running.iter().filter(|r| !r.known_answer) {
+            let sliced = slice.is_some_and(|s| r.started.elapsed() >= s);
+            if sliced || r.check_due.is_some_and(|at| now >= at) {
                 r.ctl.cancel();
             }
         }
@@ -198,6 +204,7 @@ impl Board {
         last_generation: &mut u64,
         roll_bits: u32,
         last_rest: Option<(Instant, Instant)>,
+        check_due: Option<Instant>,
     ) -> Option<Next<'_>> {
         let mut s = self.lock();
         loop {
@@ -238,6 +245,7 @@ impl Board {
             worker,
             started: Instant::now(),
             known_answer: false,
+            check_due,
         });
         Some(Next {
             generation: s.generation,
@@ -262,6 +270,7 @@ impl Board {
             worker,
             started: Instant::now(),
             known_answer: true,
+            check_due: None,
         });
         UnitGuard { board: self, ctl }
     }
@@ -390,11 +399,19 @@ fn work(
                 break;
             }
             let guard = board.known_answer_unit(engine_index);
-            if canary.run(engine, &guard.ctl)? == Outcome::Missed {
-                counters.known_answer_misses.fetch_add(1, Ordering::Relaxed);
-                if let Some(e) = canary.dropped() {
-                    return Err(e);
+            match canary.run(engine, &guard.ctl)? {
+                Outcome::Missed => {
+                    counters.known_answer_misses.fetch_add(1, Ordering::Relaxed);
+                    if let Some(e) = canary.dropped() {
+                        return Err(e);
+                    }
                 }
+                Outcome::Passed => {
+                    counters
+                        .known_answers_passed
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                Outcome::Cancelled => {}
             }
             continue;
         }
@@ -404,6 +421,7 @@ fn work(
             &mut last_generation,
             roll_bits,
             last_rest,
+            canary.as_ref().map(Canary::due_at),
         ) else {
             break;
         };
@@ -461,6 +479,9 @@ fn work(
                 counters
                     .known_answer_misses
                     .fetch_add(summary.known_answer_misses, Ordering::Relaxed);
+                counters
+                    .known_answers_passed
+                    .fetch_add(summary.known_answers_passed, Ordering::Relaxed);
                 let took = started.elapsed();
                 // No mask has more than 32 bits to roll.
                 if !summary.cancelled && took < UNIT_TARGET / 2 && roll_bits < 32 {

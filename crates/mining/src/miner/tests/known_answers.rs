@@ -118,6 +118,19 @@ fn a_device_that_skips_work_is_dropped_and_honest_ones_never_miss() {
         .map(|d| d.known_answer_misses)
         .collect();
     assert_eq!(misses, [3, 0, 0]);
+    let passed: Vec<_> = stats
+        .devices
+        .iter()
+        .map(|d| d.known_answers_passed)
+        .collect();
+    assert_eq!(passed[0], 0);
+    // Every one it began passed, but the one the stop may have cut short.
+    let began = honest.known_answers.load(Ordering::Relaxed);
+    assert!(
+        passed[1] >= 2 && passed[1] + 1 >= began,
+        "{passed:?} of {began}"
+    );
+    assert_eq!(passed[2], 0, "the CPU engine gets none");
     let failures: Vec<_> = stats.devices.iter().map(|d| d.failure.as_deref()).collect();
     assert_eq!(failures, [Some(why), None, None]);
     assert!(honest.known_answers.load(Ordering::Relaxed) >= 3);
@@ -129,4 +142,64 @@ fn a_device_that_skips_work_is_dropped_and_honest_ones_never_miss() {
     assert_eq!(stats.engines, ["honest", "portable"]);
     assert!(stats.accepted > 0, "{stats:?}");
     assert_accounted(&stats);
+}
+
+/// A device so slow that a unit would outlast the run: it hashes until cancelled, and answers
+/// known-answer units as the portable engine does.
+struct Endless(Box<dyn Engine>);
+
+impl Engine for Endless {
+    fn name(&self) -> &'static str {
+        "endless"
+    }
+    fn describe(&self) -> String {
+        "an engine whose units never end by themselves".into()
+    }
+    fn threads(&self) -> usize {
+        0
+    }
+    fn run(
+        &self,
+        work: &sha256d::Work,
+        ctl: &sha256d::Control,
+        hits: &mut sha256d::engine::Hits<'_>,
+    ) -> Result<(), Error> {
+        if *work.header() == sha256d::Header::genesis() {
+            return self.0.run(work, ctl, hits);
+        }
+        while !ctl.is_cancelled() {
+            ctl.add_hashes(1000);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(())
+    }
+}
+
+/// A unit still running when the device's known answer is due is cut short for it: a slow
+/// device (a GPU on a software rasteriser, a whole nonce range in minutes) is checked on time,
+/// not once a unit.
+#[test]
+fn a_known_answer_due_cuts_the_unit_under_way() {
+    let engines: Vec<Box<dyn Engine>> = vec![Box::new(Endless(portable().remove(0)))];
+    let stop = Arc::new(AtomicBool::new(false));
+    let options = MineOptions {
+        time: Some(Duration::from_secs(30)),
+        status_every: Duration::from_millis(20),
+        stop: Some(Arc::clone(&stop)),
+        known_answer_every: Some(Duration::from_millis(100)),
+        ..MineOptions::default()
+    };
+    let mut source = Script::new(job("a", 1, 0, 1.0, true));
+    let started = Instant::now();
+    let stats = mine(&mut source, &engines, &options, &mut |s, _| {
+        if s.devices[0].known_answers_passed >= 3 {
+            stop.store(true, Ordering::Relaxed);
+        }
+    })
+    .expect("mines on");
+    assert!(stats.devices[0].known_answers_passed >= 3, "{stats:?}");
+    assert_eq!(stats.devices[0].known_answer_misses, 0, "{stats:?}");
+    assert!(stats.hashes > 0, "{stats:?}");
+    // Three due at 100 ms apart, each after a cut unit; far from the 30 s backstop.
+    assert!(started.elapsed() < Duration::from_secs(15), "{stats:?}");
 }
