@@ -48,15 +48,22 @@ impl EnergyLog {
         Self::new_at(meters, Instant::now())
     }
 
-    /// [`EnergyLog::new`] made at `now`.
+    /// [`EnergyLog::new`] made at `now`. Each meter is read once here and counts from this
+    /// reading: what it drew between its own opening and the log's is not the log's, so the
+    /// average over the log's time is the meter's (a short run shows a declared 12 W as 12 W).
     pub(super) fn new_at(meters: Vec<Box<dyn Meter>>, now: Instant) -> EnergyLog {
         EnergyLog {
             slots: meters
                 .into_iter()
-                .map(|meter| Slot {
-                    meter,
-                    readings: Vec::new(),
-                    joules: 0.0,
+                .map(|mut meter| {
+                    let joules = meter
+                        .read(now)
+                        .map_or(0.0, |r| r.iter().map(|r| r.joules).sum());
+                    Slot {
+                        meter,
+                        readings: Vec::new(),
+                        joules,
+                    }
                 })
                 .collect(),
             joules: 0.0,

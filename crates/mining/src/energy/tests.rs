@@ -439,3 +439,17 @@ fn declared_watts_follow_the_devices_as_they_join_and_fail() {
     log.sample_at(at(40), 930).expect("declared meters read");
     assert_eq!(log.joules(), 630.0 + 10.0);
 }
+
+/// A meter opened before its log counts from the log's making: the log's average over its
+/// own time is the meter's draw, however short the run.
+#[test]
+fn a_log_counts_from_its_own_making_not_its_meters() {
+    let t0 = Instant::now();
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    let meter = Box::new(declared::Declared::new("asic", 12.0, 1, t0));
+    let mut log = EnergyLog::new_at(vec![meter], at(1000));
+    log.sample_at(at(1075), 900).expect("declared meters read");
+    assert!((log.joules() - 0.9).abs() < 1e-9, "{}", log.joules());
+    let watts = log.average_watts().expect("time passed");
+    assert!((watts - 12.0).abs() < 1e-9, "{watts}");
+}
