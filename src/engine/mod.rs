@@ -215,6 +215,12 @@ pub trait Engine: Send + Sync {
     /// How many CPU threads the engine uses for hashing (0 for devices that hash elsewhere).
     fn threads(&self) -> usize;
 
+    /// The PCI address (`0000:01:00.0`) of the device it hashes on, where it has one and the
+    /// platform says: what finds that device's power controls (NVML's limit, say).
+    fn pci_bus_id(&self) -> Option<String> {
+        None
+    }
+
     /// Offers every candidate of `work` to `hits`, in ascending (version, nonce) order where the
     /// hardware allows, adding to `ctl`'s hash count as it goes and returning soon after
     /// `ctl.cancel()`.

@@ -328,6 +328,12 @@ impl Engine for GpuEngine {
         0
     }
 
+    fn pci_bus_id(&self) -> Option<String> {
+        // Empty where the backend does not say (Vulkan without the PCI bus info extension).
+        let id = &self.info.device_pci_bus_id;
+        (!id.is_empty()).then(|| id.clone())
+    }
+
     fn run(&self, work: &Work, ctl: &Control, hits: &mut Hits<'_>) -> Result<(), Error> {
         self.search_dispatches(work, ctl, hits)
     }
