@@ -245,7 +245,7 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
         ..MineOptions::default()
     };
     if let Some(power) = &mut power {
-        power.start(declared_watts);
+        power.start(declared_watts, power_run::gpu_limits(&engines));
     }
     let live = StatusLine::new();
     let mut last_notice = None;

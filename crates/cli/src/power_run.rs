@@ -6,6 +6,8 @@
 
 use jiff::Timestamp;
 use serde_json::{json, Value};
+use sha256d::Engine;
+use sha256d_mining::energy::NvmlPowerLimit;
 use sha256d_mining::openadr::{Reading, Timeline, VenClient};
 use sha256d_mining::power::{
     Cap, Capacity, Duty, HardStop, HardStopStore, Policy, PowerEvent, PriceFeed, PriceReading,
@@ -146,8 +148,9 @@ impl PowerRun {
     }
 
     /// Starts the control (and the VTN poller), its first decision in force on return;
-    /// `full_watts` is the devices' declared power at full duty, if any.
-    pub fn start(&mut self, full_watts: Option<f64>) {
+    /// `full_watts` is the devices' declared power at full duty, if any. Each GPU limit in
+    /// `gpu_limits` follows the duty too, and is set back when the control stops.
+    pub fn start(&mut self, full_watts: Option<f64>, mut gpu_limits: Vec<NvmlPowerLimit>) {
         let Some(mut sources) = self.sources.take() else {
             return;
         };
@@ -200,7 +203,9 @@ impl PowerRun {
             // curtailment or a hard stop never hashes past it.
             let mut policy = policy.lock().unwrap_or_else(|e| e.into_inner());
             control.declare(&mut policy);
-            duty.set(control.tick(&mut policy, &Measured::default()));
+            let set = control.tick(&mut policy, &Measured::default());
+            duty.set(set);
+            follow(&mut gpu_limits, set);
         }
         self.threads.push(std::thread::spawn(move || {
             while !done.load(Ordering::Relaxed) {
@@ -209,8 +214,11 @@ impl PowerRun {
                 let set = control.tick(&mut policy, &m);
                 duty.set(set);
                 drop(policy);
+                follow(&mut gpu_limits, set);
                 std::thread::sleep(TICK);
             }
+            // Dropped here: each GPU gets its own limit back.
+            drop(gpu_limits);
         }));
     }
 
@@ -555,4 +563,46 @@ pub fn events_text(events: &[PowerEvent], dropped: u64) -> String {
         );
     }
     out
+}
+
+/// Moves each GPU's power limit to `duty`; one NVML refuses (not root, say) is let go, with a
+/// warning, and that GPU follows the duty cycle alone.
+fn follow(limits: &mut Vec<NvmlPowerLimit>, duty: f64) {
+    limits.retain_mut(|limit| match limit.follow(duty) {
+        Ok(Some(watts)) => {
+            log::info!("power: {}: limit {watts:.0} W", limit.bus_id());
+            true
+        }
+        Ok(None) => true,
+        Err(e) => {
+            log::warn!("power: {e}; the GPU follows the duty cycle alone");
+            false
+        }
+    });
+}
+
+/// The NVML power limit of each GPU the run mines on, for the power control to move with the
+/// duty; where there is none to set (no NVIDIA driver, another vendor), a note and none.
+pub fn gpu_limits(engines: &[Box<dyn Engine>]) -> Vec<NvmlPowerLimit> {
+    engines
+        .iter()
+        .filter_map(|e| e.pci_bus_id())
+        .filter_map(|bus_id| match NvmlPowerLimit::open(&bus_id) {
+            Ok(Ok(limit)) => {
+                log::info!(
+                    "power: GPU {bus_id}: its {:.0} W limit follows the duty",
+                    limit.original_watts()
+                );
+                Some(limit)
+            }
+            Ok(Err(why)) => {
+                log::info!("power: {why}; the GPU follows the duty cycle alone");
+                None
+            }
+            Err(e) => {
+                log::warn!("power: {e}; the GPU follows the duty cycle alone");
+                None
+            }
+        })
+        .collect()
 }

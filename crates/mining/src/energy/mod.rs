@@ -23,6 +23,7 @@ pub mod sysfs;
 pub use accounting::{
     cost_per_day, revenue_per_day, verified_hashes, Bucket, EnergyLog, BUCKET_SECONDS, MAX_BUCKETS,
 };
+pub use nvml::{limit_for_duty, NvmlPowerLimit};
 
 use sha256d::{EngineKind, Error, ErrorKind};
 use std::fmt;

@@ -3,6 +3,9 @@
 //! No library, no driver or no GPU is not an error, only nothing to measure.
 
 mod ffi;
+mod limit;
+
+pub use limit::{limit_for_duty, NvmlPowerLimit};
 
 use super::{Basis, Counter, Integrator, Meter, Reading};
 use ffi::{Code, Failure, Session};

@@ -5,14 +5,20 @@
 #![allow(unsafe_code)]
 
 use libloading::Library;
-use std::ffi::{c_int, c_uint, c_ulonglong, c_void};
+use std::ffi::{c_char, c_int, c_uint, c_ulonglong, c_void, CString};
 
 /// `nvmlReturn_t`: 0 is success, the rest are NVML's error codes.
 pub type Code = c_int;
 /// `NVML_SUCCESS`.
 pub const SUCCESS: Code = 0;
+/// `NVML_ERROR_INVALID_ARGUMENT`.
+pub const INVALID_ARGUMENT: Code = 2;
 /// `NVML_ERROR_NOT_SUPPORTED`, also what a function missing from an old library amounts to.
 pub const NOT_SUPPORTED: Code = 3;
+/// `NVML_ERROR_NO_PERMISSION`: setting a limit needs root.
+pub const NO_PERMISSION: Code = 4;
+/// `NVML_ERROR_NOT_FOUND`.
+pub const NOT_FOUND: Code = 6;
 /// `NVML_ERROR_DRIVER_NOT_LOADED`: the library is there, the driver is not.
 pub const DRIVER_NOT_LOADED: Code = 9;
 /// `NVML_ERROR_LIBRARY_NOT_FOUND`.
@@ -30,6 +36,19 @@ type GetCount = unsafe extern "C" fn(*mut c_uint) -> Code;
 type GetHandle = unsafe extern "C" fn(c_uint, *mut Device) -> Code;
 type GetEnergy = unsafe extern "C" fn(Device, *mut c_ulonglong) -> Code;
 type GetPower = unsafe extern "C" fn(Device, *mut c_uint) -> Code;
+type GetHandleByPci = unsafe extern "C" fn(*const c_char, *mut Device) -> Code;
+type GetLimit = unsafe extern "C" fn(Device, *mut c_uint) -> Code;
+type GetLimitRange = unsafe extern "C" fn(Device, *mut c_uint, *mut c_uint) -> Code;
+type SetLimit = unsafe extern "C" fn(Device, c_uint) -> Code;
+
+/// The power-limit calls, all or none (a board without a settable limit has none to use).
+#[derive(Clone, Copy)]
+struct LimitCalls {
+    by_pci: GetHandleByPci,
+    get: GetLimit,
+    range: GetLimitRange,
+    set: SetLimit,
+}
 
 /// Why a session did not open.
 pub enum Failure {
@@ -48,6 +67,7 @@ pub struct Session {
     shutdown: Shutdown,
     energy: Option<GetEnergy>,
     power: Option<GetPower>,
+    limits: Option<LimitCalls>,
     devices: Vec<Device>,
     _library: Library,
 }
@@ -83,6 +103,16 @@ impl Session {
         let energy: Option<GetEnergy> =
             unsafe { symbol(&library, b"nvmlDeviceGetTotalEnergyConsumption\0") };
         let power: Option<GetPower> = unsafe { symbol(&library, b"nvmlDeviceGetPowerUsage\0") };
+        let limits = (|| {
+            Some(LimitCalls {
+                by_pci: unsafe { symbol(&library, b"nvmlDeviceGetHandleByPciBusId_v2\0") }?,
+                get: unsafe { symbol(&library, b"nvmlDeviceGetPowerManagementLimit\0") }?,
+                range: unsafe {
+                    symbol(&library, b"nvmlDeviceGetPowerManagementLimitConstraints\0")
+                }?,
+                set: unsafe { symbol(&library, b"nvmlDeviceSetPowerManagementLimit\0") }?,
+            })
+        })();
         // SAFETY: takes no arguments; may be called more than once (NVML counts them).
         let code = unsafe { init() };
         if code != SUCCESS {
@@ -93,6 +123,7 @@ impl Session {
             shutdown,
             energy,
             power,
+            limits,
             devices: Vec::new(),
             _library: library,
         };
@@ -147,6 +178,66 @@ impl Session {
             Ok(mw)
         } else {
             Err(code)
+        }
+    }
+}
+
+impl Session {
+    /// The index of the GPU at PCI address `bus_id` (`0000:01:00.0`), `Ok(None)` when NVML
+    /// has none there.
+    pub fn gpu_at(&self, bus_id: &str) -> Result<Option<usize>, Code> {
+        let calls = self.limits.ok_or(NOT_SUPPORTED)?;
+        // An address with a NUL in it names no GPU.
+        let Ok(text) = CString::new(bus_id) else {
+            return Ok(None);
+        };
+        let mut device: Device = std::ptr::null_mut();
+        // SAFETY: `text` is a NUL-terminated string that outlives the call; `device` is a
+        // live local NVML writes one handle to.
+        let code = unsafe { (calls.by_pci)(text.as_ptr(), &mut device) };
+        match code {
+            SUCCESS => Ok(self.devices.iter().position(|&d| d == device)),
+            NOT_FOUND | INVALID_ARGUMENT => Ok(None),
+            code => Err(code),
+        }
+    }
+
+    /// GPU `index`'s board power limit in mW now.
+    pub fn limit_mw(&self, index: usize) -> Result<u32, Code> {
+        let (calls, device) = self.limit_target(index)?;
+        let mut mw: c_uint = 0;
+        // SAFETY: as in `energy_mj`.
+        match unsafe { (calls.get)(device, &mut mw) } {
+            SUCCESS => Ok(mw),
+            code => Err(code),
+        }
+    }
+
+    /// The lowest and highest limits in mW GPU `index`'s board accepts.
+    pub fn limit_range_mw(&self, index: usize) -> Result<(u32, u32), Code> {
+        let (calls, device) = self.limit_target(index)?;
+        let (mut min, mut max): (c_uint, c_uint) = (0, 0);
+        // SAFETY: as in `energy_mj`, with two live locals.
+        match unsafe { (calls.range)(device, &mut min, &mut max) } {
+            SUCCESS => Ok((min, max)),
+            code => Err(code),
+        }
+    }
+
+    /// Sets GPU `index`'s board power limit to `mw` (root only, within its range).
+    pub fn set_limit_mw(&self, index: usize, mw: u32) -> Result<(), Code> {
+        let (calls, device) = self.limit_target(index)?;
+        // SAFETY: `device` is a handle of this still-initialised session; `mw` is by value.
+        match unsafe { (calls.set)(device, mw) } {
+            SUCCESS => Ok(()),
+            code => Err(code),
+        }
+    }
+
+    fn limit_target(&self, index: usize) -> Result<(LimitCalls, Device), Code> {
+        match (self.limits, self.devices.get(index)) {
+            (Some(calls), Some(&device)) => Ok((calls, device)),
+            _ => Err(NOT_SUPPORTED),
         }
     }
 }
