@@ -215,6 +215,13 @@ pub trait Engine: Send + Sync {
     /// How many CPU threads the engine uses for hashing (0 for devices that hash elsewhere).
     fn threads(&self) -> usize;
 
+    /// How many rolled versions it hashes for the price of one (a BM1370 sweeps 16 a batch,
+    /// a BM1397 takes 4 midstates a job): work should roll at least that many where the pool
+    /// allows, or the device repeats one version in the slots meant for the others.
+    fn versions_per_pass(&self) -> u32 {
+        1
+    }
+
     /// The PCI address (`0000:01:00.0`) of the device it hashes on, where it has one and the
     /// platform says: what finds that device's power controls (NVML's limit, say).
     fn pci_bus_id(&self) -> Option<String> {

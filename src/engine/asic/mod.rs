@@ -344,6 +344,14 @@ impl Engine for AsicEngine {
         )
     }
 
+    fn versions_per_pass(&self) -> u32 {
+        match self.protocol {
+            Protocol::Bm1370 => regs::BM1370_BATCH as u32,
+            Protocol::Bm1397 => 4,
+            Protocol::Icarus => 1,
+        }
+    }
+
     fn threads(&self) -> usize {
         0
     }

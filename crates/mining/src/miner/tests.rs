@@ -201,6 +201,10 @@ impl<E: Engine> Engine for Shared<E> {
     fn threads(&self) -> usize {
         self.0.threads()
     }
+
+    fn versions_per_pass(&self) -> u32 {
+        self.0.versions_per_pass()
+    }
     fn run(
         &self,
         work: &sha256d::Work,

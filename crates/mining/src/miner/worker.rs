@@ -381,7 +381,10 @@ fn work(
     } = pacing;
     let mut canary = Canary::for_engine(engine, known_answer_every);
     let mut gate = DutyGate::new();
-    let mut roll_bits = 0u32;
+    // From the versions the engine hashes at once: fewer would repeat one version in its
+    // slots, and on a slow device the units that would teach it more never end.
+    let min_roll_bits = engine.versions_per_pass().max(1).ilog2();
+    let mut roll_bits = min_roll_bits;
     let mut paused_generation = None;
     let mut last_generation = 0;
     let mut last_rest = None;
@@ -486,7 +489,7 @@ fn work(
                 // No mask has more than 32 bits to roll.
                 if !summary.cancelled && took < UNIT_TARGET / 2 && roll_bits < 32 {
                     roll_bits += 1;
-                } else if took > UNIT_TARGET * 4 && roll_bits > 0 {
+                } else if took > UNIT_TARGET * 4 && roll_bits > min_roll_bits {
                     roll_bits -= 1;
                 }
             }

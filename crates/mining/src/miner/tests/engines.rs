@@ -221,3 +221,62 @@ fn engines_join_a_running_run_as_devices_of_their_own() {
         assert_accounted(&stats);
     }
 }
+
+/// A device that hashes 16 versions a pass, and so slowly that no unit ends by itself: it
+/// records how many versions each unit rolls.
+struct Batched {
+    rolls: Mutex<Vec<u64>>,
+}
+
+impl Engine for Batched {
+    fn name(&self) -> &'static str {
+        "batched"
+    }
+
+    fn describe(&self) -> String {
+        "a device hashing 16 versions a pass".into()
+    }
+
+    fn threads(&self) -> usize {
+        0
+    }
+
+    fn versions_per_pass(&self) -> u32 {
+        16
+    }
+
+    fn run(
+        &self,
+        work: &sha256d::Work,
+        ctl: &sha256d::Control,
+        _: &mut sha256d::engine::Hits<'_>,
+    ) -> Result<(), Error> {
+        self.rolls.lock().expect("lock").push(work.rolls());
+        while !ctl.is_cancelled() {
+            ctl.add_hashes(1000);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(())
+    }
+}
+
+/// Its units roll at least the versions it hashes at once from the first: one version would
+/// fill 15 of its 16 slots with repeats, and units that never end teach the worker nothing.
+#[test]
+fn a_device_gets_the_versions_it_hashes_at_once_from_its_first_unit() {
+    let batched = Arc::new(Batched {
+        rolls: Mutex::new(Vec::new()),
+    });
+    let engines: Vec<Box<dyn Engine>> = vec![Box::new(Shared(Arc::clone(&batched)))];
+    let mut source = Script::new(job("a", 1, 0x1fff_e000, 1.0, true));
+    let options = MineOptions {
+        time: Some(Duration::from_millis(500)),
+        ..MineOptions::default()
+    };
+    mine(&mut source, &engines, &options, &mut |_, _| {}).expect("mines");
+    let rolls = batched.rolls.lock().expect("lock").clone();
+    assert!(
+        !rolls.is_empty() && rolls.iter().all(|&r| r == 16),
+        "{rolls:?}"
+    );
+}
