@@ -217,6 +217,15 @@ impl<E: Engine> Engine for Shared<E> {
 
 /// The identities every run keeps: each result found is submitted or dropped with a
 /// reason, and each submission is accepted, rejected or still unanswered.
+/// What a device too slow to finish a unit does with it: hashes (a thousand a millisecond)
+/// until cancelled.
+fn hash_until_cancelled(ctl: &sha256d::Control) {
+    while !ctl.is_cancelled() {
+        ctl.add_hashes(1000);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 fn assert_accounted(stats: &Stats) {
     assert_eq!(
         stats.shares_found,

@@ -252,10 +252,7 @@ impl Engine for Batched {
         _: &mut sha256d::engine::Hits<'_>,
     ) -> Result<(), Error> {
         self.rolls.lock().expect("lock").push(work.rolls());
-        while !ctl.is_cancelled() {
-            ctl.add_hashes(1000);
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        hash_until_cancelled(ctl);
         Ok(())
     }
 }

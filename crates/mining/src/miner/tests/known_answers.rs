@@ -167,10 +167,7 @@ impl Engine for Endless {
         if *work.header() == sha256d::Header::genesis() {
             return self.0.run(work, ctl, hits);
         }
-        while !ctl.is_cancelled() {
-            ctl.add_hashes(1000);
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        hash_until_cancelled(ctl);
         Ok(())
     }
 }
