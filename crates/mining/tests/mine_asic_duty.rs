@@ -55,7 +55,7 @@ fn a_sticks_own_hashing_follows_the_duty_and_a_change_holds_within_5_s() {
         ..MineOptions::default()
     };
     // Each phase: its duty and how long it lasts; the first is the unthrottled reference.
-    let plan = [(1.0, 5.0), (0.25, 8.0), (0.0, 8.0), (1.0, 8.0)];
+    let plan = [(1.0, 4.0), (0.25, 6.0), (0.0, 6.0), (1.0, 6.0)];
     let phases = Arc::new(Mutex::new(Vec::new()));
     let driver = {
         let (duty, stop, phases) = (Arc::clone(&duty), Arc::clone(&stop), Arc::clone(&phases));
