@@ -119,6 +119,9 @@ const _: () = assert!(
 /// How often a throttled run's units are checked against their slice: a small part of
 /// [`crate::power::PERIOD`].
 const PACE_EVERY: Duration = Duration::from_millis(5);
+/// How often, in a run with no duty, units are checked against their devices' known answers
+/// (seconds apart): a few times a second is prompt enough.
+const CHECK_EVERY: Duration = Duration::from_millis(50);
 
 /// How long one turn of the coordinator waits for the source when there is nothing to do.
 const TURN: Duration = Duration::from_millis(20);
@@ -188,11 +191,21 @@ pub fn mine(
         let _release = Release(&board, &results);
         let (board, results) = (&board, &results);
         let duty = options.duty.as_deref();
-        if duty.is_some() || options.known_answer_every.is_some() {
+        // Only engines that get known answers have units to cut for them (any may join
+        // later): a CPU run without a duty, and with no engine to join, needs no pacer.
+        let checked = options.known_answer_every.is_some()
+            && (options.joining.is_some()
+                || engines.iter().any(|e| canary::is_checked(e.as_ref())));
+        if duty.is_some() || checked {
+            let every = if duty.is_some() {
+                PACE_EVERY
+            } else {
+                CHECK_EVERY
+            };
             scope.spawn(move || {
                 while !board.halted() {
                     board.pace(duty.map(Duty::get));
-                    std::thread::sleep(PACE_EVERY);
+                    std::thread::sleep(every);
                 }
             });
         }

@@ -38,6 +38,15 @@ pub(super) enum Outcome {
     Cancelled,
 }
 
+/// Whether `engine` gets known-answer units: the GPU, and any engine this crate does not
+/// know; not the CPU engines (host code) nor the `asic` one (it checks its sticks itself).
+pub(super) fn is_checked(engine: &dyn Engine) -> bool {
+    matches!(
+        engine.name().parse::<EngineKind>(),
+        Ok(EngineKind::Gpu) | Err(_)
+    )
+}
+
 /// One worker's known-answer schedule and its misses in a row.
 pub(super) struct Canary {
     every: Duration,
@@ -54,11 +63,7 @@ impl Canary {
     /// know (an embedder's) is a device nobody vouches for, so it gets them.
     pub(super) fn for_engine(engine: &dyn Engine, every: Option<Duration>) -> Option<Canary> {
         let every = every.filter(|e| !e.is_zero())?;
-        let checked = match engine.name().parse::<EngineKind>() {
-            Ok(EngineKind::Gpu) | Err(_) => true,
-            Ok(_) => false,
-        };
-        checked.then(|| Canary {
+        is_checked(engine).then(|| Canary {
             every,
             // The first one after an interval, not at once: a unit of real work first.
             last: Instant::now(),
