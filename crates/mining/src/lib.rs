@@ -15,6 +15,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod address;
+pub mod api;
 pub mod energy;
 mod failover;
 pub mod gbt;

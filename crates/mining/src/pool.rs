@@ -23,6 +23,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 pub use crate::share_queue::{MAX_QUEUED_BLOCKS, MAX_QUEUED_SHARES, MAX_RESENDS};
+pub use board::{PoolBoard, PoolState, PoolStatus};
 
 /// A notice is cut to this many characters. Its parts from the pool are cut shorter, and
 /// this bounds the rest (an OS or TLS error, which can quote a certificate).
@@ -525,6 +526,7 @@ impl PoolSource {
     }
 }
 
+mod board;
 mod submit;
 mod v1;
 #[cfg(feature = "sv2")]

@@ -1,0 +1,1 @@
+//! A cgminer-compatible API (JSON form), for the dashboards and fleet tools that speak it.

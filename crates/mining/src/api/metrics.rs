@@ -1,0 +1,1 @@
+//! Prometheus metrics in the text exposition format 0.0.4.
