@@ -14,12 +14,17 @@
 #     tests run it as `nobody` when they run as root, from a copy if `nobody` cannot reach DIR);
 #   - the OpenADR 3 server openleadr-vtn, built once per machine like the SV2 pools, into
 #     CACHE/openleadr-vtn-<version>-debug. It needs cmake (its MQTT client builds C), OpenSSL's
-#     headers and pkg-config.
+#     headers and pkg-config;
+#   - a Python with the API's real clients, pyasic (the cgminer API) and prometheus_client (the
+#     /metrics parser), from PyPI at pinned versions, in CACHE/python-<versions>;
+#   - and checks that Debian's Chromium and ChromeDriver (installed by .ci/run) are there, for
+#     the dashboard's browser test.
 # Idempotent: whatever is already in DIR or CACHE is kept. Prints the paths the tests want:
 #   SHA256D_BITCOIND=<bitcoind>  SHA256D_STRATUM_POOL=<dir holding node_modules/stratum-pool-sha256>
 #   SHA256D_KNOTS_BITCOIND=<bitcoind>  SHA256D_POOL_SV2=<pool_sv2>
 #   SHA256D_TRANSLATOR_SV2=<translator_sv2>  SHA256D_POSTGRES_BIN=<dir of initdb, postgres, psql>
-#   SHA256D_OPENADR_VTN=<openleadr-vtn>
+#   SHA256D_OPENADR_VTN=<openleadr-vtn>  SHA256D_PYTHON=<python>  SHA256D_CHROMIUM=<chromium>
+#   SHA256D_CHROMEDRIVER=<chromedriver>
 # and on stderr how long each install took.
 #
 # Licences: the SV node is under the Open BSV licence, which allows it only on Bitcoin SV chains
@@ -48,6 +53,8 @@ translator_sv2_version=0.6.0
 # openleadr-vtn's migrations need 16 or later (bookworm has 15); trixie's is 17.
 postgres_major=17
 vtn_version=0.2.8
+pyasic_version=0.79.0
+prometheus_client_version=0.26.0
 cache=${SHA256D_PEER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sha256d-peers}
 
 # Registries flake now and then: one retry, after a pause.
@@ -234,6 +241,16 @@ print(next(p["manifest_path"] for p in json.load(sys.stdin)["packages"]
     mv "$root.tmp" "$root"
 }
 
+install_python_clients() {
+    local venv=$1
+    [ -x "$venv/bin/python" ] && return
+    rm -rf "$venv.tmp"
+    python3 -m venv "$venv.tmp"
+    retry "$venv.tmp/bin/pip" install --quiet --disable-pip-version-check \
+        "pyasic==$pyasic_version" "prometheus-client==$prometheus_client_version"
+    mv "$venv.tmp" "$venv"
+}
+
 # Runs an install step, and says on stderr how long it took.
 timed() {
     local what=$1 began=$SECONDS
@@ -249,6 +266,9 @@ timed "pool_sv2 $pool_sv2_version" install_crate pool_sv2 "$pool_sv2_version"
 timed "translator_sv2 $translator_sv2_version" install_crate translator_sv2 "$translator_sv2_version"
 timed "postgresql $postgres_major" install_postgres
 timed "openleadr-vtn $vtn_version" install_vtn "$vtn_version"
+python_venv=$cache/python-pyasic-$pyasic_version-prometheus-client-$prometheus_client_version
+timed "pyasic $pyasic_version, prometheus_client $prometheus_client_version" \
+    install_python_clients "$python_venv"
 # The shared build directory is only for a cold build; the binaries are all the cache keeps.
 rm -rf "$cache/build"
 
@@ -267,6 +287,11 @@ postgres_bin=$dir/postgres/root/usr/lib/postgresql/$postgres_major/bin
 "$postgres_bin/postgres" --version >&2
 vtn=$cache/openleadr-vtn-$vtn_version-debug/bin/openleadr-vtn
 [ -x "$vtn" ] || { echo "$vtn is missing" >&2; exit 1; }
+python=$python_venv/bin/python
+"$python" -c 'import pyasic, prometheus_client'
+for browser in /usr/bin/chromium /usr/bin/chromedriver; do
+    [ -x "$browser" ] || { echo "$browser is missing: apt-get install chromium chromium-driver" >&2; exit 1; }
+done
 
 echo "SHA256D_BITCOIND=$bitcoind"
 echo "SHA256D_STRATUM_POOL=$dir/pool"
@@ -275,3 +300,6 @@ echo "SHA256D_POOL_SV2=$pool_sv2"
 echo "SHA256D_TRANSLATOR_SV2=$translator_sv2"
 echo "SHA256D_POSTGRES_BIN=$postgres_bin"
 echo "SHA256D_OPENADR_VTN=$vtn"
+echo "SHA256D_PYTHON=$python"
+echo "SHA256D_CHROMIUM=/usr/bin/chromium"
+echo "SHA256D_CHROMEDRIVER=/usr/bin/chromedriver"
