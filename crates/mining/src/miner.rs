@@ -19,12 +19,14 @@ mod device;
 mod proof;
 mod results;
 mod stats;
+mod switches;
 mod units;
 mod worker;
 
 pub use device::DeviceStats;
 pub use results::{MAX_WAITING_BLOCKS, MAX_WAITING_SHARES};
 pub use stats::{AcceptedBlock, DropReason, Stats, MAX_LISTED_BLOCKS};
+pub use switches::DeviceSwitches;
 
 use crate::power::Duty;
 use crate::share_log::{Finder, ShareLog};
@@ -80,6 +82,12 @@ pub struct MineOptions {
     /// engines get none (host code, held to the portable engine), nor the `asic` engine (its
     /// own, set by `sha256d::Options::asic_known_answer_every`). Default: 10 s.
     pub known_answer_every: Option<Duration>,
+    /// The operator's switch for each device, flipped from outside while the run goes: a
+    /// device switched off stops hashing within a turn of the coordinator and stays listed,
+    /// with [`DeviceStats::disabled`] set, until switched on again. Its time off counts
+    /// neither in [`Stats::job_switch_worst`] nor as known-answer misses. `mine` adds a
+    /// switch, on, for each device as it starts or joins. `None`: every device hashes.
+    pub switches: Option<Arc<DeviceSwitches>>,
 }
 
 impl Default for MineOptions {
@@ -95,6 +103,7 @@ impl Default for MineOptions {
             joining: None,
             duty: None,
             known_answer_every: Some(Duration::from_secs(10)),
+            switches: None,
         }
     }
 }
@@ -184,7 +193,11 @@ pub fn mine(
         failed_engines: Vec::new(),
         finders: VecDeque::new(),
         share_log: options.share_log.clone(),
+        switches: options.switches.clone(),
+        switches_seen: None,
     };
+    // Before any worker starts, so a device the switches already hold off never hashes.
+    coordinator.apply_switches();
     let outcome = std::thread::scope(|scope| {
         // However the coordinator ends (an error, a panic in `status`), the workers must be
         // let go, or the scope never ends.
@@ -294,6 +307,9 @@ struct Coordinator<'a> {
     /// [`MAX_UNANSWERED_BLOCKS`]: the source is given no more), oldest first.
     finders: VecDeque<(Hash, usize)>,
     share_log: Option<Arc<Mutex<ShareLog>>>,
+    switches: Option<Arc<DeviceSwitches>>,
+    /// [`DeviceSwitches::changes`] when the board last took the switches' flags.
+    switches_seen: Option<u64>,
 }
 
 impl Coordinator<'_> {
@@ -307,6 +323,7 @@ impl Coordinator<'_> {
         let mut last_status = Instant::now();
         loop {
             self.join_engines(options, join, status);
+            self.apply_switches();
             let wait = if self.can_submit() {
                 Duration::ZERO
             } else {
@@ -424,6 +441,23 @@ impl Coordinator<'_> {
         }
     }
 
+    /// Hands the board the switches' flags when they changed (or devices joined: `None`
+    /// seen), each device covered by a switch first.
+    fn apply_switches(&mut self) {
+        let Some(switches) = &self.switches else {
+            return;
+        };
+        if self.switches_seen.is_none() {
+            switches.cover(self.stats.devices.len());
+        }
+        // Read before the flags: a change in between is taken now and once more next turn.
+        let changes = switches.changes();
+        if self.switches_seen != Some(changes) {
+            self.switches_seen = Some(changes);
+            self.board.set_disabled(&switches.flags());
+        }
+    }
+
     /// Starts a worker for each engine that has joined the run since the last turn.
     fn join_engines(
         &mut self,
@@ -449,6 +483,9 @@ impl Coordinator<'_> {
                 device: device.clone(),
                 ..DeviceStats::default()
             });
+            // Its switch (on, unless a run before this one left it off) before it hashes.
+            self.switches_seen = None;
+            self.apply_switches();
             join(index, engine);
             let text = format!("engine {name} joined: {device}");
             status(&self.snapshot(), Some(&text));
@@ -497,6 +534,7 @@ impl Coordinator<'_> {
             device.known_answer_misses = tally.known_answer_misses;
             device.known_answers_passed = tally.known_answers_passed;
             device.shares_found = tally.found;
+            device.disabled = tally.disabled;
         }
         self.stats.job_switch_worst = self.board.switch_worst();
         self.stats.source = self.source.describe();

@@ -33,6 +33,9 @@ pub struct DeviceStats {
     /// Why it stopped, if it did (an error, a panic, failed known answers); the run goes on
     /// without it.
     pub failure: Option<String>,
+    /// Whether the operator has it switched off ([`super::MineOptions::switches`]): it hashes
+    /// nothing meanwhile, and counts as a device of the run all the same.
+    pub disabled: bool,
 }
 
 impl DeviceStats {

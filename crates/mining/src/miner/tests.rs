@@ -262,3 +262,4 @@ mod engines;
 mod flood;
 mod known_answers;
 mod shares;
+mod switches;

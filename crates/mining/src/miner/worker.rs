@@ -43,6 +43,8 @@ pub(super) struct WorkerTally {
     pub(super) known_answer_misses: u64,
     pub(super) known_answers_passed: u64,
     pub(super) found: u64,
+    /// Whether the operator has it disabled.
+    pub(super) disabled: bool,
 }
 
 struct BoardState {
@@ -55,6 +57,8 @@ struct BoardState {
     running: Vec<Running>,
     /// By worker (engine) index; grows as engines join.
     counters: Vec<Arc<WorkerCounters>>,
+    /// By worker index: whether the operator disabled it (see [`Board::set_disabled`]).
+    disabled: Vec<bool>,
 }
 
 /// A unit being searched: its control, and how many hashes it holds (an engine is credited
@@ -89,6 +93,7 @@ impl Board {
                 next_unit: 0,
                 running: Vec::new(),
                 counters: (0..workers).map(|_| Arc::default()).collect(),
+                disabled: vec![false; workers],
             }),
             changed: Condvar::new(),
             stop: AtomicBool::new(false),
@@ -120,8 +125,12 @@ impl Board {
                 known_answer_misses: c.known_answer_misses.load(Ordering::Relaxed),
                 known_answers_passed: c.known_answers_passed.load(Ordering::Relaxed),
                 found: c.found.load(Ordering::Relaxed),
+                disabled: false,
             })
             .collect();
+        for (tally, &disabled) in tallies.iter_mut().zip(&s.disabled) {
+            tally.disabled = disabled;
+        }
         for r in &s.running {
             tallies[r.worker].hashes += r.hashes();
         }
@@ -136,6 +145,7 @@ impl Board {
     pub(super) fn add_worker(&self) -> usize {
         let mut s = self.lock();
         s.counters.push(Arc::default());
+        s.disabled.push(false);
         self.live_workers.fetch_add(1, Ordering::Relaxed);
         s.counters.len() - 1
     }
@@ -157,6 +167,30 @@ impl Board {
                 r.ctl.cancel();
             }
         }
+    }
+
+    /// Disables the workers whose flag in `enabled` (by index) is `false` and enables the
+    /// others. A worker just disabled has its unit cancelled, known-answer units too (a
+    /// cancelled one is no miss), as a new job's would be; it takes no unit until enabled.
+    pub(super) fn set_disabled(&self, enabled: &[bool]) {
+        let mut s = self.lock();
+        let s = &mut *s;
+        for (worker, disabled) in s.disabled.iter_mut().enumerate() {
+            // A device the flags do not cover yet is on, as a switch added for it would be.
+            let off = !enabled.get(worker).copied().unwrap_or(true);
+            if off && !*disabled {
+                for r in s.running.iter().filter(|r| r.worker == worker) {
+                    r.ctl.cancel();
+                }
+            }
+            *disabled = off;
+        }
+        self.changed.notify_all();
+    }
+
+    /// Whether `worker` is disabled.
+    fn is_disabled(&self, worker: usize) -> bool {
+        self.lock().disabled[worker]
     }
 
     /// Whether the board has been halted.
@@ -193,7 +227,8 @@ impl Board {
     }
 
     /// The next unit for a worker that last saw `last_generation`, waiting while there is
-    /// no job or the worker is paused on this one; `None` once the board is halted. The unit
+    /// no job, the worker is paused on this one or it is disabled; `None` once the board is
+    /// halted. The unit
     /// is registered (so a new job or a halt cancels it) under the same lock that hands it
     /// out; the returned guard credits its hashes and unregisters it when dropped, also when
     /// the engine panics.
@@ -207,12 +242,17 @@ impl Board {
         check_due: Option<Instant>,
     ) -> Option<Next<'_>> {
         let mut s = self.lock();
+        // When the worker began waiting here disabled, if it did.
+        let mut off_since = None;
         loop {
             if self.stop.load(Ordering::Relaxed) {
                 return None;
             }
+            if s.disabled[worker] {
+                off_since.get_or_insert_with(Instant::now);
+            }
             match &s.job {
-                Some(_) if paused_generation != Some(s.generation) => break,
+                Some(_) if paused_generation != Some(s.generation) && !s.disabled[worker] => break,
                 _ => {
                     s = self
                         .changed
@@ -225,11 +265,13 @@ impl Board {
         if *last_generation != s.generation {
             *last_generation = s.generation;
             // Time the duty gate held the worker after the job came is the power policy's,
-            // not a slow switch.
+            // and time it was disabled the operator's, not a slow switch.
             let now = Instant::now();
-            let held = last_rest.map_or(Duration::ZERO, |(from, to)| {
+            let after_job = |(from, to): (Instant, Instant)| {
                 to.min(now).saturating_duration_since(from.max(s.received))
-            });
+            };
+            let held = last_rest.map_or(Duration::ZERO, after_job)
+                + off_since.map_or(Duration::ZERO, |from| after_job((from, now)));
             let took = now
                 .saturating_duration_since(s.received)
                 .saturating_sub(held);
@@ -261,7 +303,7 @@ impl Board {
     fn known_answer_unit(&self, worker: usize) -> UnitGuard<'_> {
         let ctl = Arc::new(Control::new());
         let mut s = self.lock();
-        if self.stop.load(Ordering::Relaxed) {
+        if self.stop.load(Ordering::Relaxed) || s.disabled[worker] {
             ctl.cancel();
         }
         s.running.push(Running {
@@ -394,8 +436,10 @@ fn work(
         if let Some(duty) = duty.filter(|d| d.get() == 0.0) {
             last_rest = Some(timed_rest(&mut gate, Duration::ZERO, duty, &board.stop));
         }
-        // Only once there is work: a canary is due on a device that mines, not one waiting.
-        if let Some(canary) = canary.as_mut().filter(|c| last_generation != 0 && c.due()) {
+        // Only once there is work: a canary is due on a device that mines, not one waiting
+        // (nor one disabled: its silence is the operator's, no miss).
+        let mining = last_generation != 0 && !board.is_disabled(engine_index);
+        if let Some(canary) = canary.as_mut().filter(|c| mining && c.due()) {
             // Only a halt cancels one, and a cancelled one stays due: without this the worker
             // would retry it for ever instead of ending.
             if board.halted() {
