@@ -4,8 +4,9 @@
 //! tests drive it with a fake clock.
 //!
 //! The rules:
-//! - Pools are preferred in list order. While disconnected, the first pool whose retry is due
-//!   is dialled; while on a lower pool, the preferred ones are probed at most every
+//! - Pools are preferred in list order, until the operator prefers another
+//!   ([`Failover::prefer`]): it moves to the front, the others keep their order. While
+//!   disconnected, the first pool whose retry is due is dialled; while on a lower pool, the preferred ones are probed at most every
 //!   [`Timing::retry_primary`], and a probe that connects replaces the session.
 //! - Every failure of a pool (refused, dropped, bad data, no answer in time, credentials
 //!   refused, a reconnect request before the session was healthy) delays its next dial by its
@@ -92,6 +93,8 @@ impl Live {
 pub struct Failover {
     timing: Timing,
     pools: Vec<PoolState>,
+    /// The pools' indices, most preferred first.
+    order: Vec<usize>,
     live: Option<Live>,
     dialing: Option<(usize, Instant)>,
     /// A `client.reconnect` wait: nothing is dialled before it ends.
@@ -111,6 +114,7 @@ impl Failover {
         Failover {
             timing,
             pools: vec![state; pools.max(1)],
+            order: (0..pools.max(1)).collect(),
             live: None,
             dialing: None,
             hold_until: None,
@@ -122,6 +126,28 @@ impl Failover {
     /// The pool of the current session.
     pub fn current(&self) -> Option<usize> {
         self.live.as_ref().map(|l| l.index)
+    }
+
+    /// Makes pool `index` the most preferred, the others keeping their order, and due to be
+    /// dialled at `now` whatever its backoff (the operator asks for it): while on another
+    /// pool it is probed at once, and a probe that connects replaces the session, as a
+    /// preferred pool that is back does. An index that is no pool changes nothing.
+    pub fn prefer(&mut self, index: usize, now: Instant) {
+        let Some(rank) = self.order.iter().position(|&i| i == index) else {
+            return;
+        };
+        self.order.remove(rank);
+        self.order.insert(0, index);
+        self.pools[index].next_dial = now;
+        self.last_probe = None;
+    }
+
+    /// Where pool `index` stands in the order of preference (0: first).
+    fn rank(&self, index: usize) -> usize {
+        self.order
+            .iter()
+            .position(|&i| i == index)
+            .expect("every pool is in the order")
     }
 
     /// The pool being dialled.
@@ -179,16 +205,19 @@ impl Failover {
             return Decision::Wait(wake);
         }
         self.hold_until = None;
-        let limit = self.current().unwrap_or(self.pools.len());
+        // The pools preferred to the current one (all of them while disconnected).
+        let limit = self.current().map_or(self.pools.len(), |c| self.rank(c));
+        let preferred = &self.order[..limit];
         let probe_due = match (&self.live, self.last_probe) {
             (Some(_), Some(at)) => at + t.retry_primary,
             _ => now,
         };
-        let due = self.pools[..limit].iter().map(|p| p.next_dial).min();
+        let due = preferred.iter().map(|&i| self.pools[i].next_dial).min();
         match due {
             Some(at) if at.max(probe_due) <= now => {
-                let index = (0..limit)
-                    .find(|&i| self.pools[i].next_dial <= now)
+                let index = *preferred
+                    .iter()
+                    .find(|&&i| self.pools[i].next_dial <= now)
                     .expect("some pool below the limit is due");
                 if self.live.is_some() {
                     self.last_probe = Some(now);
@@ -313,7 +342,7 @@ impl Failover {
             .iter()
             .enumerate()
             .map(|(i, p)| (i, p.next_dial.max(now)))
-            .min_by_key(|&(i, at)| (at, i))
+            .min_by_key(|&(i, at)| (at, self.rank(i)))
             .expect("there is always at least one pool");
         (index, self.hold_until.map_or(at, |h| at.max(h)))
     }
@@ -558,6 +587,51 @@ mod tests {
         assert_eq!(dial(&mut f, clock.at(32)), 1);
         f.connect_failed(1, clock.at(32));
         assert_eq!(dial(&mut f, clock.at(32)), 2);
+    }
+
+    /// The operator prefers a lower pool: it is probed at once (no wait for retry_primary,
+    /// nor for its backoff), replaces the session when it connects, and from then on is the
+    /// one failover returns to; the others keep their order behind it.
+    #[test]
+    fn a_pool_the_operator_prefers_is_moved_to_at_once_and_kept_first() {
+        let clock = Clock(Instant::now());
+        let mut f = Failover::new(3, timing(), clock.at(0));
+        working_session(&mut f, 0, clock.at(0));
+        // Pool 2 failed once: its backoff would hold it off for a second.
+        f.failed(2, clock.at(0), Duration::ZERO);
+        assert_eq!(
+            f.next(clock.at(0)),
+            Decision::Wait(None),
+            "on the first pool"
+        );
+
+        f.prefer(2, clock.at(0));
+        assert_eq!(dial(&mut f, clock.at(0)), 2, "probed at once");
+        assert_eq!(f.connected(2, clock.at(0)), Some(0), "replacing pool 0");
+        f.authorized(clock.at(0));
+        f.work(clock.at(0));
+        assert_eq!(
+            f.next(clock.at(100)),
+            Decision::Wait(None),
+            "2 is first now"
+        );
+
+        // Pool 2 drops: failover goes down the new order, 0 then 1, and comes back to 2.
+        f.dropped(clock.at(100));
+        assert_eq!(dial(&mut f, clock.at(100)), 0);
+        f.connect_failed(0, clock.at(100));
+        assert_eq!(dial(&mut f, clock.at(100)), 1);
+        f.connected(1, clock.at(100));
+        f.authorized(clock.at(100));
+        f.work(clock.at(100));
+        // 2 and 0 are due again at the same time: 2 is probed, as the preferred one.
+        assert_eq!(f.next(clock.at(100)), Decision::Wait(Some(clock.at(101))));
+        assert_eq!(dial(&mut f, clock.at(101)), 2);
+        assert_eq!(f.connected(2, clock.at(101)), Some(1));
+
+        // Preferring a pool there is not changes nothing.
+        f.prefer(7, clock.at(103));
+        assert_eq!(f.order, [2, 0, 1]);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::sv2;
 use crate::{Event, Share, Source};
 use sha256d::{Error, ErrorKind, Target};
 use std::fmt;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 pub use crate::share_queue::{MAX_QUEUED_BLOCKS, MAX_QUEUED_SHARES, MAX_RESENDS};
@@ -270,6 +270,8 @@ pub struct PoolSource {
     /// The session that ended last, as `describe` shows it: a summary printed after a drop
     /// still names the pool the work came from.
     last_session: Option<String>,
+    /// The pools as the operator sees them, and the switch the operator asks for.
+    board: Arc<PoolBoard>,
 }
 
 impl fmt::Debug for PoolSource {
@@ -319,7 +321,15 @@ impl PoolSource {
         for pool in opts.pools.iter().filter(|p| p.url.sv2.is_some()) {
             check_sv2_pool(&opts, &pool.url)?;
         }
+        // A PoolUrl holds no credentials (the parser refuses a user part), and the password
+        // stays in the config.
+        let board = PoolBoard::new(
+            opts.pools
+                .iter()
+                .map(|p| (p.url.to_string(), p.user.clone())),
+        );
         Ok(PoolSource {
+            board: Arc::new(board),
             policy: Failover::new(opts.pools.len(), opts.timing(), Instant::now()),
             redirects: vec![None; opts.pools.len()],
             resume: vec![None; opts.pools.len()],
@@ -329,6 +339,30 @@ impl PoolSource {
             queue: ShareQueue::new(),
             last_session: None,
         })
+    }
+
+    /// The pools' states as the source keeps them up to date, in the configured order, and
+    /// where the operator asks to switch pools ([`PoolBoard::switch_to`]).
+    pub fn board(&self) -> Arc<PoolBoard> {
+        Arc::clone(&self.board)
+    }
+
+    /// Takes the operator's switch, if one was asked for since the last poll.
+    fn take_switch(&mut self, out: &mut Vec<Event>) {
+        let Some(index) = self.board.take_switch() else {
+            return;
+        };
+        self.policy.prefer(index, Instant::now());
+        let url = &self.opts.pools[index].url;
+        let text = match &self.session {
+            Some(s) if s.index() == index => format!("pool {url} is preferred now; staying on it"),
+            Some(s) => format!(
+                "pool {url} is preferred now; leaving {} once it connects",
+                s.url()
+            ),
+            None => format!("pool {url} is preferred now"),
+        };
+        out.push(notice(text));
     }
 
     fn url_of(&self, index: usize) -> PoolUrl {
@@ -364,11 +398,15 @@ impl PoolSource {
                 let _ = tx.send(link);
             });
         match spawned {
-            Ok(_) => self.attempt = Some(Attempt { index, url, rx }),
+            Ok(_) => {
+                self.board.set_status(index, PoolStatus::Connecting);
+                self.attempt = Some(Attempt { index, url, rx });
+            }
             Err(e) => {
                 // Out of threads: a failed attempt, retried after backoff.
                 let now = Instant::now();
                 self.policy.connect_failed(index, now);
+                self.board.set_status(index, PoolStatus::Dead);
                 self.redirects[index] = None;
                 let next = self.next_step(now);
                 out.push(notice(format!(
@@ -410,6 +448,7 @@ impl PoolSource {
             }
             Err(e) => {
                 self.policy.connect_failed(index, now);
+                self.board.set_status(index, PoolStatus::Dead);
                 self.redirects[index] = None;
                 let next = self.next_step(now);
                 out.push(notice(format!("pool {url} refused: {e}, {next}")));
@@ -433,6 +472,7 @@ impl PoolSource {
     /// Closes a session; its unanswered shares go back to the queue (or are reported lost
     /// once they have used up their resends).
     fn close(&mut self, session: Live, out: &mut Vec<Event>) {
+        self.board.left(session.index());
         match session {
             Live::V1(session) => self.close_v1(session, out),
             #[cfg(feature = "sv2")]
@@ -440,8 +480,15 @@ impl PoolSource {
         }
     }
 
-    /// A pool's verdict on a share it was sent.
-    fn answered(&mut self, share: Share, verdict: crate::Verdict, out: &mut Vec<Event>) {
+    /// Pool `pool`'s verdict on a share it was sent.
+    fn answered(
+        &mut self,
+        pool: usize,
+        share: Share,
+        verdict: crate::Verdict,
+        out: &mut Vec<Event>,
+    ) {
+        self.board.verdict(pool, &verdict);
         self.queue.answered(&share);
         out.push(Event::Verdict { share, verdict });
     }
@@ -495,12 +542,15 @@ impl PoolSource {
         match ending {
             Ending::Failed(reason) => {
                 self.policy.dropped(now);
+                self.board.set_status(index, PoolStatus::Dead);
                 // A redirect is used until it fails; then the configured address again.
                 self.redirects[index] = None;
                 let next = self.next_step(now);
                 out.push(notice(format!("pool {url} {reason}, {next}")));
             }
             Ending::Reconnect { url: to, wait } => {
+                // Not dead: it asked to be dialled again.
+                self.board.set_status(index, PoolStatus::Connecting);
                 let at = self.policy.reconnect_requested(wait, now).unwrap_or(now);
                 out.push(notice(format!(
                     "pool {url} asked to reconnect to {to} in {}; reconnecting in {}",
@@ -557,6 +607,7 @@ impl Source for PoolSource {
     fn poll(&mut self, timeout: Duration) -> Result<Vec<Event>, Error> {
         let deadline = Instant::now() + timeout;
         let mut out = Vec::new();
+        self.take_switch(&mut out);
         loop {
             // A result that came in between two waits is reported now, before any wait.
             self.check_attempt(Duration::ZERO, &mut out);
@@ -569,6 +620,7 @@ impl Source for PoolSource {
                 Decision::Dial(index) => self.start_attempt(index, &mut out),
                 Decision::Abandon(reason) => {
                     if let Some(a) = self.attempt.take() {
+                        self.board.set_status(a.index, PoolStatus::Dead);
                         self.redirects[a.index] = None;
                         let next = self.next_step(now);
                         out.push(notice(format!("pool {} {reason}, {next}", a.url)));

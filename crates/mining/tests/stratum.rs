@@ -3,6 +3,7 @@
 //! rolling, pool-driven changes, failover and return, TLS, and hostile pools.
 
 use sha256d::Target;
+use sha256d_mining::pool::PoolStatus;
 use sha256d_mining::{Event, Job, PoolSource, Share, Source, TlsSettings, Verdict};
 use sha256d_testkit::testpool::{Action, Dialect, Settings, TestPool, TlsIdentity};
 use std::sync::Arc;
@@ -287,6 +288,63 @@ fn failover_when_the_first_pool_refuses_and_return_when_it_is_back() {
     w.submit(share.clone());
     accepted(&share, &w.verdict());
     assert_eq!(a.accepted().len(), 1);
+}
+
+/// The operator switches to the second pool: the source moves there at its next poll (the
+/// first session closed once the second connects), the work comes from it, the board shows
+/// it active and counts its verdicts, and a switch to a pool there is not is refused.
+#[test]
+fn a_switch_to_the_second_pool_moves_the_work_and_the_board_follows() {
+    let a = TestPool::start(Settings::new("a"));
+    let b = TestPool::start(Settings::new("b"));
+    let mut src = source(&[a.url(), b.url()]);
+    let board = src.board();
+    let untried: Vec<_> = board.pools().iter().map(|p| p.status).collect();
+    assert_eq!(untried, [PoolStatus::Untried; 2]);
+    let mut w = Watch::new(&mut src);
+    let job = w.job_where("a job from a", is_from("a"));
+    let share = mine(&job, &[0; 4]);
+    w.submit(share.clone());
+    accepted(&share, &w.verdict());
+    let pools = board.pools();
+    assert!(pools[0].active && !pools[1].active, "{pools:?}");
+    assert_eq!(pools[0].status, PoolStatus::Alive);
+    let difficulty = job.share_target.difficulty_float();
+    assert_eq!(
+        (pools[0].accepted, pools[0].difficulty),
+        (1, Some(difficulty))
+    );
+    assert_eq!(pools[1].status, PoolStatus::Untried);
+
+    assert_eq!(
+        board.switch_to(2),
+        Err("no pool 2: the pools are 0 to 1".into())
+    );
+    board.switch_to(1).expect("pool 1 is there");
+    w.notice(&format!(
+        "pool {} is preferred now; leaving {} once it connects",
+        b.url(),
+        a.url()
+    ));
+    w.notice(&format!("pool {} is back; leaving {}", b.url(), a.url()));
+    let job = w.job_where("a job from b", is_from("b"));
+    let share = mine(&job, &[0, 0, 0, 1]);
+    w.submit(share.clone());
+    accepted(&share, &w.verdict());
+    w.submit(miss(&job));
+    let (_, verdict) = w.verdict();
+    assert!(matches!(verdict, Verdict::Rejected { .. }), "{verdict:?}");
+    assert_eq!(b.accepted().len(), 1);
+    assert_eq!(a.accepted().len(), 1);
+
+    let pools = board.pools();
+    assert!(!pools[0].active && pools[1].active, "{pools:?}");
+    assert_eq!(pools[1].status, PoolStatus::Alive);
+    let counts: Vec<_> = pools.iter().map(|p| (p.accepted, p.rejected)).collect();
+    assert_eq!(counts, [(1, 0), (1, 1)]);
+    // The board shows the worker name, never the password ("pw").
+    assert!(pools.iter().all(|p| p.user == "w1"), "{pools:?}");
+    assert!(!format!("{pools:?}").contains("pw"), "{pools:?}");
 }
 
 #[test]

@@ -112,7 +112,7 @@ impl PoolSource {
                     };
                     for event in events {
                         if let ClientEvent::Verdict { share, verdict } = event {
-                            self.answered(share, verdict, out);
+                            self.answered(session.index, share, verdict, out);
                         }
                     }
                 }
@@ -134,12 +134,14 @@ impl PoolSource {
             match ev {
                 ClientEvent::Job(job) => {
                     self.policy.work(now);
+                    self.board
+                        .job(session.index, job.share_target.difficulty_float());
                     out.push(Event::Job(job));
                 }
                 ClientEvent::Difficulty(d) => out.push(Event::Difficulty(d)),
                 ClientEvent::Verdict { share, verdict } => {
                     self.policy.share_answered(now);
-                    self.answered(share, verdict, out);
+                    self.answered(session.index, share, verdict, out);
                 }
                 ClientEvent::Notice(n) => out.push(notice(format!("{}: {n}", session.url))),
                 ClientEvent::Authorized => {

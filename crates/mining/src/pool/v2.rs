@@ -6,7 +6,7 @@
 //! unanswered for minutes.
 
 use super::submit::Wire;
-use super::{notice, Ending, Live, PoolOptions, PoolSource, LAST_ANSWERS};
+use super::{notice, Ending, Live, PoolOptions, PoolSource, PoolStatus, LAST_ANSWERS};
 use crate::net::{PoolUrl, Sv2Endpoint};
 use crate::sanitize::for_terminal;
 use crate::sv2::client::{Client, ClientEvent, Config};
@@ -77,6 +77,7 @@ impl PoolSource {
             Err(e) => {
                 let now = Instant::now();
                 self.policy.dropped(now);
+                self.board.set_status(index, PoolStatus::Dead);
                 let next = self.next_step(now);
                 out.push(notice(format!("pool {url}: {e}, {next}")));
             }
@@ -100,7 +101,7 @@ impl PoolSource {
             };
             for event in events {
                 if let ClientEvent::Verdict { share, verdict } = event {
-                    self.answered(share, verdict, out);
+                    self.answered(session.index, share, verdict, out);
                 }
             }
         }
@@ -127,10 +128,14 @@ impl PoolSource {
                 }
                 ClientEvent::Job(job) => {
                     self.policy.work(now);
+                    self.board
+                        .job(session.index, job.share_target.difficulty_float());
                     out.push(Event::Job(job));
                 }
                 ClientEvent::Difficulty(d) => out.push(Event::Difficulty(d)),
-                ClientEvent::Verdict { share, verdict } => self.answered(share, verdict, out),
+                ClientEvent::Verdict { share, verdict } => {
+                    self.answered(session.index, share, verdict, out)
+                }
                 ClientEvent::Refused(why) => {
                     self.policy
                         .auth_rejected(&format!("{}: {why}", session.url), now);
