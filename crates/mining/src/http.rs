@@ -63,9 +63,7 @@ enum State {
 #[derive(Clone, Debug)]
 pub struct ResponseParser {
     state: State,
-    /// Bytes received but not yet consumed (an incomplete line, at most).
-    pending: Vec<u8>,
-    header_bytes: usize,
+    lines: Lines,
     max_header: usize,
     max_body: usize,
     status: u16,
@@ -90,8 +88,7 @@ impl ResponseParser {
     pub fn with_limits(max_header: usize, max_body: usize) -> Self {
         ResponseParser {
             state: State::Head,
-            pending: Vec::new(),
-            header_bytes: 0,
+            lines: Lines::default(),
             max_header,
             max_body,
             status: 0,
@@ -111,7 +108,14 @@ impl ResponseParser {
         loop {
             match self.state {
                 State::Head | State::ChunkSize | State::ChunkEnd | State::Trailers => {
-                    let Some(line) = self.take_line(&mut input)? else {
+                    let Some(line) =
+                        self.lines.take(&mut input, self.max_header).map_err(|_| {
+                            Error::parse(format!(
+                                "the reply's header lines exceed {} bytes",
+                                self.max_header
+                            ))
+                        })?
+                    else {
                         return Ok(None);
                     };
                     self.line(&line)?;
@@ -153,7 +157,7 @@ impl ResponseParser {
             }
             State::Head => Err(Error::new(
                 ErrorKind::Unavailable,
-                if self.pending.is_empty() && self.status == 0 {
+                if self.lines.pending.is_empty() && self.status == 0 {
                     "the connection closed before any reply".to_owned()
                 } else {
                     "the connection closed inside the reply's headers".to_owned()
@@ -165,30 +169,6 @@ impl ResponseParser {
                 "the connection closed before the reply's body was complete",
             )),
         }
-    }
-
-    /// Cuts one CRLF- (or LF-) terminated line off `input`, buffering a partial one.
-    fn take_line(&mut self, input: &mut &[u8]) -> Result<Option<Vec<u8>>, Error> {
-        let newline = input.iter().position(|&b| b == b'\n');
-        let used = newline.map_or(input.len(), |i| i + 1);
-        self.header_bytes += used;
-        if self.header_bytes > self.max_header {
-            return Err(Error::parse(format!(
-                "the reply's header lines exceed {} bytes",
-                self.max_header
-            )));
-        }
-        self.pending.extend_from_slice(&input[..used]);
-        *input = &input[used..];
-        if newline.is_none() {
-            return Ok(None);
-        }
-        let mut line = std::mem::take(&mut self.pending);
-        line.pop();
-        if line.last() == Some(&b'\r') {
-            line.pop();
-        }
-        Ok(Some(line))
     }
 
     fn line(&mut self, line: &[u8]) -> Result<(), Error> {
@@ -287,34 +267,20 @@ impl ResponseParser {
             .flat_map(|(_, v)| v.split(','))
             .next_back()
             .is_some_and(|coding| coding.trim().eq_ignore_ascii_case("chunked"));
-        let lengths: Vec<&str> = self
-            .headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-            .map(|(_, v)| v.as_str())
-            .collect();
+        let length = content_length(&self.headers).map_err(|lengths| {
+            Error::parse(format!(
+                "bad Content-Length in the reply: {}",
+                for_terminal(&lengths)
+            ))
+        })?;
         self.state = if self.status == 204 || self.status == 304 {
             State::Done
         } else if chunked {
             State::ChunkSize
-        } else if let Some(first) = lengths.first() {
-            if lengths.iter().any(|l| l != first)
-                || first.is_empty()
-                || !first.bytes().all(|b| b.is_ascii_digit())
-            {
-                return Err(Error::parse(format!(
-                    "bad Content-Length in the reply: {}",
-                    for_terminal(&lengths.join(", "))
-                )));
-            }
-            match first.parse::<usize>() {
-                Ok(n) if n <= self.max_body => {
-                    if n == 0 {
-                        State::Done
-                    } else {
-                        State::Fixed(n)
-                    }
-                }
+        } else if let Some(n) = length {
+            match usize::try_from(n) {
+                Ok(0) => State::Done,
+                Ok(n) if n <= self.max_body => State::Fixed(n),
                 _ => return Err(self.too_big()),
             }
         } else {
@@ -337,7 +303,72 @@ impl ResponseParser {
     }
 }
 
-fn is_token(name: &str) -> bool {
+/// Header lines cut off bytes as they arrive, under a cap on their total size: what this
+/// response parser and the API's request parser share.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Lines {
+    /// Bytes received but not yet consumed (an incomplete line, at most).
+    pending: Vec<u8>,
+    /// Bytes taken so far, terminators included.
+    taken: usize,
+}
+
+/// The lines taken so far exceed the cap.
+#[derive(Debug)]
+pub(crate) struct LinesTooLong;
+
+impl Lines {
+    /// Cuts one CRLF- (or LF-) terminated line off `input`, buffering a partial one; fails
+    /// once the lines taken so far exceed `max` bytes, before storing the excess.
+    pub(crate) fn take(
+        &mut self,
+        input: &mut &[u8],
+        max: usize,
+    ) -> Result<Option<Vec<u8>>, LinesTooLong> {
+        let newline = input.iter().position(|&b| b == b'\n');
+        let used = newline.map_or(input.len(), |i| i + 1);
+        self.taken += used;
+        if self.taken > max {
+            return Err(LinesTooLong);
+        }
+        self.pending.extend_from_slice(&input[..used]);
+        *input = &input[used..];
+        if newline.is_none() {
+            return Ok(None);
+        }
+        let mut line = std::mem::take(&mut self.pending);
+        line.pop();
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        Ok(Some(line))
+    }
+}
+
+/// What the `Content-Length` fields among `headers` give: `None` without one; a length past
+/// `u64` saturates (it is too big for any cap). Several must agree, and each must be digits
+/// only; otherwise the error holds them, joined, for a message.
+pub(crate) fn content_length(headers: &[(String, String)]) -> Result<Option<u64>, String> {
+    let lengths: Vec<&str> = headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let Some(first) = lengths.first() else {
+        return Ok(None);
+    };
+    if lengths.iter().any(|l| l != first)
+        || first.is_empty()
+        || !first.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(lengths.join(", "));
+    }
+    // Digits only: the parse can fail only by overflowing.
+    Ok(Some(first.parse().unwrap_or(u64::MAX)))
+}
+
+/// Whether `name` is an HTTP token (a method, a header name).
+pub(crate) fn is_token(name: &str) -> bool {
     !name.is_empty()
         && name
             .bytes()
@@ -474,7 +505,7 @@ mod tests {
         assert_eq!(p.push(b"HTTP/1.1 200 OK\r\n"), Ok(None));
         let err = p.push(&[b'a'; 2000]).expect_err("too long");
         assert!(err.message().contains("header lines exceed"), "{err}");
-        assert!(p.pending.len() <= 1024);
+        assert!(p.lines.pending.len() <= 1024);
         // The default caps are the documented ones.
         let p = ResponseParser::new();
         assert_eq!(
