@@ -144,10 +144,7 @@ impl Live {
     /// last one (or for the first snapshot), and forgets points older than [`HISTORY_SPAN`].
     pub fn publish(&self, snapshot: Snapshot) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let (hashes, at) = (
-            snapshot.stats.hashes,
-            snapshot.stats.elapsed.as_secs_f64(),
-        );
+        let (hashes, at) = (snapshot.stats.hashes, snapshot.stats.elapsed.as_secs_f64());
         let due = match inner.last {
             None => true,
             Some((_, last_at)) => at - last_at >= HISTORY_STEP.as_secs_f64(),

@@ -218,6 +218,11 @@ fn mhs(hashes_per_second: f64) -> V {
     V::F(hashes_per_second / 1e6, 2)
 }
 
+/// In GH/s with six decimals, not cgminer's two: two would show a CPU's few MH/s as zero.
+fn ghs(hashes_per_second: f64) -> V {
+    V::F(hashes_per_second / 1e9, 6)
+}
+
 fn percent(part: u64, whole: u64) -> V {
     V::F(
         if whole == 0 {
@@ -292,6 +297,13 @@ fn summary(view: &View) -> Reply {
             ("Device Hardware%", percent(st.hardware_errors, found)),
             ("Pool Rejected%", percent(rejected, submitted)),
             ("Pool Stale%", percent(pool_stale, submitted)),
+            // The Antminer builds of cgminer (and bmminer) give the rates in GH/s under these
+            // names, and tools written for them (pyasic's cgminer backend) read these.
+            (
+                "GHS 5s",
+                ghs(recent(view.history, LOG_INTERVAL as f64).unwrap_or(average)),
+            ),
+            ("GHS av", ghs(average)),
         ])],
     )
 }

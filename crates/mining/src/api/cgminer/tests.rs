@@ -156,7 +156,7 @@ fn summary_section() -> Value {
         "MHS 15m": 30.0, "Found Blocks": 0, "Getworks": 7, "Accepted": 8, "Rejected": 3,
         "Hardware Errors": 2, "Utility": 4.8, "Discarded": 0, "Stale": 1, "Total MH": 3000.0,
         "Difficulty Accepted": 4.0, "Best Share": 41, "Device Hardware%": 14.2857,
-        "Pool Rejected%": 27.2727, "Pool Stale%": 9.0909
+        "Pool Rejected%": 27.2727, "Pool Stale%": 9.0909, "GHS 5s": 0.03, "GHS av": 0.03
     }])
 }
 
