@@ -3,7 +3,8 @@
 //! that runs a real Stratum V1 pool ([`peers`]), an in-repo pool that validates every share itself
 //! ([`testpool`]), a raw Stratum V1 client that serves as an independent oracle ([`sv1`]),
 //! the real Stratum V2 pool and translator ([`sv2`]), the real OpenADR 3 server on its own
-//! PostgreSQL ([`openadr`]), and a real Prometheus text parser ([`prometheus`]).
+//! PostgreSQL ([`openadr`]), a real Prometheus text parser ([`prometheus`]), and headless
+//! Chromium through WebDriver ([`webdriver`]).
 
 pub mod fake_node;
 pub mod openadr;
@@ -14,3 +15,4 @@ pub mod sv1;
 pub mod sv2;
 pub mod testpool;
 pub mod tls;
+pub mod webdriver;
