@@ -287,12 +287,22 @@ impl Browser {
             .write_all(head.as_bytes())
             .and_then(|()| stream.write_all(body.as_bytes()))
             .map_err(|e| failed(format!("writing {method} {path}: {e}")))?;
+        // chromedriver keeps the connection open whatever the request says: the answer ends
+        // where its length says.
         let mut answer = Vec::new();
-        stream
-            .read_to_end(&mut answer)
-            .map_err(|e| failed(format!("reading the answer to {method} {path}: {e}")))?;
-        let (status, body) = split_response(&answer)
-            .ok_or_else(|| failed(format!("a malformed answer to {method} {path}")))?;
+        let mut buf = [0; 64 * 1024];
+        let (status, body) = loop {
+            let n = stream
+                .read(&mut buf)
+                .map_err(|e| failed(format!("reading the answer to {method} {path}: {e}")))?;
+            answer.extend_from_slice(&buf[..n]);
+            if let Some(whole) = split_response(&answer, n == 0) {
+                break whole;
+            }
+            if n == 0 {
+                return Err(failed(format!("a cut-off answer to {method} {path}")));
+            }
+        };
         let json: Value = serde_json::from_slice(&body)
             .map_err(|e| failed(format!("{method} {path} answered no JSON: {e}")))?;
         let value = json["value"].clone();
@@ -316,18 +326,27 @@ fn element(value: &Value) -> Element {
     )
 }
 
-/// The status and body of a whole HTTP/1.1 response, chunked or not.
-fn split_response(answer: &[u8]) -> Option<(u16, Vec<u8>)> {
+/// The status and body of an HTTP/1.1 response once `answer` holds all of it (`None` before);
+/// `eof`: the peer closed, which ends a body of no stated length.
+fn split_response(answer: &[u8], eof: bool) -> Option<(u16, Vec<u8>)> {
     let end = answer.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = std::str::from_utf8(&answer[..end]).ok()?;
     let status = head.split(' ').nth(1)?.parse().ok()?;
     let body = &answer[end + 4..];
-    let chunked = head.lines().any(|l| {
-        let l = l.to_ascii_lowercase();
-        l.starts_with("transfer-encoding:") && l.contains("chunked")
-    });
-    if !chunked {
-        return Some((status, body.to_vec()));
+    let header = |name: &str| {
+        head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_ascii_lowercase())
+        })
+    };
+    if let Some(length) = header("content-length") {
+        let length: usize = length.parse().ok()?;
+        return Some((status, body.get(..length)?.to_vec()));
+    }
+    if !header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+        return eof.then(|| (status, body.to_vec()));
     }
     let (mut out, mut rest) = (Vec::new(), body);
     loop {
@@ -359,14 +378,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn responses_split_plain_and_chunked() {
-        let plain = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
-        assert_eq!(split_response(plain), Some((200, b"{}".to_vec())));
+    fn a_response_is_whole_once_its_length_or_last_chunk_is_in() {
+        let plain = b"HTTP/1.1 200 OK\r\nContent-Length:2\r\n\r\n{}";
+        assert_eq!(split_response(plain, false), Some((200, b"{}".to_vec())));
+        assert_eq!(split_response(&plain[..plain.len() - 1], false), None);
         let chunked = b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n\
                         3\r\n{\"a\r\n4\r\n\":1}\r\n0\r\n\r\n";
-        assert_eq!(split_response(chunked), Some((404, b"{\"a\":1}".to_vec())));
-        assert_eq!(split_response(b"HTTP/1.1 200 OK\r\n"), None);
-        let cut = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\nab";
-        assert_eq!(split_response(cut), None);
+        assert_eq!(
+            split_response(chunked, false),
+            Some((404, b"{\"a\":1}".to_vec()))
+        );
+        assert_eq!(split_response(&chunked[..40], false), None);
+        let unsized_body = b"HTTP/1.1 200 OK\r\n\r\nabc";
+        assert_eq!(split_response(unsized_body, false), None);
+        assert_eq!(
+            split_response(unsized_body, true),
+            Some((200, b"abc".to_vec()))
+        );
+        assert_eq!(split_response(b"HTTP/1.1 200 OK\r\n", true), None);
     }
 }

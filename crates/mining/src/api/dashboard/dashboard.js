@@ -83,8 +83,9 @@
     show("hardware-errors", count(sh.hardware_errors), sh.hardware_errors);
     show("best-share", s.best_share_difficulty.toPrecision(4), s.best_share_difficulty);
     show("difficulty", s.difficulty === null ? "–" : String(s.difficulty), s.difficulty);
-    show("blocks", count(s.blocks.found) + " found, " + count(s.blocks.accepted) + " accepted, " +
-      count(s.blocks.candidates) + " candidates", s.blocks.found);
+    show("blocks", count(s.blocks.found), s.blocks.found);
+    show("blocks-detail", count(s.blocks.accepted) + " accepted, " + count(s.blocks.candidates) +
+      " candidates");
     var reasons = $("reject-reasons");
     reasons.replaceChildren();
     Object.keys(sh.rejected).forEach(function (reason) {
@@ -154,11 +155,13 @@
     });
   }
 
-  /* The last hour as two polylines in the SVG's 600 x 200 box; time runs to the newest point. */
+  /* Up to the last hour as two polylines in the SVG's 600 x 200 box, time running to the
+     newest point; a run younger than the hour fills the width. */
   function renderHistory(h) {
     var points = h.points;
-    var span = h.span_seconds;
     var end = points.length ? points[points.length - 1].at : 0;
+    var start = points.length ? points[0].at : 0;
+    var span = Math.min(h.span_seconds, Math.max(end - start, h.step_seconds));
     var top = 0;
     points.forEach(function (pt) { top = Math.max(top, pt.measured_hs, pt.proven_hs); });
     top = top > 0 ? top * 1.1 : 1;
@@ -171,6 +174,7 @@
     };
     $("line-measured").setAttribute("points", line("measured_hs"));
     $("line-proven").setAttribute("points", line("proven_hs"));
+    show("chart-span", span >= 3600 ? "last hour" : "last " + duration(span), span);
     show("chart-max", si(top, "H/s"), top);
     show("chart-points", String(points.length), points.length);
   }
