@@ -254,7 +254,7 @@ fn recent(history: &[HistoryPoint], window: f64) -> Option<f64> {
         .iter()
         .skip(1)
         .rev()
-        .take_while(|p| p.at > newest.at - window.max(1.0))
+        .take_while(|p| p.at > newest.at - window)
         .map(|p| p.measured)
         .collect();
     if points.is_empty() {
@@ -353,12 +353,7 @@ fn devs(view: &View) -> Reply {
         })
         .collect();
     with_section(
-        status(
-            view,
-            'S',
-            9,
-            format!("{} ASC(s)", view.snapshot.stats.devices.len()),
-        ),
+        status(view, 'S', 9, format!("{} ASC(s)", s.stats.devices.len())),
         "DEVS",
         records,
     )
