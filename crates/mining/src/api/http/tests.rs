@@ -840,6 +840,10 @@ fn connections_past_the_cap_are_answered_503() {
         .collect();
     // The listener takes connections in order: the fourth finds every place taken.
     let mut fourth = TcpStream::connect(addr).expect("connects");
+    // Served instead of refused, it would wait for a request: fail rather than hang.
+    fourth
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("sets a timeout");
     let reply = read_reply(&mut fourth);
     assert_eq!(reply.status, 503);
     assert_eq!(reply.header("connection"), Some("close"));
