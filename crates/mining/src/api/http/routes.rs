@@ -56,10 +56,25 @@ pub(crate) const ROUTES: &[Route] = &[
     get("/v1/openapi.json", Scope::Open, |_| {
         Response::new(200, super::response::JSON, OPENAPI)
     }),
+    get("/metrics", Scope::Read, |cx| {
+        let text = crate::api::metrics::render(&cx.live.snapshot());
+        Response::new(200, crate::api::metrics::CONTENT_TYPE, text)
+    }),
+    get("/", Scope::Open, dashboard),
+    get("/dashboard.js", Scope::Open, dashboard),
+    get("/dashboard.css", Scope::Open, dashboard),
     put("/v1/setpoint", set_setpoint),
     put("/v1/devices/{index}", set_device),
     put("/v1/pools/active", switch_pool),
 ];
+
+/// A dashboard file: the routes above name exactly the paths it has.
+fn dashboard(cx: &Context<'_>) -> Response {
+    match crate::api::dashboard::asset(cx.request.path()) {
+        Some((content_type, bytes)) => Response::new(200, content_type, bytes),
+        None => not_found(),
+    }
+}
 
 /// The OpenAPI document of [`ROUTES`].
 pub(crate) const OPENAPI: &str = include_str!("openapi.json");

@@ -910,3 +910,32 @@ fn a_slow_client_is_cut_off_and_a_drop_ends_its_connection() {
         Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
     }
 }
+
+#[test]
+fn metrics_and_the_dashboard_files_are_served() {
+    let live = live();
+    let get = |target: &str, token| {
+        handle(
+            &request("GET", target, token, ""),
+            &live,
+            &Recorder::default(),
+            &both_tokens(),
+        )
+    };
+    let r = get("/metrics", Some(READ));
+    assert_eq!(
+        (r.status, r.content_type),
+        (200, "text/plain; version=0.0.4; charset=utf-8")
+    );
+    assert_eq!(
+        r.body,
+        crate::api::metrics::render(&live.snapshot()).into_bytes()
+    );
+    for path in ["/", "/dashboard.js", "/dashboard.css"] {
+        let (content_type, bytes) = crate::api::dashboard::asset(path).expect("an asset");
+        let r = get(path, None);
+        assert_eq!((r.status, r.content_type), (200, content_type), "{path}");
+        assert_eq!(r.body, bytes, "{path}");
+    }
+    assert_eq!(get("/index.html", None).status, 404);
+}
