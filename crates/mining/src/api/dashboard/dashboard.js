@@ -81,7 +81,8 @@
     show("stale", count(sh.stale), sh.stale);
     show("found", count(sh.found), sh.found);
     show("hardware-errors", count(sh.hardware_errors), sh.hardware_errors);
-    show("best-share", s.best_share_difficulty.toPrecision(4), s.best_share_difficulty);
+    show("best-share", s.best_share_difficulty ? s.best_share_difficulty.toPrecision(4) : "0",
+      s.best_share_difficulty);
     show("difficulty", s.difficulty === null ? "–" : String(s.difficulty), s.difficulty);
     show("blocks", count(s.blocks.found), s.blocks.found);
     show("blocks-detail", count(s.blocks.accepted) + " accepted, " + count(s.blocks.candidates) +
@@ -122,18 +123,18 @@
       tr.id = "device-" + dev.index;
       cell(tr, String(dev.index));
       cell(tr, dev.engine);
+      cell(tr, dev.failure !== null ? "failed: " + dev.failure : (dev.enabled ? "hashing" : "disabled"),
+        dev.failure !== null ? "bad" : "");
       cell(tr, si(dev.measured_hs, "H/s"), "num");
       cell(tr, si(dev.proven_hs, "H/s"), "num");
       cell(tr, dev.claims_more_than_proven ? "more than proven" : "ok",
         dev.claims_more_than_proven ? "bad" : "good");
+      cell(tr, count(dev.hardware_errors), dev.hardware_errors ? "num bad" : "num");
+      cell(tr, count(dev.known_answer_misses), dev.known_answer_misses ? "num bad" : "num");
+      cell(tr, count(dev.known_answers_passed), "num");
       cell(tr, count(dev.accepted), "num");
       cell(tr, count(dev.rejected), "num");
       cell(tr, count(dev.stale), "num");
-      cell(tr, count(dev.hardware_errors), dev.hardware_errors ? "num bad" : "num");
-      cell(tr, count(dev.known_answers_passed), "num");
-      cell(tr, count(dev.known_answer_misses), dev.known_answer_misses ? "num bad" : "num");
-      cell(tr, dev.failure !== null ? "failed: " + dev.failure : (dev.enabled ? "hashing" : "disabled"),
-        dev.failure !== null ? "bad" : "");
       cell(tr, dev.device, "wide");
       body.appendChild(tr);
     });
