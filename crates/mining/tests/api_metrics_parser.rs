@@ -38,7 +38,7 @@ fn rich() -> Snapshot {
             ..DeviceStats::default()
         })
         .collect();
-    let stats = Stats {
+    let mut stats = Stats {
         source: "stratum+tcp://pool".into(),
         elapsed: Duration::from_millis(12_345),
         hashes: devices.iter().map(|d| d.hashes).sum(),
@@ -61,9 +61,9 @@ fn rich() -> Snapshot {
         devices,
         ..Stats::default()
     };
+    stats.devices[2].disabled = true;
     Snapshot {
         stats,
-        enabled: vec![true, true, false, true],
         pools: vec![
             PoolState {
                 url: "stratum+tcp://pool.example:3333".into(),

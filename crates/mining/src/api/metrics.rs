@@ -122,9 +122,7 @@ pub fn render(snapshot: &Snapshot) -> String {
         Gauge,
         "1 while the operator leaves the device enabled.",
     );
-    per_device(&mut out, &|i, _| {
-        u64::from(snapshot.enabled.get(i).copied().unwrap_or(true)).into()
-    });
+    per_device(&mut out, &|_, d| u64::from(!d.disabled).into());
     out.family(
         "device_up",
         Gauge,

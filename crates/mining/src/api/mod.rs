@@ -28,8 +28,6 @@ pub struct Snapshot {
     /// The miner's counters ([`Stats::devices`] in device order: a device's index there is
     /// the index [`Control::set_device_enabled`] takes).
     pub stats: Stats,
-    /// Per device (same order as [`Stats::devices`]): whether the operator left it enabled.
-    pub enabled: Vec<bool>,
     /// The pools (or, solo, the node) in priority order.
     pub pools: Vec<PoolState>,
     /// The power control's state, when the run has one.

@@ -321,7 +321,7 @@ fn devs(view: &View) -> Reply {
         .iter()
         .enumerate()
         .map(|(i, d)| {
-            let enabled = s.enabled.get(i).copied().unwrap_or(true);
+            let enabled = !d.disabled;
             // The run keeps one rate per device: its average.
             let average = d.hashrate(elapsed);
             record([
@@ -548,7 +548,7 @@ fn set_device(
         Some(Ok(i)) => return status_only(view, 'E', c.invalid, invalid(i as i64)),
         Some(Err(id)) => return status_only(view, 'E', c.invalid, invalid(id)),
     };
-    let now = view.snapshot.enabled.get(index).copied().unwrap_or(true);
+    let now = !view.snapshot.stats.devices[index].disabled;
     if now == enable {
         let (code, state) = if enable {
             (c.already_enabled, "enabled")

@@ -81,9 +81,9 @@ fn snapshot() -> Snapshot {
     };
     stats.rejected.insert("low difficulty".into(), 2);
     stats.rejected.insert("stale".into(), 1);
+    stats.devices[1].disabled = true;
     Snapshot {
         stats,
-        enabled: vec![true, false],
         pools: vec![
             PoolState {
                 url: "stratum+tcp://pool.example:3333".into(),

@@ -225,7 +225,7 @@ fn devices(cx: &Context<'_>) -> Response {
                 "index": index,
                 "engine": d.engine,
                 "device": d.device,
-                "enabled": snapshot.enabled.get(index).copied().unwrap_or(true),
+                "enabled": !d.disabled,
                 "hashes_total": d.hashes,
                 "measured_hs": d.hashrate(elapsed),
                 "proven_hs": d.proven_hashrate(elapsed),

@@ -62,6 +62,7 @@ fn device(engine: &str, hashes: u64, accepted: u64) -> DeviceStats {
         accepted_difficulty: accepted as f64 * 0.001,
         accepted_difficulty_squared: accepted as f64 * 1e-6,
         failure: None,
+        disabled: false,
     }
 }
 
@@ -93,10 +94,10 @@ fn snapshot() -> Snapshot {
     stats.dropped.insert(DropReason::Stale, 1);
     stats.devices[1].failure = Some("the adapter was lost".into());
     let at = |s: i64| jiff::Timestamp::from_second(1_800_000_000 + s).expect("in range");
+    stats.devices[1].disabled = true;
     Snapshot {
         started: Some(SystemTime::now() - Duration::from_secs(600)),
         stats,
-        enabled: vec![true, false],
         pools: vec![
             PoolState {
                 url: "stratum+tcp://pool.example:3333".into(),

@@ -24,7 +24,7 @@ fn snapshot() -> Snapshot {
     gpu.hardware_errors = 4;
     gpu.known_answer_misses = 1;
     gpu.failure = Some("lost".into());
-    let stats = Stats {
+    let mut stats = Stats {
         elapsed: Duration::from_secs(10),
         hashes: 10_000_000_000,
         shares_found: 6,
@@ -49,9 +49,9 @@ fn snapshot() -> Snapshot {
         stale: 1,
         difficulty: active.then_some(0.5),
     };
+    stats.devices[1].disabled = true;
     Snapshot {
         stats,
-        enabled: vec![true, false],
         pools: vec![
             pool("stratum+tcp://a:3333", true, PoolStatus::Alive, 3),
             pool("stratum+tcp://b:3333", false, PoolStatus::Dead, 0),
