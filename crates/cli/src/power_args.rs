@@ -1,7 +1,7 @@
 //! `mine`'s power flags: the setpoint sources (fixed limits, a schedule, a price rule, an
 //! OpenADR 3 program), the ramp, the fail-safe and where a hard stop is kept.
 
-use crate::power_run::{PowerRun, PriceFrom, Sources};
+use crate::power_run::{ApiSetpoint, PowerRun, PriceFrom, Sources};
 use crate::{secret, values};
 use clap::Args;
 use sha256d::{Error, ErrorKind};
@@ -118,9 +118,13 @@ impl PowerArgs {
             || self.openadr_url.is_some()
     }
 
-    /// The run's power control, or `None` when nothing can ever cap it (no source given
-    /// and no hard stop kept).
-    pub fn open(&self, full_watts: Option<f64>) -> Result<Option<PowerRun>, Error> {
+    /// The run's power control, or `None` when nothing can ever cap it (no source given,
+    /// no hard stop kept, no HTTP API to ask for a setpoint through `api`).
+    pub fn open(
+        &self,
+        full_watts: Option<f64>,
+        api: Option<ApiSetpoint>,
+    ) -> Result<Option<PowerRun>, Error> {
         let mut store = HardStopStore::open(&self.hard_stop_path()?)
             .map_err(|e| Error::new(ErrorKind::InvalidInput, e.to_string()))?;
         let engaged = store
@@ -134,7 +138,7 @@ impl PowerArgs {
                 store.path().display()
             );
         }
-        if !self.any_source() && engaged.is_none() {
+        if !self.any_source() && engaged.is_none() && api.is_none() {
             return Ok(None);
         }
         let schedule = (!self.schedule.is_empty()).then(|| {
@@ -194,6 +198,7 @@ impl PowerArgs {
                 ven: ven.map(|v| (v, self.openadr_poll)),
                 hard_stop: store,
                 fail_safe: self.fail_safe,
+                api,
             },
             ramp,
         )))

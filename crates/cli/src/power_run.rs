@@ -34,7 +34,15 @@ pub struct Sources {
     pub ven: Option<(VenClient, Duration)>,
     pub hard_stop: HardStopStore,
     pub fail_safe: Cap,
+    /// What the HTTP API asks for (`None` inside: nothing), when the run serves one.
+    pub api: Option<ApiSetpoint>,
 }
+
+/// The cap the HTTP API's `PUT /v1/setpoint` asks for, read every tick.
+pub type ApiSetpoint = Arc<Mutex<Option<Cap>>>;
+
+/// The combined cap in force and the source that set it, as the last tick decided it.
+pub type Decided = Arc<Mutex<Option<(Cap, Option<String>)>>>;
 
 /// Where the price comes from.
 pub enum PriceFrom {
@@ -120,6 +128,7 @@ pub struct PowerRun {
     duty: Arc<Duty>,
     measured: Arc<Mutex<Measured>>,
     policy: Arc<Mutex<Policy>>,
+    decided: Decided,
     done: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -132,6 +141,7 @@ impl PowerRun {
             duty: Arc::new(Duty::new(1.0)),
             measured: Arc::default(),
             policy: Arc::default(),
+            decided: Arc::default(),
             done: Arc::default(),
             threads: Vec::new(),
         }
@@ -145,6 +155,16 @@ impl PowerRun {
     /// Where the run's status callback leaves what it measured.
     pub fn measured(&self) -> Arc<Mutex<Measured>> {
         Arc::clone(&self.measured)
+    }
+
+    /// The cap in force and its source, once the control has decided one.
+    pub fn decided(&self) -> Decided {
+        Arc::clone(&self.decided)
+    }
+
+    /// The power policy, for the changes it recorded.
+    pub fn policy(&self) -> Arc<Mutex<Policy>> {
+        Arc::clone(&self.policy)
     }
 
     /// Starts the control (and the VTN poller), its first decision in force on return;
@@ -176,6 +196,7 @@ impl PowerRun {
             },
             ramp: None,
             ramp_config: self.ramp,
+            decided: Arc::clone(&self.decided),
             target: 1.0,
             complied_pending: false,
             last_cap: None,
@@ -244,6 +265,7 @@ struct Control {
     full: Capacity,
     ramp: Option<Ramp>,
     ramp_config: RampConfig,
+    decided: Decided,
     /// The duty the policy asks for now.
     target: f64,
     /// Whether a change is still to be marked complied with.
@@ -256,6 +278,7 @@ const HARD_STOP: &str = "hard-stop";
 const SCHEDULE: &str = "schedule";
 const PRICE: &str = "price";
 const OPENADR: &str = "openadr";
+const API: &str = "api";
 
 impl Control {
     /// Declares the sources in the order they win ties: stops first.
@@ -266,6 +289,9 @@ impl Control {
         policy.add_source(OPENADR, fail_safe, Urgency::Economic);
         policy.add_source(PRICE, fail_safe, Urgency::Economic);
         policy.add_source(SCHEDULE, Cap::Full, Urgency::Economic);
+        // An operator's setpoint, not the grid's: ramped like the schedule, and nothing to fall
+        // back to when the API goes quiet (it is only ever asked, never polled).
+        policy.add_source(API, Cap::Full, Urgency::Economic);
     }
 
     /// One turn: returns the duty to set.
@@ -292,6 +318,8 @@ impl Control {
             self.last_cap = Some(decision.cap);
             self.complied_pending = true;
         }
+        *self.decided.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((decision.cap, decision.source.clone()));
         self.target = decision.duty;
         // The first decision holds at once: a run started inside a curtailment is curtailed.
         let ramp = self
@@ -366,6 +394,13 @@ impl Control {
         }
         self.feed_openadr(policy, now);
         self.feed_hard_stop(policy, now);
+        if let Some(api) = &self.sources.api {
+            let asked = *api.lock().unwrap_or_else(|e| e.into_inner());
+            match asked {
+                Some(cap) => set(policy, API, cap, None),
+                None => drop(policy.clear(API)),
+            }
+        }
     }
 
     fn feed_openadr(&mut self, policy: &mut Policy, now: Timestamp) {
