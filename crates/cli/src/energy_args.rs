@@ -7,6 +7,7 @@ use crate::values;
 use clap::Args;
 use serde_json::{json, Value};
 use sha256d::{Error, ErrorKind};
+use sha256d_mining::api::EnergyState;
 use sha256d_mining::energy::{self, EnergyLog, MeterSpec, Opened, Roots};
 use sha256d_mining::Stats;
 use std::collections::BTreeSet;
@@ -104,6 +105,18 @@ impl Energy {
     /// The joules measured so far, without a meter `None`.
     pub fn joules(&self) -> Option<f64> {
         self.log.as_ref().map(EnergyLog::joules)
+    }
+
+    /// Power and energy as the API shows them, `watts` being the draw over the last interval
+    /// the caller measured; `None` without a meter.
+    pub fn api_state(&self, stats: &Stats, watts: Option<f64>) -> Option<EnergyState> {
+        let log = self.log.as_ref()?;
+        Some(EnergyState {
+            watts,
+            joules: Some(log.joules()),
+            source: log.sources(),
+            joules_per_verified_th: log.joules_per_verified_th(energy::verified_hashes(stats)),
+        })
     }
 
     /// Reads every meter; a failure is logged once for as long as it lasts.

@@ -15,6 +15,8 @@ macro_rules! errln {
     ($($arg:tt)*) => { $crate::write_err(format_args!($($arg)*)) };
 }
 
+mod api_args;
+mod api_run;
 mod bench;
 mod config;
 #[cfg(target_os = "linux")]

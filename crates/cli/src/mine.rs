@@ -1,5 +1,7 @@
 //! `sha256d mine`: shares for a Stratum pool, or blocks for a node through getblocktemplate.
 
+use crate::api_args::ApiArgs;
+use crate::api_run::ApiRun;
 use crate::energy_args::EnergyArgs;
 use crate::engine_args::EngineArgs;
 use crate::node_args::NodeAuthArgs;
@@ -13,7 +15,8 @@ use serde_json::json;
 use sha256d::hazmat::hex;
 use sha256d::{Error, ErrorKind};
 use sha256d_mining::gbt::{SoloOptions, SoloSource};
-use sha256d_mining::pool::{PoolConfig, PoolOptions, PoolSource};
+use sha256d_mining::miner::DeviceSwitches;
+use sha256d_mining::pool::{PoolBoard, PoolConfig, PoolOptions, PoolSource};
 use sha256d_mining::share_log::{self, ShareLog};
 use sha256d_mining::sv2::ChannelKind;
 use sha256d_mining::{address, mine, sanitize, MineOptions, Source};
@@ -97,6 +100,8 @@ pub struct MineArgs {
     energy: EnergyArgs,
     #[command(flatten)]
     power: PowerArgs,
+    #[command(flatten)]
+    api: ApiArgs,
     /// Stop after this many accepted shares.
     #[arg(long, value_name = "N", value_parser = values::count)]
     shares: Option<u64>,
@@ -147,7 +152,11 @@ fn open_share_log(args: &MineArgs) -> Result<Option<Arc<Mutex<ShareLog>>>, Error
     Ok(Some(Arc::new(Mutex::new(log))))
 }
 
-fn open_source(args: &MineArgs, stop: &Arc<AtomicBool>) -> Result<Box<dyn Source>, Error> {
+/// The run's source, and the board its pools show on (empty for a solo run).
+fn open_source(
+    args: &MineArgs,
+    stop: &Arc<AtomicBool>,
+) -> Result<(Box<dyn Source>, Arc<PoolBoard>), Error> {
     if let Some(node) = &args.node {
         let auth = args.node_auth.auth("solo mining")?;
         let address = args
@@ -158,7 +167,7 @@ fn open_source(args: &MineArgs, stop: &Arc<AtomicBool>) -> Result<Box<dyn Source
         options.version_rolling = !args.no_version_rolling;
         // Ctrl-C ends a call to the node at once, and a block waiting for it is saved, not waited for.
         options.stop = Some(Arc::clone(stop));
-        return Ok(Box::new(SoloSource::new(options)?));
+        return Ok((Box::new(SoloSource::new(options)?), Arc::default()));
     }
     let user = args.user.clone().expect("clap requires --user with --pool");
     let pass = secret::resolve(
@@ -196,7 +205,9 @@ fn open_source(args: &MineArgs, stop: &Arc<AtomicBool>) -> Result<Box<dyn Source
     if let Some(ca) = &args.pool_ca {
         options.tls = TlsSettings::default().with_ca_file(ca);
     }
-    Ok(Box::new(PoolSource::new(options)?))
+    let source = PoolSource::new(options)?;
+    let board = source.board();
+    Ok((Box::new(source), board))
 }
 
 pub fn run(args: MineArgs) -> Result<(), Error> {
@@ -220,10 +231,20 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
     energy.engines_changed(&names);
     let mut running: Vec<String> = names.iter().map(|n| n.to_string()).collect();
     let declared_watts = args.energy.declared_watts(&names);
-    let mut power = args.power.open(declared_watts)?;
+    let api_setpoint = ApiRun::setpoint(&args.api);
+    let mut power = args.power.open(declared_watts, api_setpoint.clone())?;
     let share_log = open_share_log(&args)?;
     let stop = Arc::new(AtomicBool::new(false));
-    let mut source = open_source(&args, &stop)?;
+    let (mut source, pools) = open_source(&args, &stop)?;
+    let switches = Arc::new(DeviceSwitches::default());
+    let knows_watts = declared_watts.is_some() || energy.joules().is_some();
+    let mut api = ApiRun::start(
+        &args.api,
+        api_setpoint,
+        knows_watts,
+        Arc::clone(&switches),
+        pools,
+    )?;
     let on_signal = Arc::clone(&stop);
     signals::on_interrupt(move || on_signal.store(true, Ordering::Relaxed))?;
     let mut sampler = power.as_ref().map(power_run::Sampler::new);
@@ -242,6 +263,7 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
         share_log: share_log.clone(),
         joining,
         known_answer_every: args.engines.known_answer_every(),
+        switches: Some(switches),
         ..MineOptions::default()
     };
     if let Some(power) = &mut power {
@@ -263,6 +285,9 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
         energy.sample();
         if let Some(sampler) = &mut sampler {
             sampler.sample(stats.hashes, energy.joules());
+        }
+        if let Some(api) = &mut api {
+            api.publish(stats, &energy, power.as_ref(), args.node.as_deref());
         }
         if let Some(text) = notice {
             // Notices carry peers' words (pool messages, node errors): never raw to a terminal.
