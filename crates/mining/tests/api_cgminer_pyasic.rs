@@ -11,43 +11,10 @@ use sha256d_mining::pool::{PoolState, PoolStatus};
 use sha256d_mining::{mine, MineOptions, PoolConfig, PoolOptions, PoolSource, PoolUrl, Stats};
 use sha256d_testkit::peers::peer_path;
 use sha256d_testkit::testpool::{Settings, TestPool};
+use sha256d_testkit::PYASIC_CLIENT;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-
-/// Reads the API on the port given as its argument and prints what pyasic made of it.
-const CLIENT: &str = r#"
-import asyncio, json, sys
-from pyasic.rpc.cgminer import CGMinerRPCAPI
-from pyasic.miners.backends.cgminer import CGMiner
-
-async def main(port):
-    rpc = CGMinerRPCAPI("127.0.0.1", port)
-    summary = await rpc.summary()
-    pools = await rpc.pools()
-    devs = await rpc.devs()
-    joined = await rpc.multicommand("summary", "pools", "devs")
-    miner = CGMiner("127.0.0.1")
-    miner.rpc.port = port
-    hashrate = await miner.get_hashrate()
-    miner_pools = await miner.get_pools()
-    print(json.dumps({
-        "summary": summary["SUMMARY"][0],
-        "pools": pools["POOLS"],
-        "devs": devs["DEVS"],
-        "joined": {k: v[0] for k, v in joined.items() if k in ("summary", "pools", "devs")},
-        "fw_ver": await miner.get_fw_ver(),
-        "uptime": await miner.get_uptime(),
-        "hashrate_hs": None if hashrate is None else float(hashrate.into(hashrate.unit.H)),
-        "miner_pools": [
-            {"url": str(p.url), "user": p.user, "accepted": p.accepted,
-             "rejected": p.rejected, "alive": p.alive, "active": p.active, "index": p.index}
-            for p in miner_pools
-        ],
-    }))
-
-asyncio.run(main(int(sys.argv[1])))
-"#;
 
 /// A run's control that no test here calls: the API is read-only.
 struct NoControl;
@@ -68,7 +35,6 @@ fn snapshot(started: SystemTime, url: &str, stats: &Stats) -> Snapshot {
     Snapshot {
         started: Some(started),
         stats: stats.clone(),
-        enabled: vec![true; stats.devices.len()],
         pools: vec![PoolState {
             url: url.to_string(),
             user: "w1".into(),
@@ -129,7 +95,7 @@ fn pyasic_reads_hashrate_shares_and_pools() {
 
     let port = server.local_addr().port().to_string();
     let out = Command::new(&python)
-        .args(["-c", CLIENT, &port])
+        .args(["-c", PYASIC_CLIENT, &port])
         .output()
         .expect("running python");
     assert!(

@@ -16,3 +16,8 @@ pub mod sv2;
 pub mod testpool;
 pub mod tls;
 pub mod webdriver;
+
+/// A Python script for a python with pyasic: it reads the cgminer-compatible API on
+/// 127.0.0.1 at the port given as its one argument, through pyasic's RPC class and its
+/// cgminer miner backend, and prints what pyasic made of it as one JSON object.
+pub const PYASIC_CLIENT: &str = include_str!("pyasic_client.py");
