@@ -1,11 +1,29 @@
 //! Log lines on stderr, each with a UTC timestamp, filtered by `-v`/`-q` or else `RUST_LOG`.
 //! Progress lines live in one [`bars`] set; a log line clears them, prints, and redraws them,
 //! so the two never mix on a terminal.
+//!
+//! `--log-format` picks the line: `text` for a person; `json`, one object a line with the
+//! record's structured fields (`event`, ...), for a log collector; `journald`, the message
+//! behind a syslog priority (`<6>`), which systemd reads from a service's stderr and which
+//! adds its own timestamps. The last two draw no progress lines.
 
-use clap::{ArgAction, Args};
+use clap::{ArgAction, Args, ValueEnum};
 use indicatif::{MultiProgress, ProgressDrawTarget};
+use serde_json::Value;
 use std::io::Write;
 use std::sync::OnceLock;
+
+/// `--log-format`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// `TIMESTAMP LEVEL message`, for a person.
+    #[default]
+    Text,
+    /// One JSON object a line: ts, level, target, msg and the record's fields.
+    Json,
+    /// `<PRIORITY>message`, for systemd's capture of stderr.
+    Journald,
+}
 
 #[derive(Args)]
 pub struct LogArgs {
@@ -16,6 +34,10 @@ pub struct LogArgs {
     /// Only warnings and errors: no progress or status lines. Overrides RUST_LOG.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     quiet: bool,
+    /// How log lines are written: text (for a person), json (one object a line, for a log
+    /// collector) or journald (a syslog priority before each line, for a systemd service).
+    #[arg(long, global = true, value_name = "FORMAT", default_value = "text")]
+    log_format: LogFormat,
 }
 
 /// By default this program's crates log at info and libraries (wgpu among them) not at all.
@@ -68,21 +90,167 @@ pub fn init(args: &LogArgs) {
         (None, Ok(env)) => builder.parse_filters(&env),
         (None, Err(_)) => builder.parse_filters(DEFAULT_FILTER),
     };
-    builder.format(|buf, record| {
-        writeln!(
-            buf,
-            "{} {:<5} {}",
-            buf.timestamp_seconds(),
-            record.level(),
-            record.args()
-        )
-    });
+    match args.log_format {
+        LogFormat::Text => builder.format(|buf, record| {
+            writeln!(
+                buf,
+                "{} {:<5} {}",
+                buf.timestamp_seconds(),
+                record.level(),
+                record.args()
+            )
+        }),
+        LogFormat::Json => builder.format(|buf, record| {
+            let ts = buf.timestamp_seconds().to_string();
+            writeln!(buf, "{}", json_line(&ts, record))
+        }),
+        LogFormat::Journald => {
+            builder.format(|buf, record| write!(buf, "{}", journald_lines(record)))
+        }
+    };
     let logger = builder.build();
     let max = logger.filter();
     if log::set_boxed_logger(Box::new(AroundBars(logger))).is_ok() {
         log::set_max_level(max);
     }
-    if args.quiet {
+    // A collector reads lines: a progress line redrawn among them would be garbage to it.
+    if args.quiet || args.log_format != LogFormat::Text {
         bars().set_draw_target(ProgressDrawTarget::hidden());
+    }
+}
+
+/// The names a record's own fields must not take in a JSON line: they are the line's.
+const JSON_KEYS: [&str; 4] = ["ts", "level", "target", "msg"];
+
+/// `record` as one JSON object (no newline): `ts` (RFC 3339, UTC), `level` (lower case),
+/// `target`, `msg`, then the record's fields in order, numbers and booleans as such. A field
+/// named like one of the four is written with a `field_` prefix.
+fn json_line(ts: &str, record: &log::Record<'_>) -> String {
+    let level = record.level().as_str().to_ascii_lowercase();
+    let mut fields = Fields(Vec::new());
+    // Our visitor never fails; a source that does leaves the fields it gave.
+    let _ = record.key_values().visit(&mut fields);
+    // Written by hand, not through a map, so the four come first, in this order.
+    let mut line = format!(
+        "{{\"ts\":{},\"level\":{},\"target\":{},\"msg\":{}",
+        Value::from(ts),
+        Value::from(level),
+        Value::from(record.target()),
+        Value::from(record.args().to_string()),
+    );
+    for (key, value) in fields.0 {
+        let key = if JSON_KEYS.contains(&key.as_str()) {
+            format!("field_{key}")
+        } else {
+            key
+        };
+        line += &format!(",{}:{value}", Value::from(key));
+    }
+    line.push('}');
+    line
+}
+
+/// A record's fields as JSON values.
+struct Fields(Vec<(String, Value)>);
+
+impl<'kvs> log::kv::VisitSource<'kvs> for Fields {
+    fn visit_pair(
+        &mut self,
+        key: log::kv::Key<'kvs>,
+        value: log::kv::Value<'kvs>,
+    ) -> Result<(), log::kv::Error> {
+        let value = if let Some(n) = value.to_u64() {
+            n.into()
+        } else if let Some(n) = value.to_i64() {
+            n.into()
+        } else if let Some(x) = value.to_f64() {
+            // Not a number JSON can hold (NaN, infinity): null.
+            serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
+        } else if let Some(b) = value.to_bool() {
+            b.into()
+        } else {
+            value.to_string().into()
+        };
+        self.0.push((key.as_str().to_string(), value));
+        Ok(())
+    }
+}
+
+/// `record` for systemd: each line of its message behind the syslog priority of its level
+/// (`<3>` error, `<4>` warning, `<6>` info, `<7>` debug and trace), newline-ended.
+fn journald_lines(record: &log::Record<'_>) -> String {
+    let priority = match record.level() {
+        log::Level::Error => 3,
+        log::Level::Warn => 4,
+        log::Level::Info => 6,
+        log::Level::Debug | log::Level::Trace => 7,
+    };
+    let message = record.args().to_string();
+    message
+        .split('\n')
+        .map(|line| format!("<{priority}>{line}\n"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_json_line_holds_the_record_and_its_fields() {
+        let fields: [(&str, log::kv::Value<'_>); 5] = [
+            ("event", "device_fault".into()),
+            ("device", 3u64.into()),
+            ("ratio", 0.5f64.into()),
+            ("msg", "a field named like the line's".into()),
+            ("ok", true.into()),
+        ];
+        let line = json_line(
+            "2026-01-02T03:04:05Z",
+            &log::Record::builder()
+                .level(log::Level::Warn)
+                .target("sha256d::mine")
+                .args(format_args!("device 3 (gpu) dropped: \"gone\""))
+                .key_values(&fields)
+                .build(),
+        );
+        let v: Value = serde_json::from_str(&line).expect("one JSON object");
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "ts": "2026-01-02T03:04:05Z",
+                "level": "warn",
+                "target": "sha256d::mine",
+                "msg": "device 3 (gpu) dropped: \"gone\"",
+                "event": "device_fault",
+                "device": 3,
+                "ratio": 0.5,
+                "field_msg": "a field named like the line's",
+                "ok": true,
+            })
+        );
+        assert!(!line.contains('\n'), "{line}");
+        assert!(
+            line.starts_with(r#"{"ts":"2026-01-02T03:04:05Z","level":"warn","target":"#),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn journald_lines_carry_the_priority_of_their_level() {
+        let line = |level, text: &str| {
+            journald_lines(
+                &log::Record::builder()
+                    .level(level)
+                    .args(format_args!("{text}"))
+                    .build(),
+            )
+        };
+        assert_eq!(line(log::Level::Error, "e"), "<3>e\n");
+        assert_eq!(line(log::Level::Warn, "w"), "<4>w\n");
+        assert_eq!(line(log::Level::Info, "i"), "<6>i\n");
+        assert_eq!(line(log::Level::Debug, "d"), "<7>d\n");
+        assert_eq!(line(log::Level::Trace, "t"), "<7>t\n");
+        assert_eq!(line(log::Level::Info, "a\nb"), "<6>a\n<6>b\n");
     }
 }

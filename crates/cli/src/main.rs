@@ -19,6 +19,7 @@ mod api_args;
 mod api_run;
 mod bench;
 mod config;
+mod device_events;
 #[cfg(target_os = "linux")]
 mod emulate;
 mod energy_args;

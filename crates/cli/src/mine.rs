@@ -272,7 +272,9 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
     let live = StatusLine::new();
     let mut last_notice = None;
     let mut periodic = Periodic::new(args.status_interval);
+    let mut devices = crate::device_events::DeviceWatch::default();
     let stats = mine(source.as_mut(), &engines, &options, &mut |stats, notice| {
+        devices.log(stats);
         let now_running = stats
             .devices
             .iter()

@@ -310,6 +310,7 @@ impl Control {
         };
         if self.last_cap != Some(decision.cap) {
             log::info!(
+                event = "power_change";
                 "power: {} asks {} (duty {:.0}%)",
                 decision.source.as_deref().unwrap_or("nothing"),
                 decision.cap,
@@ -329,7 +330,7 @@ impl Control {
         if self.complied_pending && complies(m, set, decision.duty, self.full.hashrate) {
             self.complied_pending = false;
             policy.complied(now);
-            log::info!("power: {} reached", decision.cap);
+            log::info!(event = "power_complied"; "power: {} reached", decision.cap);
         }
         set
     }

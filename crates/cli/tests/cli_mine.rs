@@ -340,3 +340,70 @@ fn a_config_file_gives_the_flags_and_the_command_line_overrides_it() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `sha256d --log-format FORMAT mine --json` on the test pool until two shares are accepted:
+/// its stderr lines (the summary goes to stdout; without `--json` it is text on stderr).
+fn log_lines(format: &str) -> Vec<String> {
+    let pool = TestPool::start(Settings::new("logs"));
+    let url = pool.url();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_sha256d"))
+        .args([
+            "--log-format",
+            format,
+            "mine",
+            "--pool",
+            &url,
+            "--user",
+            "w1",
+        ])
+        .args(["--shares", "2", "--time", "60", "--json"])
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8(o.stderr).expect("UTF-8 logs");
+    assert!(o.status.success(), "mine failed: {stderr}");
+    stderr.lines().map(str::to_string).collect()
+}
+
+#[test]
+fn json_logs_are_one_object_a_line_with_the_device_events() {
+    let lines = log_lines("json");
+    assert!(!lines.is_empty());
+    let records: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    for r in &records {
+        let ts = r["ts"].as_str().unwrap_or_else(|| panic!("no ts: {r}"));
+        assert!(ts.len() == 20 && ts.ends_with('Z'), "not RFC 3339 UTC: {r}");
+        assert!(
+            ["error", "warn", "info", "debug", "trace"]
+                .contains(&r["level"].as_str().unwrap_or("")),
+            "{r}"
+        );
+        assert!(r["msg"].is_string(), "{r}");
+    }
+    assert!(
+        records
+            .iter()
+            .any(|r| r["event"] == "device_joined" && r["device"] == 0 && r["engine"].is_string()),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn journald_logs_carry_a_priority_and_no_timestamp() {
+    let lines = log_lines("journald");
+    assert!(!lines.is_empty());
+    for l in &lines {
+        let rest = ["<3>", "<4>", "<6>", "<7>"]
+            .iter()
+            .find_map(|p| l.strip_prefix(p))
+            .unwrap_or_else(|| panic!("no priority: {l}"));
+        assert!(!rest.starts_with("20"), "a timestamp: {l}");
+    }
+    assert!(
+        lines.iter().any(|l| l.starts_with("<6>device 0 (")),
+        "{lines:#?}"
+    );
+}
