@@ -157,9 +157,17 @@
   }
 
   /* Up to the last hour as two polylines in the SVG's 600 x 200 box, time running to the
-     newest point; a run younger than the hour fills the width. */
-  function renderHistory(h) {
-    var points = h.points;
+     newest point; a run younger than the hour fills the width. The history has a point every
+     step; the status's rates, as of now, end the lines, so a young run shows a line too. */
+  function renderHistory(h, status) {
+    var points = h.points.slice();
+    if (status && status.uptime_seconds > 0) {
+      points.push({
+        at: status.uptime_seconds,
+        measured_hs: status.hashrate.measured_hs,
+        proven_hs: status.hashrate.proven_hs
+      });
+    }
     var end = points.length ? points[points.length - 1].at : 0;
     var start = points.length ? points[0].at : 0;
     var span = Math.min(h.span_seconds, Math.max(end - start, h.step_seconds));
@@ -196,7 +204,7 @@
       renderStatus(r[0]);
       renderDevices(r[1]);
       renderPools(r[2]);
-      renderHistory(r[3]);
+      renderHistory(r[3], r[0]);
       show("status", "updated " + new Date().toLocaleTimeString());
       $("status").className = "muted";
     }, function (err) {
