@@ -108,6 +108,7 @@ pub fn init(args: &LogArgs) {
             builder.format(|buf, record| write!(buf, "{}", journald_lines(record)))
         }
     };
+    let _ = FORMAT.set(args.log_format);
     let logger = builder.build();
     let max = logger.filter();
     if log::set_boxed_logger(Box::new(AroundBars(logger))).is_ok() {
@@ -117,6 +118,38 @@ pub fn init(args: &LogArgs) {
     if args.quiet || args.log_format != LogFormat::Text {
         bars().set_draw_target(ProgressDrawTarget::hidden());
     }
+}
+
+/// The format [`init`] installed, for what is written outside the log: see [`report`].
+static FORMAT: OnceLock<LogFormat> = OnceLock::new();
+
+/// Writes `text` on stderr as it is (`--log-format text`), or as a record of `level` with
+/// field `event` in the JSON or journald format, so that a collector reading those lines
+/// meets only lines it can read. For what a run must say whatever the log filter: its
+/// summary, the error it ends on.
+pub fn report(level: log::Level, event: &str, text: &str) {
+    let format = FORMAT.get().copied().unwrap_or_default();
+    let fields = [("event", log::kv::Value::from(event))];
+    let args = format_args!("{text}");
+    let record = log::Record::builder()
+        .level(level)
+        .target(env!("CARGO_CRATE_NAME"))
+        .args(args)
+        .key_values(&fields)
+        .build();
+    let line = match format {
+        LogFormat::Text => format!("{text}\n"),
+        LogFormat::Json => {
+            let ts = jiff::Timestamp::now()
+                .round(jiff::Unit::Second)
+                .unwrap_or_default();
+            json_line(&ts.to_string(), &record) + "\n"
+        }
+        LogFormat::Journald => journald_lines(&record),
+    };
+    bars().suspend(|| {
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    });
 }
 
 /// The names a record's own fields must not take in a JSON line: they are the line's.

@@ -147,7 +147,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            errln!("error: {}", one_line(&e.to_string()));
+            let line = format!("error: {}", one_line(&e.to_string()));
+            logging::report(log::Level::Error, "exit_error", &line);
             ExitCode::FAILURE
         }
     }

@@ -352,7 +352,7 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
                 hex::encode(head)
             );
         }
-        errln!("{text}");
+        crate::logging::report(log::Level::Info, "summary", &text);
     }
     // The summary is out; the exit status still says the run ended on broken engines.
     if stats.every_engine_failed() {

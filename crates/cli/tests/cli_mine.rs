@@ -356,7 +356,8 @@ fn log_lines(format: &str) -> Vec<String> {
             "--user",
             "w1",
         ])
-        .args(["--shares", "2", "--time", "60", "--json"])
+        // No --json: the text summary is on stderr too, and must be in the logs' format.
+        .args(["--shares", "2", "--time", "60"])
         .env_remove("RUST_LOG")
         .output()
         .expect("the binary runs");
@@ -387,6 +388,11 @@ fn json_logs_are_one_object_a_line_with_the_device_events() {
         records
             .iter()
             .any(|r| r["event"] == "device_joined" && r["device"] == 0 && r["engine"].is_string()),
+        "{lines:#?}"
+    );
+    assert!(
+        records.iter().any(|r| r["event"] == "summary"
+            && r["msg"].as_str().is_some_and(|m| m.contains("accepted"))),
         "{lines:#?}"
     );
 }
