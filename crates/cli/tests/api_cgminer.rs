@@ -3,7 +3,7 @@
 //! reads, so its counts are checked against what the test pool itself counted before and
 //! after.
 
-// Shared with api_http.rs, which uses its HTTP half.
+// Shared by the API tests, each using part of it.
 #[allow(dead_code)]
 #[path = "common/api.rs"]
 mod api;

@@ -4,103 +4,57 @@
 //! its peer unless peers are required. The screenshot lands in the test target's temporary
 //! directory, its path printed.
 
+// Shared by the API tests, each using part of it.
+#[allow(dead_code)]
+#[path = "common/api.rs"]
+mod api;
+
+use api::ApiMiner;
 use serde_json::Value;
-use sha256d_testkit::peers::temp_dir;
 use sha256d_testkit::prometheus;
 use sha256d_testkit::testpool::{Settings, TestPool};
 use sha256d_testkit::webdriver::Browser;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::thread;
+use std::path::Path;
 use std::time::Duration;
 
 const READ: &str = "dashboard-read-token-0123456789";
 const CONTROL: &str = "dashboard-control-token-0123456789";
 const WAIT: Duration = Duration::from_secs(30);
 
-/// `sha256d mine` with the API on a free loopback port; killed on drop.
-struct Miner {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
+/// `sha256d mine` on the portable engine with the API on a free loopback port.
+fn start_miner(pool: &TestPool) -> ApiMiner {
+    let (read, control) = api::token_files("dashboard", READ, CONTROL);
+    let (read, control) = (
+        read.to_str().expect("a UTF-8 path"),
+        control.to_str().expect("a UTF-8 path"),
+    );
+    ApiMiner::start(
+        &[
+            "--pool",
+            &pool.url(),
+            "--user",
+            "w1",
+            "--engine",
+            "portable",
+            "--threads",
+            "1",
+            "--time",
+            "300",
+            "--api",
+            "127.0.0.1:0",
+            "--api-read-token-file",
+            read,
+            "--api-control-token-file",
+            control,
+        ],
+        &[],
+    )
 }
 
-impl Miner {
-    fn start(pool: &TestPool) -> Miner {
-        let dir = temp_dir("dashboard");
-        let (read, control) = (dir.join("read-token"), dir.join("control-token"));
-        std::fs::write(&read, format!("{READ}\n")).expect("a token file");
-        std::fs::write(&control, format!("{CONTROL}\n")).expect("a token file");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sha256d"))
-            .args(["mine", "--pool", &pool.url(), "--user", "w1"])
-            .args(["--engine", "portable", "--threads", "1", "--time", "300"])
-            .args(["--api", "127.0.0.1:0"])
-            .arg("--api-read-token-file")
-            .arg(&read)
-            .arg("--api-control-token-file")
-            .arg(&control)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the binary runs");
-        let (lines, port) = mpsc::channel();
-        let stderr = child.stderr.take().expect("stderr is piped");
-        // Drained for the whole run, so the miner never blocks on a full pipe.
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("api: listening on http://127.0.0.1:").nth(1) {
-                    let _ = lines.send(rest.trim().parse::<u16>().ok());
-                }
-                eprintln!("miner: {line}");
-            }
-        });
-        let port = port
-            .recv_timeout(WAIT)
-            .ok()
-            .flatten()
-            .expect("the miner logs `api: listening on http://127.0.0.1:PORT`");
-        Miner { child, port, dir }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    /// `GET path` with `token`: the status and the body.
-    fn get(&self, path: &str, token: Option<&str>) -> (u16, String) {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("the API accepts");
-        let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n{auth}Connection: close\r\n\r\n",
-            self.port
-        )
-        .expect("the request goes out");
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).expect("a UTF-8 answer");
-        let (head, body) = answer.split_once("\r\n\r\n").expect("a head and a body");
-        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok());
-        (status.expect("a status line"), body.to_string())
-    }
-
-    fn status(&self) -> Value {
-        let (status, body) = self.get("/v1/status", Some(READ));
-        assert_eq!(status, 200, "{body}");
-        serde_json::from_str(&body).expect("JSON status")
-    }
-}
-
-impl Drop for Miner {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+fn status(miner: &ApiMiner) -> Value {
+    let reply = miner.call("GET", "/v1/status", Some(READ), None);
+    assert_eq!(reply.status, 200, "{reply:?}");
+    reply.json()
 }
 
 /// The number an element of the page holds in its `data-value`.
@@ -129,11 +83,14 @@ fn apply_setpoint(browser: &Browser, kind: &str, token: &str) {
 #[test]
 fn the_dashboard_shows_a_live_miner_and_steers_its_setpoint_with_the_control_token() {
     let pool = TestPool::start(Settings::new("dashboard"));
-    let miner = Miner::start(&pool);
+    let miner = start_miner(&pool);
     let Some(browser) = Browser::start() else {
         return;
     };
-    browser.navigate(&miner.url("/"));
+    browser.navigate(&format!(
+        "{}/",
+        miner.http.as_deref().expect("the HTTP API")
+    ));
     browser.send_keys(&browser.wait_for("#read-token", WAIT), READ);
     browser.click(&browser.wait_for("#read-save", WAIT));
 
@@ -159,7 +116,7 @@ fn the_dashboard_shows_a_live_miner_and_steers_its_setpoint_with_the_control_tok
         text.starts_with("refused").then_some(text)
     });
     assert!(refusal.starts_with("refused (401): "), "{refusal}");
-    assert_ne!(miner.status()["setpoint"]["source"], "api");
+    assert_ne!(status(&miner)["setpoint"]["source"], "api");
     // The read token does not steer either.
     apply_setpoint(&browser, "off", READ);
     let refusal = browser.wait_until(WAIT, "a refusal", || {
@@ -175,13 +132,13 @@ fn the_dashboard_shows_a_live_miner_and_steers_its_setpoint_with_the_control_tok
             .then_some(())
     });
     assert!(browser.text_of("#control-result").starts_with("applied"));
-    let status = miner.status();
-    assert_eq!(status["setpoint"]["cap"], "off", "{status}");
-    assert_eq!(status["setpoint"]["source"], "api", "{status}");
+    let now = status(&miner);
+    assert_eq!(now["setpoint"]["cap"], "off", "{now}");
+    assert_eq!(now["setpoint"]["source"], "api", "{now}");
     assert_eq!(
-        status["setpoint"]["api"],
+        now["setpoint"]["api"],
         serde_json::json!({"off": true}),
-        "{status}"
+        "{now}"
     );
 
     let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");
@@ -196,13 +153,13 @@ fn the_dashboard_shows_a_live_miner_and_steers_its_setpoint_with_the_control_tok
     browser.wait_until(WAIT, "the setpoint released", || {
         (browser.text_of("#setpoint-source") != "api").then_some(())
     });
-    assert!(miner.status()["setpoint"]["api"].is_null());
+    assert!(status(&miner)["setpoint"]["api"].is_null());
 
     // The same run's metrics, through a real parser.
-    let (status, body) = miner.get("/metrics", None);
-    assert_eq!(status, 401, "{body}");
-    let (status, text) = miner.get("/metrics", Some(READ));
-    assert_eq!(status, 200, "{text}");
+    assert_eq!(miner.call("GET", "/metrics", None, None).status, 401);
+    let metrics = miner.call("GET", "/metrics", Some(READ), None);
+    assert_eq!(metrics.status, 200, "{metrics:?}");
+    let text = metrics.body;
     let Some(families) = prometheus::parse(&text) else {
         return;
     };

@@ -2,6 +2,8 @@
 //! the read token and steered with the control token — the setpoint, a device, the pool —
 //! and refused without them. No token ever comes back in a reply or a log line.
 
+// Shared by the API tests, each using part of it.
+#[allow(dead_code)]
 #[path = "common/api.rs"]
 mod api;
 
@@ -17,14 +19,8 @@ const CONTROL: &str = "control-token-fedcba9876543210";
 /// Generous: a loaded CI machine is slow, and every wait below ends as soon as it is met.
 const WAIT: Duration = Duration::from_secs(60);
 
-/// The two token files, in a fresh directory.
 fn token_files(tag: &str) -> (PathBuf, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("sha256d-api-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a temp dir");
-    let (read, control) = (dir.join("read"), dir.join("control"));
-    std::fs::write(&read, format!("{READ}\n")).expect("the read token is written");
-    std::fs::write(&control, CONTROL).expect("the control token is written");
-    (read, control)
+    api::token_files(tag, READ, CONTROL)
 }
 
 /// Polls `what` on the API until `until` holds for its JSON, and returns it.

@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -204,4 +205,14 @@ pub fn refused(args: &[&str], env: &[(&str, &str)]) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!out.status.success(), "it ran: {stderr}");
     stderr
+}
+
+/// Files holding the `read` and `control` tokens, in a fresh directory named for `tag`.
+pub fn token_files(tag: &str, read: &str, control: &str) -> (PathBuf, PathBuf) {
+    let dir = sha256d_testkit::peers::temp_dir(tag);
+    let files = (dir.join("read"), dir.join("control"));
+    // One with a line break and one without: both are how token files are written.
+    std::fs::write(&files.0, format!("{read}\n")).expect("the read token is written");
+    std::fs::write(&files.1, control).expect("the control token is written");
+    files
 }
