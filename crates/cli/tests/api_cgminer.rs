@@ -61,6 +61,8 @@ fn pyasic_reads_the_hashrate_shares_and_pool_of_a_run() {
         String::from_utf8_lossy(&out.stderr)
     );
     let got: Value = serde_json::from_slice(&out.stdout).expect("the client prints JSON");
+    // In the test's output, for a person comparing pyasic's view with the run's.
+    println!("pyasic's view: {got:#}");
     let within = |v: &Value| v.as_u64().is_some_and(|n| (before..=after).contains(&n));
 
     // Shares: pyasic's counts lie between the pool's own before and after.
