@@ -5,7 +5,7 @@
 //! complied with once the measured hash rate is within reach of it.
 
 use jiff::Timestamp;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha256d::Engine;
 use sha256d_mining::energy::NvmlPowerLimit;
 use sha256d_mining::openadr::{Reading, Timeline, VenClient};
@@ -567,18 +567,7 @@ fn poll_vtn(
 
 /// The summary's `power_events`.
 pub fn events_json(events: &[PowerEvent]) -> Value {
-    events
-        .iter()
-        .map(|e| {
-            json!({
-                "source": e.source,
-                "from": e.from.to_string(),
-                "to": e.to.to_string(),
-                "requested_at": e.requested_at.to_string(),
-                "seconds_to_comply": e.seconds_to_comply(),
-            })
-        })
-        .collect()
+    events.iter().map(sha256d_mining::api::event_json).collect()
 }
 
 /// The text summary's power lines: each change, and how long the devices took to follow it.

@@ -101,6 +101,20 @@ pub trait Control: Send + Sync {
     fn switch_pool(&self, index: usize) -> Result<(), String>;
 }
 
+/// A power-policy change as JSON, as the API's `/v1/events` and the CLI's summary give it:
+/// its source, the caps it moved between, when it was asked for and when the devices
+/// complied (RFC 3339), and the seconds between.
+pub fn event_json(e: &PowerEvent) -> serde_json::Value {
+    serde_json::json!({
+        "source": e.source,
+        "from": e.from.to_string(),
+        "to": e.to.to_string(),
+        "requested_at": e.requested_at.to_string(),
+        "complied_at": e.complied_at.map(|t| t.to_string()),
+        "seconds_to_comply": e.seconds_to_comply(),
+    })
+}
+
 /// One point of the hashrate history the dashboard charts.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct HistoryPoint {

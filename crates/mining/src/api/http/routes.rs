@@ -276,16 +276,7 @@ fn events(cx: &Context<'_>) -> Response {
         .snapshot()
         .events
         .iter()
-        .map(|e| {
-            json!({
-                "source": e.source,
-                "from": e.from.to_string(),
-                "to": e.to.to_string(),
-                "requested_at": e.requested_at.to_string(),
-                "complied_at": e.complied_at.map(|t| t.to_string()),
-                "seconds_to_comply": e.seconds_to_comply(),
-            })
-        })
+        .map(crate::api::event_json)
         .collect();
     Response::json(200, &json!({ "events": events }))
 }
