@@ -10,7 +10,6 @@ mod api;
 use api::{refused, ApiMiner, Reply};
 use serde_json::Value;
 use sha256d_testkit::testpool::{Settings, TestPool};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const READ: &str = "read-token-0123456789abcdef";
@@ -19,8 +18,26 @@ const CONTROL: &str = "control-token-fedcba9876543210";
 /// Generous: a loaded CI machine is slow, and every wait below ends as soon as it is met.
 const WAIT: Duration = Duration::from_secs(60);
 
-fn token_files(tag: &str) -> (PathBuf, PathBuf) {
-    api::token_files(tag, READ, CONTROL)
+/// `sha256d mine` on `pools` (`--pool URL` each) with the API and both tokens, then `extra`.
+fn start(tag: &str, pools: &[String], extra: &[&str]) -> ApiMiner {
+    let (read, control) = api::token_files(tag, READ, CONTROL);
+    let mut args: Vec<&str> = pools.iter().flat_map(|url| ["--pool", url]).collect();
+    args.extend([
+        "--user",
+        "w1",
+        "--threads",
+        "1",
+        "--time",
+        "300",
+        "--api",
+        "127.0.0.1:0",
+        "--api-read-token-file",
+        read.to_str().expect("a UTF-8 path"),
+        "--api-control-token-file",
+        control.to_str().expect("a UTF-8 path"),
+    ]);
+    args.extend(extra);
+    ApiMiner::start(&args, &[])
 }
 
 /// Polls `what` on the API until `until` holds for its JSON, and returns it.
@@ -87,21 +104,10 @@ fn wait_moving(miner: &ApiMiner, device: Option<usize>, what: &str) {
 #[test]
 fn reads_need_a_token_control_needs_the_control_token_and_the_setpoint_holds() {
     let pool = TestPool::start(Settings::new("api"));
-    let (read, control) = token_files("setpoint");
-    let miner = ApiMiner::start(
+    let miner = start(
+        "setpoint",
+        &[pool.url()],
         &[
-            "--pool",
-            &pool.url(),
-            "--user",
-            "w1",
-            "--threads",
-            "1",
-            "--api",
-            "127.0.0.1:0",
-            "--api-read-token-file",
-            read.to_str().expect("a UTF-8 path"),
-            "--api-control-token-file",
-            control.to_str().expect("a UTF-8 path"),
             // A declared draw, for the power figures and a watts setpoint; and a ramp fast
             // enough that a setpoint holds within the test's patience.
             "--energy",
@@ -112,11 +118,8 @@ fn reads_need_a_token_control_needs_the_control_token_and_the_setpoint_holds() {
             "0",
             "--ramp-hold",
             "0",
-            "--time",
-            "300",
             "--json",
         ],
-        &[],
     );
     let status = wait_for(&miner, "/v1/status", "a first accepted share", |v| {
         v["shares"]["accepted"].as_u64() > Some(0)
@@ -212,6 +215,17 @@ fn reads_need_a_token_control_needs_the_control_token_and_the_setpoint_holds() {
     wait_for(&miner, "/v1/status", "the watts setpoint", |v| {
         v["setpoint"]["cap"] == "5W" && v["setpoint"]["api"] == serde_json::json!({"watts": 5.0})
     });
+    // Half the declared 10 W: half duty, held there (a declared draw does not change with the
+    // duty, so the control must not learn a hungrier device from it).
+    wait_for(&miner, "/v1/status", "half duty for half the power", |v| {
+        v["setpoint"]["duty"]
+            .as_f64()
+            .is_some_and(|d| (d - 0.5).abs() < 0.01)
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let held = miner.call("GET", "/v1/status", Some(READ), None).json();
+    let duty = held["setpoint"]["duty"].as_f64();
+    assert!(duty.is_some_and(|d| (d - 0.5).abs() < 0.01), "{held}");
 
     // Released: nothing caps the run, and it hashes again.
     let reply = miner.call(
@@ -272,28 +286,7 @@ fn the_pool_can_be_switched_and_the_switch_shows() {
         TestPool::start(Settings::new("api-a")),
         TestPool::start(Settings::new("api-b")),
     );
-    let (read, control) = token_files("pools");
-    let miner = ApiMiner::start(
-        &[
-            "--pool",
-            &first.url(),
-            "--pool",
-            &second.url(),
-            "--user",
-            "w1",
-            "--threads",
-            "1",
-            "--api",
-            "127.0.0.1:0",
-            "--api-read-token-file",
-            read.to_str().expect("a UTF-8 path"),
-            "--api-control-token-file",
-            control.to_str().expect("a UTF-8 path"),
-            "--time",
-            "300",
-        ],
-        &[],
-    );
+    let miner = start("pools", &[first.url(), second.url()], &[]);
     wait_for(&miner, "/v1/pools", "work from the first pool", |v| {
         v["pools"][0]["active"] == true && v["pools"][0]["accepted"].as_u64() > Some(0)
     });
@@ -320,7 +313,7 @@ fn the_pool_can_be_switched_and_the_switch_shows() {
 
 #[test]
 fn an_api_off_loopback_needs_both_tokens() {
-    let (read, _) = token_files("exposed");
+    let (read, _) = api::token_files("exposed", READ, CONTROL);
     let stderr = refused(
         &[
             "--pool",
