@@ -161,7 +161,8 @@
      step; the status's rates, as of now, end the lines, so a young run shows a line too. */
   function renderHistory(h, status) {
     var points = h.points.slice();
-    if (status && status.uptime_seconds > 0) {
+    var last = points.length ? points[points.length - 1].at : 0;
+    if (status && status.uptime_seconds > last) {
       points.push({
         at: status.uptime_seconds,
         measured_hs: status.hashrate.measured_hs,
