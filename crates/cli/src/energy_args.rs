@@ -107,13 +107,11 @@ impl Energy {
         self.log.as_ref().map(EnergyLog::joules)
     }
 
-    /// The joules measured so far, for the power control to learn the devices' full draw
-    /// from; `None` without a meter, or when any meter only estimates: a declared draw is the
-    /// same at any duty, and learning from it would take a throttled device for a hungrier one.
-    pub fn measured_joules(&self) -> Option<f64> {
-        let log = self.log.as_ref()?;
-        let estimated = log.readings().any(|r| r.basis == energy::Basis::Estimated);
-        (!estimated).then(|| log.joules())
+    /// Whether any meter only estimates (a declared draw, the same at any duty).
+    pub fn estimated(&self) -> bool {
+        self.log
+            .as_ref()
+            .is_some_and(|log| log.readings().any(|r| r.basis == energy::Basis::Estimated))
     }
 
     /// Power and energy as the API shows them, `watts` being the draw over the last interval

@@ -286,7 +286,7 @@ pub fn run(args: MineArgs) -> Result<(), Error> {
         }
         energy.sample();
         if let Some(sampler) = &mut sampler {
-            sampler.sample(stats.hashes, energy.measured_joules());
+            sampler.sample(stats.hashes, energy.joules(), energy.estimated());
         }
         if let Some(api) = &mut api {
             api.publish(stats, &energy, power.as_ref(), args.node.as_deref());

@@ -60,6 +60,9 @@ pub struct Measured {
     pub rate: f64,
     /// Watts over the last interval, where a meter says.
     pub watts: Option<f64>,
+    /// Whether those watts are only an estimate (a declared draw), the same at any duty: fit
+    /// to report, not to learn the devices' full draw from.
+    pub watts_estimated: bool,
     /// The duty that was set over all of that interval, if it did not change within it.
     pub steady_duty: Option<f64>,
 }
@@ -84,8 +87,9 @@ impl Sampler {
         }
     }
 
-    /// Called with the run's hashes and joules so far, as often as the status callback runs.
-    pub fn sample(&mut self, hashes: u64, joules: Option<f64>) {
+    /// Called with the run's hashes and joules so far (and whether any meter only estimates
+    /// them), as often as the status callback runs.
+    pub fn sample(&mut self, hashes: u64, joules: Option<f64>, estimated: bool) {
         let (now, duty) = (Instant::now(), self.duty.get());
         let Some((at, h0, j0, d0)) = self.last else {
             self.last = Some((now, hashes, joules, duty));
@@ -108,6 +112,7 @@ impl Sampler {
         *self.measured.lock().unwrap_or_else(|e| e.into_inner()) = Measured {
             rate: hashes.saturating_sub(h0) as f64 / secs,
             watts,
+            watts_estimated: estimated,
             steady_duty: Some(duty),
         };
         self.last = Some((now, hashes, joules, duty));
@@ -344,7 +349,7 @@ impl Control {
             }
             _ => {}
         }
-        if let (Some(d), Some(w)) = (m.steady_duty, m.watts) {
+        if let (Some(d), Some(w), false) = (m.steady_duty, m.watts, m.watts_estimated) {
             if d > 0.05 && w > 0.0 {
                 self.full.watts = Some(w / d);
             }
