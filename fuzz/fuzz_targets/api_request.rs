@@ -35,10 +35,16 @@ fn live() -> &'static Arc<Live> {
         let live = Live::new();
         live.publish(Snapshot {
             stats: Stats {
-                devices: vec![DeviceStats::default(); 2],
+                // One device on, one off, so both answers of a device switch are reached.
+                devices: vec![
+                    DeviceStats::default(),
+                    DeviceStats {
+                        disabled: true,
+                        ..DeviceStats::default()
+                    },
+                ],
                 ..Stats::default()
             },
-            enabled: vec![true, false],
             pools: vec![PoolState {
                 url: "stratum+tcp://pool.example:3333".into(),
                 user: "worker".into(),
