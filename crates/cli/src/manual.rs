@@ -21,7 +21,11 @@ pub fn man(cmd: &clap::Command, sub: Option<&str>) -> Result<(), Error> {
         None => cmd.clone(),
         Some(name) => {
             let found = cmd.find_subcommand(name).ok_or_else(|| {
-                let names: Vec<_> = cmd.get_subcommands().map(|s| s.get_name()).collect();
+                let names: Vec<_> = cmd
+                    .get_subcommands()
+                    .filter(|s| !s.is_hide_set())
+                    .map(|s| s.get_name())
+                    .collect();
                 Error::new(
                     ErrorKind::InvalidInput,
                     format!("no subcommand {name:?}; there are {}", names.join(", ")),
