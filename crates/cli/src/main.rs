@@ -104,6 +104,10 @@ enum Command {
     /// Emulate a USB ASIC stick on a pseudo-terminal (prints `pty: PATH` first).
     #[cfg(target_os = "linux")]
     Emulate(emulate::EmulateArgs),
+    /// `bench`'s counted child: scans a few nonces while the bench single-steps it.
+    #[cfg(target_os = "linux")]
+    #[command(hide = true)]
+    StepKernel(bench::StepKernelArgs),
     /// Print a shell completion script, e.g. `sha256d completions bash > sha256d.bash`.
     Completions {
         /// The shell: bash, zsh, fish, elvish or powershell.
@@ -141,6 +145,8 @@ fn main() -> ExitCode {
         Command::VerifyLog(args) => done(verify_log::run(args)),
         #[cfg(target_os = "linux")]
         Command::Emulate(args) => done(emulate::run(args)),
+        #[cfg(target_os = "linux")]
+        Command::StepKernel(args) => bench::step_kernel(&args),
         Command::Completions { shell } => done(manual::completions(shell, &mut Cli::command())),
         Command::Man { subcommand } => done(manual::man(&Cli::command(), subcommand.as_deref())),
     };

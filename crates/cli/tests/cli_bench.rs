@@ -309,7 +309,52 @@ fn the_help_names_every_bench_flag() {
         "--save",
         "--compare",
         "--plot",
+        "--count-instructions",
     ] {
         assert!(help.contains(flag), "{flag} missing from {help}");
+    }
+}
+
+/// `--count-instructions` single-steps the compiled kernel: the count is exact, so sharing a
+/// schedule between two versions must retire fewer instructions per version than one version
+/// alone, and no fewer than the ALU work the op model says the kernel cannot avoid.
+#[cfg(target_os = "linux")]
+#[test]
+fn counted_instructions_are_the_compiled_kernels() {
+    let args = [
+        QUICK,
+        &["--versions", "1,2", "--json", "--count-instructions"],
+    ]
+    .concat();
+    let out = sha256d(&args);
+    let v = json(&out);
+    let rows = v["engines"].as_array().expect("engine rows");
+    let counted: Vec<Option<f64>> = rows
+        .iter()
+        .map(|r| r["instructions_counted"].as_f64())
+        .collect();
+    let [Some(one), Some(two)] = counted[..] else {
+        let err = String::from_utf8_lossy(&out.stderr);
+        // A kernel (or container) that refuses ptrace leaves the op model's figure alone.
+        assert!(
+            err.contains("instructions not counted"),
+            "{counted:?}: {err}"
+        );
+        eprintln!("skipping: this machine refuses to let bench trace its child: {err}");
+        return;
+    };
+    assert!(two < one, "2 versions {two}, 1 version {one}");
+    for (r, n) in rows.iter().zip([one, two]) {
+        let basis = r["ceiling_basis"].as_str().expect("a ceiling basis");
+        let modelled: f64 = basis
+            .split_whitespace()
+            .next()
+            .and_then(|w| w.parse().ok())
+            .expect("the model's count first");
+        assert!(
+            (modelled..3.0 * modelled).contains(&n),
+            "{n} against {basis}"
+        );
+        assert!(basis.contains(&format!("retires {n:.0}")), "{basis}");
     }
 }

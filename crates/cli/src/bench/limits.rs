@@ -10,12 +10,12 @@ use sha256d::hazmat::{ceiling, Backend, OpMix};
 pub enum Limit {
     /// The SHA unit: its instruction rate over [`ceiling::SHA_INSTRUCTIONS_PER_NONCE`].
     Sha(Backend),
-    /// The vector or scalar ALUs: the rate of the kernel's own instruction mix.
-    Mix(Backend, OpMix),
+    /// The vector or scalar ALUs: the rate of the kernel's own instruction mix, over the
+    /// mix's instructions per nonce; with the compiled kernel's instructions per nonce where
+    /// they were counted.
+    Mix(Backend, OpMix, Option<f64>),
 }
 
-/// The core's instruction mix per nonce for `backend` at `versions` rolled versions.
-///
 impl Limit {
     /// The limit of engine `name` at `versions`, if it has one this build can measure.
     pub fn of(name: &str, versions: u32) -> Option<Limit> {
@@ -25,14 +25,44 @@ impl Limit {
         }
         backend
             .op_mix(versions as usize)
-            .map(|mix| Limit::Mix(backend, mix))
+            .map(|mix| Limit::Mix(backend, mix, None))
+    }
+
+    /// The same limit with the compiled kernel's instruction count, where it can be counted
+    /// here (a few seconds a row); as it was, with a warning saying why, where not.
+    pub fn counted(self, versions: u32) -> Limit {
+        let Limit::Mix(backend, mix, _) = self else {
+            return self;
+        };
+        #[cfg(target_os = "linux")]
+        let counted = super::stepped::instructions_per_nonce(backend.name(), versions);
+        #[cfg(not(target_os = "linux"))]
+        let counted: Result<f64, String> = {
+            let _ = versions;
+            Err("counting needs Linux's ptrace".to_string())
+        };
+        match counted {
+            Ok(n) => Limit::Mix(backend, mix, Some(n)),
+            Err(why) => {
+                log::warn!("{}: instructions not counted: {why}", backend.name());
+                self
+            }
+        }
+    }
+
+    /// The compiled kernel's instructions per nonce, where counted.
+    pub fn counted_instructions(&self) -> Option<f64> {
+        match self {
+            Limit::Mix(.., counted) => *counted,
+            Limit::Sha(_) => None,
+        }
     }
 
     /// Instructions per nonce.
     fn per_nonce(&self) -> f64 {
         match self {
             Limit::Sha(_) => ceiling::SHA_INSTRUCTIONS_PER_NONCE,
-            Limit::Mix(_, mix) => mix.total(),
+            Limit::Mix(_, mix, _) => mix.total(),
         }
     }
 
@@ -40,7 +70,7 @@ impl Limit {
     pub fn probe(self) -> Probe<'static> {
         Probe::new(move |budget| match self {
             Limit::Sha(b) => ceiling::sha_rate(b, budget),
-            Limit::Mix(b, mix) => ceiling::mix_rate(b, &mix, budget),
+            Limit::Mix(b, mix, _) => ceiling::mix_rate(b, &mix, budget),
         })
     }
 
@@ -51,14 +81,21 @@ impl Limit {
             Limit::Sha(_) => "SHA256H/H2",
             Limit::Mix(..) => "instructions of its mix",
         };
+        let compiled = self.counted_instructions().map_or(String::new(), |n| {
+            format!(
+                " (the compiled kernel retires {n:.0}, {:.2}x the model: moves, loads, stores, branches)",
+                n / self.per_nonce()
+            )
+        });
         Ceiling {
             mhs: per_second / self.per_nonce() / 1e6,
             per_thread: true,
             basis: format!(
-                "{:.0} {what} per nonce at {:.2} G/s per thread",
+                "{:.0} {what} per nonce at {:.2} G/s per thread{compiled}",
                 self.per_nonce(),
                 per_second / 1e9
             ),
+            instructions_counted: self.counted_instructions(),
         }
     }
 }
@@ -71,6 +108,8 @@ pub struct Ceiling {
     pub per_thread: bool,
     /// How it was reached, for a person: instructions per nonce and the rate they ran at.
     pub basis: String,
+    /// The compiled kernel's instructions per nonce, single-stepped (`--count-instructions`).
+    pub instructions_counted: Option<f64>,
 }
 
 /// The GPU adapter a row ran on, for the context and for flagging software rasterisers.
@@ -122,6 +161,7 @@ impl Adapter {
                 "{ops:.0} ops per nonce at {:.1} T int ops/s",
                 per_second / 1e12
             ),
+            instructions_counted: None,
         })
     }
 }

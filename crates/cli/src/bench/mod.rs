@@ -12,7 +12,12 @@ mod reference;
 mod report;
 mod saved;
 mod stats;
+#[cfg(target_os = "linux")]
+mod stepped;
 mod timing;
+
+#[cfg(target_os = "linux")]
+pub use stepped::{child as step_kernel, StepKernelArgs};
 
 use crate::values;
 use clap::Args;
@@ -54,6 +59,10 @@ pub struct BenchArgs {
     /// Also draw every row as an SVG bar chart: median, spread and fraction of its ceiling.
     #[arg(long, value_name = "FILE.svg")]
     plot: Option<String>,
+    /// Also count each vector and scalar kernel's instructions per nonce by single-stepping it
+    /// (Linux; a few seconds a row), beside the op model its ceiling divides by.
+    #[arg(long)]
+    count_instructions: bool,
 }
 
 /// Block 125552's header: a real header, so the work is what a miner hashes.
@@ -116,10 +125,24 @@ pub fn run(args: BenchArgs) -> Result<(), Error> {
             Ok(reference::run(f, &bytes, threads, wanted))
         }));
     }
+    if args.count_instructions && !args.json {
+        errln!("counting each CPU kernel's instructions per nonce by single-stepping it");
+    }
+    let row_limits: Vec<Option<Limit>> = specs
+        .iter()
+        .map(|&(name, v)| {
+            let limit = Limit::of(name, v)?;
+            Some(if args.count_instructions {
+                limit.counted(v)
+            } else {
+                limit
+            })
+        })
+        .collect();
     let mut limits: Vec<Limit> = Vec::new();
-    for &(name, v) in &specs {
-        if let Some(l) = Limit::of(name, v).filter(|l| !limits.contains(l)) {
-            limits.push(l);
+    for l in row_limits.iter().flatten() {
+        if !limits.contains(l) {
+            limits.push(*l);
         }
     }
     let mut probes: Vec<Probe> = limits.iter().map(|l| l.probe()).collect();
@@ -129,15 +152,17 @@ pub fn run(args: BenchArgs) -> Result<(), Error> {
     let clock = probes.pop().and_then(|p| p.best);
 
     let mut measured = measured.into_iter();
+    let mut row_limits = row_limits.into_iter();
     let mut rows = Vec::new();
     for e in &engines {
         for &v in &versions {
+            let limit = row_limits.next().expect("one limit per engine row");
             let ceiling = if e.name() == "gpu" {
                 adapter
                     .as_ref()
                     .and_then(|a| a.ceiling(limits::gpu_ops_per_nonce(v)))
             } else {
-                Limit::of(e.name(), v).and_then(|l| {
+                limit.and_then(|l| {
                     let i = limits.iter().position(|x| *x == l)?;
                     probes[i].best.map(|rate| l.ceiling(rate))
                 })

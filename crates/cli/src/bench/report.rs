@@ -128,6 +128,7 @@ pub fn json(rows: &[Row], clock: &Clock, agreed: usize) -> Value {
             "ceiling_mhs": r.ceiling.as_ref().map(|c| c.mhs),
             "ceiling_per_thread": r.ceiling.as_ref().map(|c| c.per_thread),
             "ceiling_basis": r.ceiling.as_ref().map(|c| c.basis.clone()),
+            "instructions_counted": r.ceiling.as_ref().and_then(|c| c.instructions_counted),
             "ceiling_fraction": r.fraction(),
         });
         if let Some(a) = &r.adapter {
