@@ -137,9 +137,11 @@ fn our_v1_client_mines_blocks_through_translator_pool_and_template_provider() {
 }
 
 /// translator_sv2's vardiff against our V1 client: told the miner does 1 GH/s (200 in a
-/// release build), it starts at a difficulty no share of ours meets in a minute; at its first adjustment (a minute in, no
-/// shares seen) it divides the hashrate by three, and the client mines on at the new
-/// difficulty. Takes a little over a minute: the translator adjusts once a minute.
+/// release build), it starts at a difficulty no share of ours meets in a minute. At its first
+/// adjustment, with no shares seen, it divides the hashrate by 1.5, 2 or 3, by how long it has
+/// waited since the last update (up to 30 s, up to 60, longer): which of them depends on where
+/// its once-a-minute tick falls, so the test takes any of them. The client mines on at the new
+/// difficulty. Takes about a minute.
 #[test]
 fn translator_vardiff_lowers_the_difficulty_of_a_slow_miner() {
     let Some(stack) = Stack::start().and_then(|s| s.with_translator(1e9 * build_speed())) else {
@@ -173,8 +175,9 @@ fn translator_vardiff_lowers_the_difficulty_of_a_slow_miner() {
     )
     .expect("mining through the translator");
     assert!(seen.len() >= 2, "no new difficulty: {seen:?} {stats:?}");
-    // A third of the hashrate is a third of the difficulty; above difficulty 1 the translator
-    // was seen to send powers of two (64, then 16), below it the exact value (0.466, 0.155).
+    // A third of the hashrate is a third of the difficulty, and so on; above difficulty 1 the
+    // translator was seen to send powers of two (64, then 16 or 32), below it the exact value
+    // (0.466, 0.155). Rounding to a power of two turns 1.5 to 3 into 1.4 to 4.
     let ratio = seen[0] / seen[1];
-    assert!((2.9..=4.0).contains(&ratio), "{seen:?}");
+    assert!((1.4..=4.0).contains(&ratio), "{seen:?}");
 }
